@@ -1,0 +1,41 @@
+# One entry point per job. `make test` and `make demo` install what they need first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+STAMP := $(VENV)/.mmgen_det-installed
+REQS := requirements/build.txt requirements/mmcv.txt requirements/runtime.txt requirements/tests.txt setup.py
+PYTEST_ARGS ?=
+DEMO_WORK_DIR ?= work_dirs/demo
+
+.PHONY: install test demo bench clean
+
+install: $(STAMP)
+	@$(PY) -c "import torch, mmcv, mmcv.ops, mmdet, mmgen_det; \
+	print(f'mmgen_det {mmgen_det.__version__}: torch {torch.__version__}, mmcv {mmcv.__version__} (ops OK), mmdet {mmdet.__version__}')"
+
+# Order matters (README "Installation"): torch first, setuptools<82, mmcv compiled against that torch,
+# then the rest. pip caches the mmcv wheel by mmcv's version only, so a wheel built against another
+# torch is detected (mmcv.ops fails to import) and rebuilt without the cache.
+$(STAMP): $(REQS)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -r requirements/build.txt
+	$(PY) -c "import mmcv.ops" 2>/dev/null || MMCV_WITH_OPS=1 $(PIP) install --no-build-isolation -r requirements/mmcv.txt
+	$(PY) -c "import mmcv.ops" 2>/dev/null || MMCV_WITH_OPS=1 $(PIP) install --no-build-isolation \
+		--no-cache-dir --force-reinstall --no-deps -r requirements/mmcv.txt
+	$(PIP) install -r requirements/runtime.txt -r requirements/tests.txt
+	$(PIP) install --no-build-isolation --no-deps -e .
+	$(PY) -m pip check
+	touch $(STAMP)
+
+test: install
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+demo: install
+	$(PY) tools/run_demo.py --work-dir $(DEMO_WORK_DIR)
+
+bench: install
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,1 @@
+"""Runner-side pieces: weight initialisation and hooks (registered into mmdet's registries)."""

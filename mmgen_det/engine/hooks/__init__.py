@@ -1,0 +1,3 @@
+from .generation_hook import GLIGENGenerationHook
+
+__all__ = ['GLIGENGenerationHook']

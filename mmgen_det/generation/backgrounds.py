@@ -1,0 +1,278 @@
+"""Clean backgrounds (no objects left in them) built from the real images.
+
+In:  a COCO annotation file (or dict) and its image root.
+Out: :class:`BackgroundBank`, whose :meth:`~BackgroundBank.pick` returns a background of any target
+     size plus a JSON record of where it came from.
+
+Pasting objects onto a real frame that still holds its own objects would leave *unlabelled* objects
+in the synthetic image, which teaches the detector that they are background. Two ways avoid it:
+
+* ``'median'``: frames from one fixed camera are grouped (:func:`group_cameras`) and their pixelwise
+  median is taken with every labelled box masked out (:func:`masked_median`). Moving objects that were
+  never labelled vanish too, because each pixel shows them in only a minority of the frames.
+* ``'inpaint'``: in a single frame, the (dilated) labelled boxes are filled from their surroundings
+  with ``cv2.inpaint`` (Telea). Unlabelled objects stay, so this is the fallback.
+
+``'auto'`` uses a median for every camera with at least ``min_frames`` frames and inpaints the frames
+of the other cameras.
+"""
+from __future__ import annotations
+
+import math
+from collections import OrderedDict, defaultdict
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from ..utils.io import PathLike, safe_join
+from .crops import CocoLike, _declared_size, load_coco, open_rgb
+
+METHODS = ('auto', 'median', 'inpaint')
+
+# Cameras: same pixel size and 32x32 RGB thumbnails (values in [0, 1]) whose mean absolute
+# difference is below this. On fish4knowledge-mini frames of one camera differ by 0.005-0.03 (light,
+# swaying weed); 0.03 keeps the groups visually pure, 0.05 starts merging similar-coloured scenes.
+CAMERA_THRESHOLD = 0.03
+THUMB_SIZE = 32
+
+
+def thumbnail(image: Image.Image, size: int = THUMB_SIZE) -> np.ndarray:
+    """A ``(size, size, 3)`` float32 area-averaged thumbnail in [0, 1]: small objects barely move it."""
+    return np.asarray(image.convert('RGB').resize((size, size), Image.Resampling.BOX), np.float32) / 255
+
+
+def group_cameras(sizes: Sequence[tuple[int, int]], thumbs: np.ndarray,
+                  threshold: float = CAMERA_THRESHOLD) -> list[list[int]]:
+    """Group image indices into fixed-camera scenes.
+
+    Image ``i`` joins the first group (in input order) whose first image has the same size and a
+    thumbnail mean absolute difference ``< threshold``; otherwise it starts a new group. Comparing
+    to the group's first image (not to any member) stops a slow drift from chaining scenes together.
+    """
+    groups: list[list[int]] = []
+    for i, size in enumerate(sizes):
+        for group in groups:
+            first = group[0]
+            if sizes[first] == size and float(np.abs(thumbs[i] - thumbs[first]).mean()) < threshold:
+                group.append(i)
+                break
+        else:
+            groups.append([i])
+    return groups
+
+
+def box_mask(height: int, width: int, boxes: Sequence[Sequence[float]], margin: float = 0.15) -> np.ndarray:
+    """Bool ``(H, W)`` mask of COCO ``xywh`` boxes, each grown by ``margin`` x its size (>= 2 px).
+
+    The growth covers fins and shadows that annotators leave just outside the box.
+    """
+    mask = np.zeros((height, width), bool)
+    for x, y, w, h in boxes:
+        mx, my = max(2.0, margin * w), max(2.0, margin * h)
+        x0, y0 = max(0, math.floor(x - mx)), max(0, math.floor(y - my))
+        x1, y1 = min(width, math.ceil(x + w + mx)), min(height, math.ceil(y + h + my))
+        mask[y0:y1, x0:x1] = True
+    return mask
+
+
+def masked_median(frames: np.ndarray, masks: np.ndarray, rows_per_chunk: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel median over the frames where that pixel is not masked.
+
+    Args:
+        frames: ``(N, H, W, C)`` uint8.
+        masks: ``(N, H, W)`` bool, True where the frame must not be used (an object).
+        rows_per_chunk: rows sorted at a time, bounding memory for large frames.
+
+    Returns:
+        ``(median, hole)``: the ``(H, W, C)`` uint8 median (upper-rounded mean of the two middle values
+        for an even count) and the ``(H, W)`` bool mask of pixels masked in every frame (left 0).
+    """
+    n, height = frames.shape[:2]
+    median = np.zeros(frames.shape[1:], np.uint8)
+    hole = np.zeros(masks.shape[1:], bool)
+    for r0 in range(0, height, rows_per_chunk):
+        rows = slice(r0, r0 + rows_per_chunk)
+        values = frames[:, rows].astype(np.uint16)
+        values[masks[:, rows]] = np.iinfo(np.uint16).max  # masked samples sort last
+        values.sort(axis=0)
+        count = (~masks[:, rows]).sum(axis=0)[None, ..., None]  # (1, rows, W, 1)
+        # the two middle ranks of the `count` valid samples; equal for an odd count
+        lo = np.take_along_axis(values, np.maximum(count - 1, 0) // 2, axis=0)[0]
+        hi = np.take_along_axis(values, np.minimum(count // 2, n - 1), axis=0)[0]
+        chunk_hole = count[0, ..., 0] == 0
+        median[rows] = np.where(chunk_hole[..., None], 0, (lo + hi + 1) // 2)
+        hole[rows] = chunk_hole
+    return median, hole
+
+
+def inpaint(image: np.ndarray, mask: np.ndarray, radius: int = 5) -> np.ndarray:
+    """Fill the True pixels of ``mask`` in the uint8 ``(H, W, 3)`` image from their surroundings (Telea)."""
+    if not mask.any():
+        return image.copy()
+    return cv2.inpaint(np.ascontiguousarray(image), mask.astype(np.uint8) * 255, radius, cv2.INPAINT_TELEA)
+
+
+def random_aspect_crop(size: tuple[int, int], target: tuple[int, int],
+                       rng: np.random.Generator) -> tuple[int, int, int, int]:
+    """A random ``xyxy`` window of an image of ``size`` (w, h) with the aspect of ``target`` (w, h).
+
+    The window is as large as the aspect allows, so resizing it to ``target`` never distorts the
+    scene and loses as little of it as possible.
+    """
+    (w, h), (tw, th) = size, target
+    cw, ch = (min(w, max(1, round(h * tw / th))), h) if w * th > h * tw else (w, min(h, max(1, round(w * th / tw))))
+    x0, y0 = int(rng.integers(w - cw + 1)), int(rng.integers(h - ch + 1))
+    return x0, y0, x0 + cw, y0 + ch
+
+
+@dataclass(frozen=True)
+class BackgroundSource:
+    """One background of the bank: how it is made and from which real images."""
+    method: str  # 'median' or 'inpaint'
+    camera: int
+    image_ids: tuple[int, ...]
+
+    @property
+    def weight(self) -> int:
+        """A median stands for all its frames, so cameras are drawn as often as in the real set."""
+        return len(self.image_ids)
+
+
+class BackgroundBank:
+    """Clean backgrounds drawn with a caller-owned rng; each is built on first use and cached.
+
+    Build it with :meth:`from_coco`.
+    """
+
+    def __init__(self, sources: list[BackgroundSource], cameras: list[list[int]], coco_images: dict[int, dict],
+                 boxes: dict[int, list], img_root: PathLike, *, mask_margin: float, inpaint_radius: int,
+                 max_frames: int, cache_size: int) -> None:
+        if not sources:
+            raise ValueError('the background bank is empty')
+        self.sources = sources
+        self.cameras = cameras
+        self.camera_of = {image_id: c for c, ids in enumerate(cameras) for image_id in ids}
+        self._images = coco_images
+        self._boxes = boxes
+        self._img_root = img_root
+        self.mask_margin = mask_margin
+        self.inpaint_radius = inpaint_radius
+        self.max_frames = max_frames
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+
+    @classmethod
+    def from_coco(cls, ann: CocoLike, img_root: PathLike, method: str = 'auto', *, min_frames: int = 5,
+                  camera_threshold: float = CAMERA_THRESHOLD, max_inpaint_fraction: float = 0.15,
+                  mask_margin: float = 0.15, inpaint_radius: int = 5, max_frames: int = 50,
+                  cache_size: int = 32) -> 'BackgroundBank':
+        """Group the real images into cameras and plan one background per camera or per image.
+
+        Args:
+            method: ``'median'`` (cameras with >= ``min_frames`` frames only), ``'inpaint'`` (every
+                image) or ``'auto'`` (median where possible, inpainting for the other cameras).
+            min_frames: fewest frames for a median; with fewer, a slow or resting object survives it.
+            camera_threshold: see :func:`group_cameras`.
+            max_inpaint_fraction: images whose object mask covers more than this fraction are not
+                inpainted (the result would be mostly smear).
+            mask_margin: growth of each labelled box before masking, see :func:`box_mask`.
+            inpaint_radius: neighbourhood (px) ``cv2.inpaint`` fills from.
+            max_frames: most frames per median (evenly spaced), bounding time and memory.
+            cache_size: most built backgrounds kept in memory.
+        """
+        if method not in METHODS:
+            raise ValueError(f'background method must be one of {METHODS}, got {method!r}')
+        coco = load_coco(ann)
+        images = {im['id']: im for im in sorted(coco.get('images', []), key=lambda im: im['id'])}
+        boxes: dict[int, list] = defaultdict(list)
+        for a in coco.get('annotations', []):
+            boxes[a['image_id']].append([float(v) for v in a['bbox']])
+        ids = list(images)
+        sizes, thumbs = {}, []
+        for i in ids:  # one image decoded at a time: only sizes and thumbnails are kept
+            decoded = open_rgb(safe_join(img_root, images[i]['file_name']), _declared_size(images[i]))
+            sizes[i] = decoded.size
+            thumbs.append(thumbnail(decoded))
+        groups = group_cameras([sizes[i] for i in ids], np.stack(thumbs), camera_threshold) if ids else []
+        cameras = [[ids[k] for k in g] for g in groups]
+        sources, too_covered = [], 0
+        for c, cam in enumerate(cameras):
+            if method != 'inpaint' and len(cam) >= min_frames:
+                sources.append(BackgroundSource('median', c, tuple(cam)))
+            elif method != 'median':
+                for i in cam:
+                    width, height = sizes[i]
+                    if box_mask(height, width, boxes[i], mask_margin).mean() <= max_inpaint_fraction:
+                        sources.append(BackgroundSource('inpaint', c, (i,)))
+                    else:
+                        too_covered += 1
+        if not sources:
+            raise ValueError(
+                f'no background could be built with method={method!r} from {len(ids)} images: camera group sizes '
+                f'are {sorted((len(cam) for cam in cameras), reverse=True)} (median needs >= min_frames={min_frames}), '
+                f'{too_covered} images are more than max_inpaint_fraction={max_inpaint_fraction} objects')
+        return cls(sources, cameras, images, dict(boxes), img_root, mask_margin=mask_margin,
+                   inpaint_radius=inpaint_radius, max_frames=max_frames, cache_size=cache_size)
+
+    def image(self, index: int) -> np.ndarray:
+        """The ``(H, W, 3)`` uint8 pixels of background ``index`` (built once, then cached)."""
+        if index in self._cache:
+            self._cache.move_to_end(index)
+            return self._cache[index]
+        src = self.sources[index]
+        ids = src.image_ids
+        if src.method == 'median' and len(ids) > self.max_frames:  # evenly spaced, deterministic
+            ids = tuple(ids[k] for k in np.linspace(0, len(ids) - 1, self.max_frames).round().astype(int))
+        frames = np.stack([np.asarray(self._load(i)) for i in ids])
+        masks = np.stack([box_mask(*frames.shape[1:3], self._boxes.get(i, []), self.mask_margin) for i in ids])
+        if src.method == 'median':
+            pixels, hole = masked_median(frames, masks)
+        else:
+            pixels, hole = frames[0], masks[0]
+        pixels = inpaint(pixels, hole, self.inpaint_radius)
+        self._cache[index] = pixels
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return pixels
+
+    def pick(self, rng: np.random.Generator, width: int, height: int,
+             image_id: int | None = None) -> tuple[Image.Image, dict[str, Any]]:
+        """Draw a background and fit it to ``width x height`` (random crop of that aspect, then resize).
+
+        With ``image_id`` of a real image (e.g. the one a layout was copied from), only backgrounds of
+        that image's camera are candidates when there are any: its boxes then sit in the scene they
+        were drawn in (fish in water, not inside a rock).
+
+        Returns:
+            ``(image, record)`` with record ``{'method', 'camera', 'image_ids' or 'num_frames', 'crop'}``.
+        """
+        candidates = list(range(len(self.sources)))
+        if image_id is not None and image_id in self.camera_of:
+            same = [k for k in candidates if self.sources[k].camera == self.camera_of[image_id]]
+            candidates = same or candidates
+        weights = np.array([self.sources[k].weight for k in candidates], np.float64)
+        index = candidates[int(rng.choice(len(candidates), p=weights / weights.sum()))]
+        pixels = self.image(index)
+        crop = random_aspect_crop((pixels.shape[1], pixels.shape[0]), (width, height), rng)
+        image = Image.fromarray(pixels).crop(crop).resize((width, height), Image.Resampling.BICUBIC)
+        src = self.sources[index]
+        record: dict[str, Any] = dict(method=src.method, camera=src.camera)
+        if src.method == 'median':
+            record['num_frames'] = len(src.image_ids)
+        else:
+            record['image_ids'] = list(src.image_ids)
+        record['crop'] = list(crop)
+        return image, record
+
+    def _load(self, image_id: int) -> Image.Image:
+        info = self._images[image_id]
+        return open_rgb(safe_join(self._img_root, info['file_name']), _declared_size(info))
+
+    def __repr__(self) -> str:
+        kinds = defaultdict(int)
+        for s in self.sources:
+            kinds[s.method] += 1
+        return f'{type(self).__name__}(cameras={len(self.cameras)}, backgrounds={dict(kinds)})'

@@ -1,0 +1,220 @@
+"""Write a synthetic set to disk so that any interruption loses at most the images in flight.
+
+On disk (one folder per set)::
+
+    images/000000123.jpg      one file per image, written atomically (temp file + rename)
+    manifest.jsonl            one complete JSON line per finished image: the resume log
+    generation_config.json    the exact settings; a rerun with other settings refuses to mix
+    annotations.json          COCO, written once every image is done (by rank 0)
+
+An image counts as done only when its manifest line is complete and its image file exists, so a
+crash between the image write and the manifest append just redoes that image. Appends are
+serialised with ``flock`` so several ranks can share one manifest.
+"""
+from __future__ import annotations
+
+import fcntl
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from ..layouts import Layout
+from ..utils.io import TMP_PREFIX, atomic_write, atomic_write_json, read_json
+from .base import GeneratedImage
+
+MANIFEST = 'manifest.jsonl'
+CONFIG = 'generation_config.json'
+ANNOTATIONS = 'annotations.json'
+IMAGE_DIR = 'images'
+IMAGE_FORMATS = {'jpg': 'JPEG', 'png': 'PNG'}
+
+
+class SettingsMismatchError(RuntimeError):
+    """The output folder holds a set made with other settings."""
+
+
+@dataclass(frozen=True)
+class ManifestScan:
+    """What a manifest says is done: ``records`` by index, plus what had to be repaired."""
+    records: dict[int, dict[str, Any]]
+    torn_lines: int
+    missing_images: int
+
+
+def image_file_name(index: int, image_format: str) -> str:
+    return f'{IMAGE_DIR}/{index:09d}.{image_format}'
+
+
+def settings_diff(old: dict[str, Any], new: dict[str, Any], prefix: str = '') -> list[str]:
+    """Human-readable list of the keys whose values differ (nested dicts compared key by key)."""
+    diffs = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key, '<absent>'), new.get(key, '<absent>')
+        if isinstance(a, dict) and isinstance(b, dict):
+            diffs += settings_diff(a, b, f'{prefix}{key}.')
+        elif a != b:
+            diffs.append(f'{prefix}{key}: {a!r} (on disk) != {b!r} (now)')
+    return diffs
+
+
+class SyntheticSetWriter:
+    """Appends generated images to a set folder; :meth:`finalize` turns the manifest into COCO.
+
+    Args:
+        out_dir: the set folder (created if needed).
+        settings: everything that determines the images (JSON-serialisable); compared with an
+            existing ``generation_config.json`` so a set never mixes two settings.
+        categories: COCO categories (``id``, ``name``) of the real data the layouts came from.
+        image_format: 'jpg' or 'png'.
+        jpeg_quality: JPEG quality when ``image_format='jpg'``.
+    """
+
+    def __init__(self, out_dir: str | os.PathLike, settings: dict[str, Any],
+                 categories: list[dict[str, Any]], image_format: str = 'jpg',
+                 jpeg_quality: int = 95) -> None:
+        if image_format not in IMAGE_FORMATS:
+            raise ValueError(f'image_format must be one of {sorted(IMAGE_FORMATS)}, got {image_format!r}')
+        self.out_dir = Path(out_dir)
+        self.settings = json.loads(json.dumps(settings))  # normalise tuples etc. as JSON would
+        self.categories = [dict(id=int(c['id']), name=str(c['name'])) for c in categories]
+        self.cat_ids = {c['name']: c['id'] for c in self.categories}
+        self.image_format = image_format
+        self.jpeg_quality = jpeg_quality
+
+    # -- settings ---------------------------------------------------------------------------------
+    def check_or_write_settings(self) -> None:
+        """Write ``generation_config.json``, or refuse if the folder holds a set made otherwise."""
+        path = self.out_dir / CONFIG
+        if path.exists():
+            old = read_json(path)
+            diffs = settings_diff(old, self.settings)
+            if diffs:
+                raise SettingsMismatchError(
+                    f'{self.out_dir} holds a synthetic set made with other settings:\n  '
+                    + '\n  '.join(diffs)
+                    + '\nUse another output folder, or delete this one to regenerate it.')
+            return
+        atomic_write_json(path, self.settings, indent=2)
+
+    # -- resume -----------------------------------------------------------------------------------
+    def scan(self, repair: bool = True) -> ManifestScan:
+        """Read the manifest; with ``repair``, cut a torn last line (crash mid-append) off the file."""
+        path = self.out_dir / MANIFEST
+        records: dict[int, dict[str, Any]] = {}
+        torn = missing = 0
+        if not path.exists():
+            return ManifestScan(records, 0, 0)
+        with self._locked_manifest('r+b') as f:
+            data = f.read()
+            good_end = 0
+            for line in data.splitlines(keepends=True):
+                try:
+                    if not line.endswith(b'\n'):
+                        raise ValueError('no newline')
+                    rec = json.loads(line)
+                    index = int(rec['index'])
+                except (ValueError, KeyError, TypeError):
+                    torn += 1
+                    break
+                good_end += len(line)
+                records[index] = rec
+            if repair and good_end < len(data):
+                f.truncate(good_end)
+                os.fsync(f.fileno())
+        for index in list(records):
+            if not (self.out_dir / records[index]['file_name']).is_file():
+                del records[index]
+                missing += 1
+        return ManifestScan(records, torn, missing)
+
+    def remove_orphans(self, done: Iterable[int]) -> int:
+        """Delete temp files and images that no manifest line lists (crash before the append)."""
+        keep = {image_file_name(i, self.image_format).split('/')[-1] for i in done}
+        removed = 0
+        image_dir = self.out_dir / IMAGE_DIR
+        if image_dir.is_dir():
+            for p in image_dir.iterdir():
+                if p.name.startswith(TMP_PREFIX) or p.name not in keep:
+                    p.unlink(missing_ok=True)
+                    removed += 1
+        for p in self.out_dir.glob(TMP_PREFIX + '*'):
+            p.unlink(missing_ok=True)
+            removed += 1
+        return removed
+
+    # -- writing ----------------------------------------------------------------------------------
+    def write(self, layout: Layout, generated: GeneratedImage, record: dict[str, Any]) -> dict[str, Any]:
+        """Write one image, then append its manifest line; returns the manifest record."""
+        image = generated.image
+        if image.size != (layout.width, layout.height):
+            raise ValueError(f'generator returned a {image.size[0]}x{image.size[1]} image for layout '
+                             f'{layout.index}, which is {layout.width}x{layout.height}')
+        file_name = image_file_name(layout.index, self.image_format)
+        buf = io.BytesIO()
+        save_kwargs = dict(quality=self.jpeg_quality) if self.image_format == 'jpg' else {}
+        image.convert('RGB').save(buf, format=IMAGE_FORMATS[self.image_format], **save_kwargs)
+        with atomic_write(self.out_dir / file_name) as f:
+            f.write(buf.getvalue())
+        rec = dict(index=layout.index, file_name=file_name, width=layout.width, height=layout.height,
+                   layout=layout.to_dict(), generation=record)
+        line = (json.dumps(rec, ensure_ascii=False) + '\n').encode()
+        with self._locked_manifest('ab') as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+        return rec
+
+    def _locked_manifest(self, mode: str):
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        path = self.out_dir / MANIFEST
+        if 'r' in mode and not path.exists():
+            path.touch()
+        return _Locked(path, mode)
+
+    # -- COCO -------------------------------------------------------------------------------------
+    def build_coco(self, records: dict[int, dict[str, Any]]) -> dict[str, Any]:
+        """COCO dict: one image per record (id = index), one annotation per layout box."""
+        images, annotations = [], []
+        for index in sorted(records):
+            rec = records[index]
+            layout = Layout.from_dict(rec['layout'])
+            images.append(dict(id=index, file_name=rec['file_name'], width=rec['width'],
+                               height=rec['height'], generation=rec['generation']))
+            for box, label in zip(layout.pixel_boxes(), layout.labels):
+                x1, y1, x2, y2 = (float(v) for v in box)
+                annotations.append(dict(id=len(annotations) + 1, image_id=index,
+                                        category_id=self.cat_ids[label],
+                                        bbox=[x1, y1, x2 - x1, y2 - y1],
+                                        area=(x2 - x1) * (y2 - y1), iscrowd=0))
+        return dict(info=dict(description='mmgen_det synthetic set', generator=self.settings.get('generator')),
+                    images=images, annotations=annotations, categories=self.categories)
+
+    def finalize(self, expected: Iterable[int]) -> dict[str, Any]:
+        """Write ``annotations.json`` once every expected index is done; refuses a partial set."""
+        records = self.scan().records
+        missing = sorted(set(expected) - set(records))
+        if missing:
+            raise RuntimeError(f'{self.out_dir}: {len(missing)} images are not generated yet '
+                               f'(first: {missing[:5]}); resume the generation before finalising')
+        coco = self.build_coco({i: records[i] for i in expected})
+        atomic_write_json(self.out_dir / ANNOTATIONS, coco)
+        return coco
+
+
+class _Locked:
+    """Open a file and hold an exclusive ``flock`` on it for the ``with`` block."""
+
+    def __init__(self, path: Path, mode: str) -> None:
+        self.path, self.mode = path, mode
+
+    def __enter__(self):
+        self.f = open(self.path, self.mode)
+        fcntl.flock(self.f.fileno(), fcntl.LOCK_EX)
+        return self.f
+
+    def __exit__(self, *exc) -> None:
+        fcntl.flock(self.f.fileno(), fcntl.LOCK_UN)
+        self.f.close()

@@ -1,0 +1,434 @@
+"""Layout sampling: a real COCO annotation file in, one :class:`Layout` per synthetic image out.
+
+``LayoutSampler(ann_file, **settings).sample(index)`` is a pure function of ``(settings, index)``:
+all randomness comes from ``derive_seed(seed, index, attempt, 'layout')``, never from global state,
+so any image of a synthetic set can be (re)made alone, in any order, on any rank.
+
+Strategies (``strategy=``):
+
+- ``'copy'``: a real image's boxes reused as they are (new image seeds give new images). Index ``i``
+  uses real image ``perm_e[i % n]`` where ``perm_e`` is a seeded permutation, redrawn every epoch
+  ``e = i // n``, of the ``n`` real images that have boxes: every real layout is used equally often.
+- ``'jitter'``: ``'copy'`` + a random horizontal flip, scale and shift of the whole layout (the scene
+  stays coherent: no new overlaps), boxes clipped to the image.
+- ``'fit'``: new layouts drawn from the real set's statistics: object count from the real
+  objects-per-image counts (of images with boxes), each object's class from the class frequencies,
+  its size (and aspect) from a random real box of that class with log-normal noise, its centre from
+  that box's centre plus noise (``position='empirical'``) or uniform; a box overlapping a placed one by IoU > ``iou_threshold`` is
+  redrawn, at most ``max_place_tries`` times, then dropped (``'overlap'``).
+
+From the real image to the generated one (``'copy'`` and ``'jitter'``):
+
+- ``aspect='crop'`` (default): a window of the real image with the generated image's aspect ratio
+  (the largest that fits, e.g. 202x202 of a 360x202 frame for a 512x512 output) is cut out around a
+  random box; boxes are clipped to it. Object shapes are kept, which is what the detector learns;
+  the price is that boxes outside the window are lost (counted as ``'cut'``).
+- ``aspect='stretch'``: normalised coordinates are reused directly; the whole frame is kept but every
+  shape is distorted by the ratio of the aspects (here 1.78x narrower). ``'copy'`` + ``'stretch'``
+  reproduces a real layout exactly.
+- ``zoom=(min, max)``: the window is further shrunk by ``z ~ U(min, max)`` around a random box, so
+  its boxes become ``z`` times larger. This is the fix for small objects: most real boxes in
+  surveillance-like data are 1-2 latent cells, which the generator cannot render. ``(1, 1)`` = off.
+  With ``'fit'``, ``z`` multiplies the drawn box sizes.
+
+Boxes are then dropped, and every drop is counted in ``layout.source['dropped']`` by reason:
+``'cut'`` (less than ``min_visible`` of its area left inside the window/image), ``'overlap'``
+(``'fit'`` only), ``'too_small'`` (shorter side under ``min_box_cells`` latent cells of 8 px) and
+``'too_many'`` (more than ``max_boxes``, default GLIGEN's 30: the smallest are dropped, or
+``too_many_boxes='error'`` raises naming the real image). A layout left with fewer than ``min_boxes``
+boxes is redrawn with the next attempt's seed (``source['attempt']`` counts redraws; a redraw of
+``'copy'``/``'jitter'`` also picks a random real image, as the same one would usually fail again).
+
+Real annotations: crowd boxes and boxes of zero area (after clipping to the image) are skipped and
+counted in ``sampler.real.skipped``; a file without images or without any usable box is an error.
+"""
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
+from typing import Any, Union
+
+import numpy as np
+
+from ..generation.seeds import derive_seed, rng_for
+from ..utils.io import read_json
+from .layout import GLIGEN_MAX_BOXES, Layout
+from .stats import LATENT_CELL, summarize_boxes
+
+PathLike = Union[str, os.PathLike]
+
+STRATEGIES = ('copy', 'jitter', 'fit')
+ASPECTS = ('crop', 'stretch')
+TOO_MANY_POLICIES = ('drop_smallest', 'error')
+POSITIONS = ('empirical', 'uniform')
+DROP_REASONS = ('cut', 'overlap', 'too_small', 'too_many')
+UNIT_WINDOW = np.array([0.0, 0.0, 1.0, 1.0])
+
+
+# --------------------------------------------------------------------------------------------------
+# Box maths: normalised xyxy arrays of shape (K, 4), no randomness.
+# --------------------------------------------------------------------------------------------------
+def window_fraction(real_w: int, real_h: int, out_w: int, out_h: int, aspect: str,
+                    zoom: float = 1.0) -> np.ndarray:
+    """``(width, height)`` of the window cut from a real image, as fractions of that image.
+
+    ``'crop'`` gives the largest window with the output's aspect ratio; ``'stretch'`` the whole image.
+    ``zoom`` shrinks either by ``1 / zoom``.
+    """
+    if aspect == 'stretch':
+        return np.array([1.0, 1.0]) / zoom
+    real_ratio, out_ratio = real_w / real_h, out_w / out_h
+    if out_ratio < real_ratio:  # output is narrower: keep the full height
+        return np.array([out_ratio / real_ratio, 1.0]) / zoom
+    return np.array([1.0, real_ratio / out_ratio]) / zoom
+
+
+def place_window(size: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """The ``xyxy`` window of ``size`` centred as near ``centre`` as it can be inside ``[0, 1]``."""
+    size = np.minimum(np.asarray(size, dtype=np.float64), 1.0)
+    start = np.maximum(np.minimum(np.asarray(centre, dtype=np.float64) - size / 2, 1.0 - size), 0.0)
+    return np.concatenate([start, np.minimum(start + size, 1.0)])
+
+
+def crop_boxes(boxes: np.ndarray, window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes in the coordinates of ``window``, clipped to it, and the fraction of each still visible."""
+    corners = np.asarray(boxes, dtype=np.float64).reshape(-1, 2, 2)  # (K, [min, max], [x, y])
+    moved = (corners - window[:2]) / (window[2:] - window[:2])
+    clipped = np.minimum(np.maximum(moved, 0.0), 1.0)
+    sides, kept_sides = moved[:, 1] - moved[:, 0], np.maximum(clipped[:, 1] - clipped[:, 0], 0.0)
+    visible = kept_sides[:, 0] * kept_sides[:, 1] / (sides[:, 0] * sides[:, 1])
+    return clipped.reshape(-1, 4), visible
+
+
+def flip_boxes(boxes: np.ndarray) -> np.ndarray:
+    """Mirror boxes left-right: ``x -> 1 - x``."""
+    return np.stack([1 - boxes[:, 2], boxes[:, 1], 1 - boxes[:, 0], boxes[:, 3]], axis=1)
+
+
+def scale_shift_boxes(boxes: np.ndarray, scale: float, shift: np.ndarray) -> np.ndarray:
+    """Scale the whole layout about the image centre, then shift it (may leave ``[0, 1]``)."""
+    return ((boxes.reshape(-1, 2, 2) - 0.5) * scale + 0.5 + shift).reshape(-1, 4)
+
+
+def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """IoU of one box with each of ``boxes``."""
+    lo = np.maximum(box[:2], boxes[:, :2])
+    hi = np.minimum(box[2:], boxes[:, 2:])
+    inter = np.prod((hi - lo).clip(min=0.0), axis=1)
+    areas = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
+    return inter / (np.prod(box[2:] - box[:2]) + areas - inter)
+
+
+def largest_boxes(boxes: np.ndarray, k: int) -> np.ndarray:
+    """Boolean mask of the ``k`` largest boxes by area (ties: earliest first), order untouched."""
+    order = np.argsort(-np.prod(boxes[:, 2:] - boxes[:, :2], axis=1), kind='stable')
+    keep = np.zeros(len(boxes), dtype=bool)
+    keep[order[:k]] = True
+    return keep
+
+
+# --------------------------------------------------------------------------------------------------
+# Settings and real source
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LayoutSettings:
+    """Every layout-sampling setting, validated; the keys of :func:`build_layout_sampler`'s dict.
+
+    Common: ``strategy, seed, width, height, aspect, zoom, min_box_cells, max_boxes,
+    too_many_boxes, min_boxes, max_attempts, min_visible``. ``'jitter'`` only: ``flip`` (probability),
+    ``shift`` (max shift per axis, fraction of the image), ``scale`` (range). ``'fit'`` only:
+    ``position, position_noise`` (std, fraction of the image), ``size_noise`` (std of the log of each
+    side), ``iou_threshold, max_place_tries``. Keys of other strategies are accepted and unused.
+    """
+    strategy: str = 'jitter'
+    seed: int = 0
+    width: int = 512
+    height: int = 512
+    aspect: str = 'crop'
+    zoom: tuple[float, float] = (1.0, 1.0)
+    min_box_cells: float = 2.0
+    max_boxes: int = GLIGEN_MAX_BOXES
+    too_many_boxes: str = 'drop_smallest'
+    min_boxes: int = 1
+    max_attempts: int = 10
+    min_visible: float = 0.5
+    flip: float = 0.5
+    shift: float = 0.1
+    scale: tuple[float, float] = (0.9, 1.1)
+    position: str = 'empirical'
+    position_noise: float = 0.05
+    size_noise: float = 0.1
+    iou_threshold: float = 0.5
+    max_place_tries: int = 20
+
+    def __post_init__(self) -> None:
+        for name in ('zoom', 'scale'):  # configs give lists
+            object.__setattr__(self, name, tuple(float(v) for v in getattr(self, name)))
+        checks = [
+            (self.strategy in STRATEGIES, f'strategy must be one of {STRATEGIES}, got {self.strategy!r}'),
+            (self.aspect in ASPECTS, f'aspect must be one of {ASPECTS}, got {self.aspect!r}'),
+            (self.too_many_boxes in TOO_MANY_POLICIES,
+             f'too_many_boxes must be one of {TOO_MANY_POLICIES}, got {self.too_many_boxes!r}'),
+            (self.position in POSITIONS, f'position must be one of {POSITIONS}, got {self.position!r}'),
+            (self.width > 0 and self.height > 0 and self.width % LATENT_CELL == 0
+             and self.height % LATENT_CELL == 0,
+             f'width and height must be positive multiples of {LATENT_CELL} (the latent cell), '
+             f'got {self.width}x{self.height}'),
+            (len(self.zoom) == 2 and 1.0 <= self.zoom[0] <= self.zoom[1],
+             f'zoom must be (min, max) with 1 <= min <= max, got {self.zoom}'),
+            (len(self.scale) == 2 and 0.0 < self.scale[0] <= self.scale[1],
+             f'scale must be (min, max) with 0 < min <= max, got {self.scale}'),
+            (self.min_box_cells >= 0, f'min_box_cells must be >= 0, got {self.min_box_cells}'),
+            (self.max_boxes >= 1, f'max_boxes must be >= 1, got {self.max_boxes}'),
+            (0 <= self.min_boxes <= self.max_boxes,
+             f'min_boxes must be in [0, max_boxes={self.max_boxes}], got {self.min_boxes}'),
+            (self.max_attempts >= 1, f'max_attempts must be >= 1, got {self.max_attempts}'),
+            (0.0 < self.min_visible <= 1.0, f'min_visible must be in (0, 1], got {self.min_visible}'),
+            (0.0 <= self.flip <= 1.0, f'flip is a probability, got {self.flip}'),
+            (0.0 <= self.shift < 1.0, f'shift must be in [0, 1), got {self.shift}'),
+            (self.position_noise >= 0 and self.size_noise >= 0, 'position_noise and size_noise must be >= 0'),
+            (0.0 < self.iou_threshold <= 1.0, f'iou_threshold must be in (0, 1], got {self.iou_threshold}'),
+            (self.max_place_tries >= 1, f'max_place_tries must be >= 1, got {self.max_place_tries}'),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(f'layout settings: {message}')
+
+
+@dataclass(frozen=True)
+class RealImage:
+    """One real image's annotations: ``boxes`` normalised ``xyxy`` of the real image, ``labels`` names."""
+    id: int
+    file_name: str
+    width: int
+    height: int
+    boxes: np.ndarray
+    labels: np.ndarray
+
+
+@dataclass(frozen=True)
+class RealSource:
+    """The real COCO annotations layouts are drawn from, images sorted by id (file order is irrelevant).
+
+    ``skipped`` counts the annotations not used, by reason (``'crowd'``, ``'zero_area'``).
+    """
+    name: str
+    images: tuple[RealImage, ...]
+    skipped: dict[str, int]
+
+    @classmethod
+    def from_coco(cls, source: dict[str, Any] | PathLike) -> 'RealSource':
+        name = '<COCO dict>' if isinstance(source, dict) else str(source)
+        coco = source if isinstance(source, dict) else read_json(source)
+        if not isinstance(coco, dict) or not {'images', 'annotations', 'categories'} <= set(coco):
+            raise ValueError(f'{name}: not a COCO detection file (needs "images", "annotations", "categories")')
+        if not coco['images']:
+            raise ValueError(f'{name}: no images, so there is no layout to sample from')
+        names = {c['id']: str(c['name']) for c in coco['categories']}
+        sizes = {}
+        for im in coco['images']:
+            if not (im.get('width', 0) > 0 and im.get('height', 0) > 0):
+                raise ValueError(f'{name}: image id {im.get("id")} needs a positive width and height')
+            sizes[im['id']] = (im['width'], im['height'])
+        per_image: dict[Any, list[tuple[list[float], str]]] = {i: [] for i in sizes}
+        skipped: Counter[str] = Counter()
+        for ann in coco['annotations']:
+            if ann['image_id'] not in sizes:
+                raise ValueError(f'{name}: annotation {ann.get("id")} refers to unknown image id '
+                                 f'{ann["image_id"]}')
+            if ann['category_id'] not in names:
+                raise ValueError(f'{name}: annotation {ann.get("id")} has unknown category id '
+                                 f'{ann["category_id"]}')
+            if ann.get('iscrowd', 0):
+                skipped['crowd'] += 1
+                continue
+            w, h = sizes[ann['image_id']]
+            x, y, bw, bh = (float(v) for v in ann['bbox'])
+            box = [min(max(x, 0.0), w) / w, min(max(y, 0.0), h) / h,
+                   min(max(x + bw, 0.0), w) / w, min(max(y + bh, 0.0), h) / h]
+            if box[2] <= box[0] or box[3] <= box[1]:
+                skipped['zero_area'] += 1
+                continue
+            per_image[ann['image_id']].append((box, names[ann['category_id']]))
+        if not any(per_image.values()):
+            raise ValueError(f'{name}: none of its {len(sizes)} images has a usable box '
+                             f'(skipped: {dict(skipped) or "none"}), so there is no layout to sample from')
+        images = tuple(
+            RealImage(id=im['id'], file_name=str(im.get('file_name', '')), width=im['width'], height=im['height'],
+                      boxes=np.array([b for b, _ in per_image[im['id']]], dtype=np.float64).reshape(-1, 4),
+                      labels=np.array([n for _, n in per_image[im['id']]], dtype=object))
+            for im in sorted(coco['images'], key=lambda im: im['id']))
+        return cls(name=name, images=images, skipped=dict(skipped))
+
+
+# --------------------------------------------------------------------------------------------------
+# Sampler
+# --------------------------------------------------------------------------------------------------
+class LayoutSampler:
+    """Draws layout ``index`` of a synthetic set from real annotations (see the module docstring).
+
+    Args:
+        source: a COCO dict, a COCO annotation file, or a loaded :class:`RealSource`.
+        **settings: the fields of :class:`LayoutSettings`.
+    """
+
+    def __init__(self, source: RealSource | dict[str, Any] | PathLike, **settings: Any) -> None:
+        known = {f.name for f in fields(LayoutSettings)}
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise ValueError(f'unknown layout settings {unknown}; known: {sorted(known)}')
+        self.settings = LayoutSettings(**settings)
+        self.real = source if isinstance(source, RealSource) else RealSource.from_coco(source)
+        self._pool = [im for im in self.real.images if len(im.boxes)]
+        self._build_fit_tables()
+
+    def _base_fraction(self, image: RealImage) -> np.ndarray:
+        s = self.settings
+        return window_fraction(image.width, image.height, s.width, s.height, s.aspect)
+
+    def _build_fit_tables(self) -> None:
+        """Per class: real box sizes in the generated image's normalised units (before zoom) and centres."""
+        self._counts = np.array([len(im.boxes) for im in self._pool])
+        labels = np.concatenate([im.labels for im in self._pool])
+        boxes = np.concatenate([im.boxes for im in self._pool])
+        sizes = np.concatenate([(im.boxes[:, 2:] - im.boxes[:, :2]) / self._base_fraction(im)
+                                for im in self._pool])
+        image_ids = np.concatenate([[im.id] * len(im.boxes) for im in self._pool])
+        self._classes = sorted(set(labels.tolist()))
+        self._class_p = np.array([np.sum(labels == c) for c in self._classes]) / len(labels)
+        centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+        self._by_class = [dict(sizes=sizes[labels == c], centres=centres[labels == c],
+                               image_ids=image_ids[labels == c]) for c in self._classes]
+
+    def real_image_for(self, index: int) -> RealImage:
+        """The real image ``'copy'``/``'jitter'`` use for ``index``: balanced seeded round-robin."""
+        epoch, position = divmod(index, len(self._pool))
+        return self._pool[_epoch_order(self.settings.seed, epoch, len(self._pool))[position]]
+
+    def sample(self, index: int) -> Layout:
+        """Layout ``index``: a pure function of the settings (seed included) and ``index``."""
+        s = self.settings
+        for attempt in range(s.max_attempts):
+            # attempt 0 draws from rng_for(seed, index, 'layout'); redraws from the next attempts' seeds
+            rng = np.random.default_rng(derive_seed(s.seed, index, attempt, 'layout'))
+            dropped = dict.fromkeys(DROP_REASONS, 0)
+            if s.strategy == 'fit':
+                boxes, labels, source, where = self._draw_fit(rng, dropped)
+            else:
+                image = self.real_image_for(index) if attempt == 0 else self._pool[rng.integers(len(self._pool))]
+                boxes, labels, source, where = self._draw_copy(image, rng, dropped)
+            boxes, labels = self._drop_small_and_excess(boxes, labels, dropped, index, where)
+            if len(boxes) >= s.min_boxes:
+                source.update(attempt=attempt, dropped=dropped)
+                return Layout(index=index, width=s.width, height=s.height, boxes=boxes, labels=tuple(labels),
+                              source=dict(strategy=s.strategy, **source))
+        raise RuntimeError(f'layout {index}: all {s.max_attempts} attempts kept fewer than '
+                           f'min_boxes={s.min_boxes} boxes (last attempt dropped {dropped}); lower '
+                           'min_box_cells, raise zoom, or set min_boxes=0 to allow layouts without boxes')
+
+    def _draw_copy(self, image: RealImage, rng: np.random.Generator,
+                   dropped: dict[str, int]) -> tuple[np.ndarray, np.ndarray, dict[str, Any], str]:
+        """A real image's boxes through a (zoom) window and, for ``'jitter'``, a flip/scale/shift."""
+        s = self.settings
+        zoom = rng.uniform(*s.zoom)
+        size = self._base_fraction(image) / zoom
+        anchor = image.boxes[rng.integers(len(image.boxes))]
+        # the anchor box lands anywhere in the middle half of the window, so windows vary around it
+        centre = (anchor[:2] + anchor[2:]) / 2 + (rng.random(2) - 0.5) * size / 2
+        window = place_window(size, centre)
+        boxes, visible = crop_boxes(image.boxes, window)
+        boxes, labels = _keep(boxes, image.labels, visible >= s.min_visible, 'cut', dropped)
+        source = dict(image_id=image.id, file_name=image.file_name, zoom=round(float(zoom), 4),
+                      window=np.round(window, 6).tolist(), flip=False)
+        if s.strategy == 'jitter':
+            flip = bool(rng.random() < s.flip)
+            scale = rng.uniform(*s.scale)
+            shift = rng.uniform(-s.shift, s.shift, 2)
+            boxes, visible = crop_boxes(scale_shift_boxes(flip_boxes(boxes) if flip else boxes, scale, shift),
+                                        UNIT_WINDOW)
+            boxes, labels = _keep(boxes, labels, visible >= s.min_visible, 'cut', dropped)
+            source.update(flip=flip, scale=round(float(scale), 4), shift=np.round(shift, 4).tolist())
+        return boxes, labels, source, f'real image id {image.id} ({image.file_name})'
+
+    def _draw_fit(self, rng: np.random.Generator,
+                  dropped: dict[str, int]) -> tuple[np.ndarray, np.ndarray, dict[str, Any], str]:
+        """New objects drawn from the real per-class statistics, avoiding heavy overlaps."""
+        s = self.settings
+        zoom = rng.uniform(*s.zoom)
+        classes = rng.choice(len(self._classes), size=int(rng.choice(self._counts)), p=self._class_p)
+        boxes, labels, image_ids = [], [], set()
+        for c in classes:
+            table = self._by_class[c]
+            for _ in range(s.max_place_tries):
+                k = rng.integers(len(table['sizes']))
+                size = table['sizes'][k] * zoom * np.exp(rng.normal(0.0, s.size_noise, 2))
+                centre = (table['centres'][k] + rng.normal(0.0, s.position_noise, 2)
+                          if s.position == 'empirical' else rng.random(2))
+                box = place_window(size, centre)
+                if not boxes or box_iou(box, np.array(boxes)).max() <= s.iou_threshold:
+                    boxes.append(box)
+                    labels.append(self._classes[c])
+                    image_ids.add(int(table['image_ids'][k]))
+                    break
+            else:
+                dropped['overlap'] += 1
+        source = dict(image_ids=sorted(image_ids), zoom=round(float(zoom), 4))
+        return (np.array(boxes, dtype=np.float64).reshape(-1, 4), np.array(labels, dtype=object), source,
+                'the fit strategy (object count drawn from the real images)')
+
+    def _drop_small_and_excess(self, boxes: np.ndarray, labels: np.ndarray, dropped: dict[str, int],
+                               index: int, where: str) -> tuple[np.ndarray, np.ndarray]:
+        """Drop boxes the generator cannot render, then enforce ``max_boxes`` explicitly."""
+        s = self.settings
+        sides = (boxes[:, 2:] - boxes[:, :2]) * np.array([s.width, s.height])
+        boxes, labels = _keep(boxes, labels, sides.min(axis=1) >= s.min_box_cells * LATENT_CELL,
+                              'too_small', dropped)
+        if len(boxes) > s.max_boxes:
+            if s.too_many_boxes == 'error':
+                raise ValueError(f'layout {index}: {len(boxes)} boxes from {where} exceed max_boxes={s.max_boxes} '
+                                 f'(GLIGEN takes at most {GLIGEN_MAX_BOXES}); set too_many_boxes="drop_smallest" '
+                                 'or raise zoom')
+            boxes, labels = _keep(boxes, labels, largest_boxes(boxes, s.max_boxes), 'too_many', dropped)
+        return boxes, labels
+
+    def source_stats(self, min_cells: float = 2.0) -> dict[str, Any]:
+        """Statistics of the real boxes as they land on the generated image without zoom or jitter."""
+        s = self.settings
+        sizes = [(im.boxes[:, 2:] - im.boxes[:, :2]) / self._base_fraction(im) * np.array([s.width, s.height])
+                 for im in self.real.images]
+        return summarize_boxes(sizes, [im.labels for im in self.real.images], name='real',
+                               dropped=self.real.skipped, min_cells=min_cells)
+
+    def identity(self) -> dict[str, Any]:
+        """What determines the layouts; a resumed generation run compares it to refuse mixing sets."""
+        return dict(asdict(self.settings), source=self.real.name, num_images=len(self.real.images),
+                    num_boxes=int(sum(len(im.boxes) for im in self.real.images)))
+
+
+@lru_cache(maxsize=16)
+def _epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
+    """The seeded order of the ``n`` real images in round-robin epoch ``epoch`` (cached: indices come in runs)."""
+    return rng_for(seed, epoch, 'layout-order').permutation(n)
+
+
+def _keep(boxes: np.ndarray, labels: np.ndarray, keep: np.ndarray, reason: str,
+          dropped: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Apply a keep-mask, counting what it removes under ``reason``: no drop goes uncounted."""
+    dropped[reason] += len(keep) - int(np.count_nonzero(keep))
+    return boxes[keep], labels[keep]
+
+
+def build_layout_sampler(cfg: dict[str, Any]) -> LayoutSampler:
+    """A sampler from a flat config dict: ``ann_file`` plus any :class:`LayoutSettings` keys.
+
+    Example::
+
+        build_layout_sampler(dict(ann_file='data/f4k/train.json', strategy='jitter', seed=0,
+                                  width=512, height=512, zoom=(1.5, 3.0), min_box_cells=2))
+    """
+    cfg = dict(cfg)
+    if 'ann_file' not in cfg:
+        raise ValueError(f'layout config needs "ann_file" (a COCO annotation file), got keys {sorted(cfg)}')
+    return LayoutSampler(cfg.pop('ann_file'), **cfg)

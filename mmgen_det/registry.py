@@ -1,0 +1,26 @@
+"""Which of mmgen_det's modules register into mmdet's registries (scope ``mmdet``), in one screen.
+
+We register into mmdet's own registries rather than a scope of our own, so configs with
+``default_scope='mmdet'`` run unchanged under mmdet's stock ``tools/train.py`` and ``tools/test.py``.
+
+| registry (mmdet.registry)  | names                     | module                                   |
+|----------------------------|---------------------------|------------------------------------------|
+| DATASETS                   | SyntheticDetDataset       | mmgen_det.datasets.synthetic_dataset     |
+| HOOKS                      | GLIGENGenerationHook      | mmgen_det.engine.hooks.generation_hook   |
+| WEIGHT_INITIALIZERS        | PretrainedOrScratch       | mmgen_det.engine.pretrained_init         |
+"""
+from importlib import import_module
+
+REGISTERING_MODULES = (
+    'mmgen_det.datasets.synthetic_dataset',
+    'mmgen_det.engine.hooks.generation_hook',
+    'mmgen_det.engine.pretrained_init',
+)
+
+
+def register_all_modules() -> None:
+    """Import every registering module once, and allow mmengine checkpoints under torch >= 2.6."""
+    from .compat.checkpoint_loading import allow_mmengine_checkpoints
+    allow_mmengine_checkpoints()
+    for name in REGISTERING_MODULES:
+        import_module(name)

@@ -1,0 +1,69 @@
+"""File I/O that never leaves a half-written file behind.
+
+Every output of the package goes through :func:`atomic_write`: the bytes land in a temporary file in
+the destination folder, are flushed to disk, and only then renamed over the target, so a reader (or a
+resumed run after a crash) sees either the old file, the whole new file, or nothing.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Union
+
+PathLike = Union[str, os.PathLike]
+
+TMP_PREFIX = '.tmp-'
+
+
+@contextmanager
+def atomic_write(path: PathLike, mode: str = 'wb') -> Iterator[Any]:
+    """Open a temporary file beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX + path.name + '.', dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: PathLike, obj: Any, indent: int | None = None) -> None:
+    """Serialise ``obj`` first (so an unserialisable object writes nothing), then write atomically."""
+    text = json.dumps(obj, indent=indent, ensure_ascii=False)
+    with atomic_write(path, 'w') as f:
+        f.write(text)
+
+
+def read_json(path: PathLike) -> Any:
+    """Read a JSON file; a missing, empty or malformed file raises an error that names it."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f'{path}: no such file')
+    text = path.read_text(encoding='utf-8')
+    if not text.strip():
+        raise ValueError(f'{path}: the file is empty (0 bytes of JSON); regenerate or replace it')
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f'{path}: malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}') from None
+
+
+def safe_join(root: PathLike, relative: str, what: str = 'file_name') -> Path:
+    """Join ``relative`` under ``root``, refusing absolute paths and ``..`` that climb out of it."""
+    if not relative or os.path.isabs(relative) or Path(relative).drive:
+        raise ValueError(f'{what} {relative!r} must be a relative path inside {root}')
+    root_resolved = Path(root).resolve()
+    joined = (root_resolved / relative).resolve()
+    if joined != root_resolved and root_resolved not in joined.parents:
+        raise ValueError(f'{what} {relative!r} escapes the data root {root}; '
+                         'file names must stay inside it (no "../")')
+    return Path(root) / relative

@@ -1,0 +1,20 @@
+"""Shared fixtures: the shipped Fish4Knowledge sample converted to COCO once per session."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / 'shared' / 'data'
+FISH_MINI = REPO / 'data' / 'fish4knowledge-mini'
+FISH_CLASSES = ('0', '1', '2', '5', '6', '7', '8')
+
+
+@pytest.fixture(scope='session')
+def fish_coco(tmp_path_factory) -> Path:
+    """``data/fish4knowledge-mini`` converted with convert_dataset (annotations/{train,val,test}.json)."""
+    from mmgen_det.datasets import convert_dataset
+    out = tmp_path_factory.mktemp('fish') / 'fish4knowledge-mini-coco'
+    convert_dataset(FISH_MINI, 'yolo', out)
+    return out

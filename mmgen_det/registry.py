@@ -7,6 +7,7 @@ We register into mmdet's own registries rather than a scope of our own, so confi
 |----------------------------|---------------------------|------------------------------------------|
 | DATASETS                   | SyntheticDetDataset       | mmgen_det.datasets.synthetic_dataset     |
 | HOOKS                      | GLIGENGenerationHook      | mmgen_det.engine.hooks.generation_hook   |
+| TRANSFORMS                 | PRFilter                  | mmgen_det.filters.pr_filter              |
 | WEIGHT_INITIALIZERS        | PretrainedOrScratch       | mmgen_det.engine.pretrained_init         |
 """
 from importlib import import_module
@@ -15,6 +16,7 @@ REGISTERING_MODULES = (
     'mmgen_det.datasets.synthetic_dataset',
     'mmgen_det.engine.hooks.generation_hook',
     'mmgen_det.engine.pretrained_init',
+    'mmgen_det.filters.pr_filter',
 )
 
 

@@ -3,9 +3,11 @@
     python tools/generate.py CONFIG [--out DIR] [--num-images N] [--cfg-options k=v ...]
     torchrun --nproc-per-node 4 tools/generate.py CONFIG --launcher pytorch
 
-CONFIG is any config holding a ``generation = dict(...)`` (e.g. a synthetic-pretrain config); the same
-set is produced by the ``GLIGENGenerationHook`` of that config inside ``tools/train.py``. Killing and
-rerunning resumes where it stopped; other settings on the same folder are refused.
+CONFIG is a training config whose train dataset (possibly inside a ConcatDataset) is a
+``SyntheticDetDataset`` with ``generation`` settings, e.g. a synthetic-pretrain config: the set written
+to its ``data_root`` is the one the ``GLIGENGenerationHook`` of that config makes inside
+``tools/train.py``. Killing and rerunning resumes where it stopped; other settings on the same folder
+are refused.
 """
 from __future__ import annotations
 
@@ -29,16 +31,28 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def find_synthetic_datasets(dataset_cfg) -> list[dict]:
+    """Every ``SyntheticDetDataset`` config with ``generation`` settings, wrappers included."""
+    if isinstance(dataset_cfg, dict):
+        found = [dataset_cfg] if dataset_cfg.get('type') == 'SyntheticDetDataset' and dataset_cfg.get('generation') else []
+        for key in ('dataset', 'datasets'):
+            found += find_synthetic_datasets(dataset_cfg.get(key))
+        return found
+    if isinstance(dataset_cfg, (list, tuple)):
+        return [d for item in dataset_cfg for d in find_synthetic_datasets(item)]
+    return []
+
+
 def load_generation_cfg(args: argparse.Namespace) -> dict:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    if 'generation' not in cfg:
-        sys.exit(f'{args.config}: no `generation = dict(...)` in this config; '
-                 'use a synthetic-pretrain config or a configs/_base_/generation/ file')
-    gen = cfg.generation.to_dict()
-    if args.out:
-        gen['out_dir'] = args.out
+    datasets = find_synthetic_datasets(cfg.get('train_dataloader', {}).get('dataset'))
+    if len(datasets) != 1:
+        sys.exit(f'{args.config}: expected one SyntheticDetDataset with `generation` settings in '
+                 f'train_dataloader, found {len(datasets)}; use a synthetic-pretrain config')
+    dataset = datasets[0]
+    gen = dict(dataset['generation'].to_dict(), out_dir=args.out or dataset['data_root'])
     if args.num_images is not None:
         gen['num_images'] = args.num_images
     return gen

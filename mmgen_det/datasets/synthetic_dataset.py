@@ -8,6 +8,7 @@ and never drops samples inside the training pipeline.
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from mmdet.datasets import CocoDataset
@@ -37,20 +38,42 @@ class SyntheticDetDataset(CocoDataset):
 
     ``filter_cfg`` accepts mmdet's keys (``filter_empty_gt``, ``min_size``) plus ``min_precision``,
     ``min_recall`` (in [0, 1]) and ``pr_key`` (which filter detector's scores to use when several
-    are stored). When a ``GLIGENGenerationHook`` in the same config owns this ``data_root``, the set is
-    generated (or completed) before the annotations are read.
+    are stored).
+
+    Args:
+        generation: how the set is made (``mmgen_det.generation.synthetic_set`` keys, without
+            ``out_dir``: the set is written to ``data_root``). With a ``GLIGENGenerationHook`` in the
+            config, a missing or partial set is generated before the annotations are read.
     """
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, generation: dict[str, Any] | None = None, **kwargs) -> None:
+        self.generation = dict(generation) if generation else None
         super().__init__(*args, **kwargs)
         for key in ('min_precision', 'min_recall'):
             value = (self.filter_cfg or {}).get(key)
             if value is not None and not 0.0 <= float(value) <= 1.0:
                 raise ValueError(f'SyntheticDetDataset filter_cfg.{key} must be in [0, 1], got {value}')
 
+    def generation_cfg(self) -> dict[str, Any] | None:
+        """The generation settings with ``out_dir`` set to this dataset's ``data_root``."""
+        if self.generation is None:
+            return None
+        out_dir = self.generation.get('out_dir')
+        if out_dir is not None and os.path.realpath(out_dir) != os.path.realpath(self.data_root):
+            raise ValueError(f'SyntheticDetDataset: generation.out_dir {out_dir!r} differs from data_root '
+                             f'{self.data_root!r}; leave out_dir out, the set is written to data_root')
+        return dict(self.generation, out_dir=self.data_root)
+
     def load_data_list(self) -> list[dict]:
         from ..engine.hooks.generation_hook import GLIGENGenerationHook
-        GLIGENGenerationHook.ensure_set_for(self.data_root)
+        generation, hook = self.generation_cfg(), GLIGENGenerationHook.active()
+        if generation is not None and hook is not None:
+            hook.ensure_set(generation)
+        elif not os.path.isfile(self.ann_file):
+            how = ("add custom_hooks=[dict(type='GLIGENGenerationHook')] to generate it during training, or "
+                   'run tools/generate.py CONFIG' if generation is not None else
+                   'give the dataset `generation` settings, or point data_root at a generated set')
+            raise FileNotFoundError(f'{self.ann_file}: the synthetic set has not been generated; {how}')
         data_list = super().load_data_list()
         self._check_class_order()
         return data_list

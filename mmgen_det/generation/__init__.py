@@ -2,9 +2,8 @@
 only, never mmcv/mmdet, so it runs on GPU boxes without an OpenMMLab build."""
 from .base import BaseGenerator, GeneratedImage
 from .builder import build_generator
-from .seeds import derive_seed
 from .synthetic_set import SetSummary, generate_synthetic_set, set_is_complete
 from .writer import SyntheticSetWriter
 
-__all__ = ['BaseGenerator', 'GeneratedImage', 'build_generator', 'derive_seed', 'SetSummary',
-           'generate_synthetic_set', 'set_is_complete', 'SyntheticSetWriter']
+__all__ = ['BaseGenerator', 'GeneratedImage', 'build_generator', 'SetSummary', 'generate_synthetic_set',
+           'set_is_complete', 'SyntheticSetWriter']

@@ -26,7 +26,7 @@ from ..layouts import build_layout_sampler
 from ..utils.io import read_json
 from ..utils.progress import ProgressBar
 from .builder import build_generator
-from .seeds import derive_seed
+from ..utils.seeds import derive_seed
 from .writer import ANNOTATIONS, SyntheticSetWriter
 
 logger = logging.getLogger(__name__)

@@ -52,7 +52,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from ..generation.seeds import derive_seed, rng_for
+from ..utils.seeds import derive_seed, rng_for
 from ..utils.io import read_json
 from .layout import GLIGEN_MAX_BOXES, Layout
 from .stats import LATENT_CELL, summarize_boxes

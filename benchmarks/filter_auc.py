@@ -1,0 +1,156 @@
+"""Does the PR filter tell right layouts from wrong ones? ROC AUC on copy-paste sets, correct vs shifted boxes.
+
+    python benchmarks/filter_auc.py [--real-data data/fish4knowledge-mini] [--work-dir work_dirs/filter_auc]
+        [--max-iters 300] [--num-images 60] [--checkpoint CKPT]
+
+1. converts the real Fish4Knowledge frames (YOLO) to COCO and trains the CPU filter detector
+   (configs/filter/faster-rcnn_r18_fpn_filter_fish4knowledge-mini.py) on the train split with the stock
+   train.py (skipped with --checkpoint);
+2. generates a copy-paste set from the same train split (real fish crops pasted at the layout boxes);
+3. copies it with every layout box shifted by 1.5 box sizes in a random direction (same images,
+   wrong boxes: what a generator that ignores its layout produces);
+4. scores both sets and reports the ROC AUC of separating correct (positive) from shifted images.
+
+The ranking score is ``min(precision, recall)``: ``filter_cfg=dict(min_precision=t, min_recall=t)`` keeps
+exactly the images with ``min(P, R) >= t``, so this is the ROC of the filter as it is used. AUCs of P,
+R and F1 alone are printed too, plus histograms (a degenerate histogram would mean ties everywhere).
+Writes ``WORK_DIR/filter_auc.json`` and the two sets' PR plots.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+FILTER_CFG = REPO / 'configs' / 'filter' / 'faster-rcnn_r18_fpn_filter_fish4knowledge-mini.py'
+
+
+def roc_auc(positive: np.ndarray, negative: np.ndarray) -> float:
+    """P(score of a random positive > that of a random negative), ties counting one half."""
+    pos, neg = np.asarray(positive, float)[:, None], np.asarray(negative, float)[None, :]
+    return float(((pos > neg).sum() + 0.5 * (pos == neg).sum()) / (pos.size * neg.size))
+
+
+def shift_boxes(coco: dict, seed: int = 0, factor: float = 1.5) -> dict:
+    """Every box moved by ``factor`` times its size along a random diagonal, kept inside the image."""
+    rng = np.random.default_rng(seed)
+    sizes = {im['id']: (im['width'], im['height']) for im in coco['images']}
+    shifted = json.loads(json.dumps(coco))
+    for ann in shifted['annotations']:
+        x, y, w, h = ann['bbox']
+        W, H = sizes[ann['image_id']]
+        sx, sy = rng.choice([-1, 1], size=2)
+        nx, ny = x + sx * factor * w, y + sy * factor * h
+        if not 0 <= nx <= W - w:
+            nx = x - sx * factor * w
+        if not 0 <= ny <= H - h:
+            ny = y - sy * factor * h
+        ann['bbox'] = [float(np.clip(nx, 0, W - w)), float(np.clip(ny, 0, H - h)), w, h]
+    return shifted
+
+
+def make_shifted_copy(src: Path, dst: Path, seed: int) -> None:
+    if dst.exists():
+        shutil.rmtree(dst)
+    (dst / 'images').mkdir(parents=True)
+    for p in (src / 'images').iterdir():
+        os.link(p, dst / 'images' / p.name)
+    coco = json.loads((src / 'annotations.json').read_text())
+    for im in coco['images']:
+        im.pop('pr_filter', None)
+    (dst / 'annotations.json').write_text(json.dumps(shift_boxes(coco, seed)))
+
+
+def train_filter(data_root: Path, work: Path, max_iters: int) -> Path:
+    from mmgen_det.utils.mmdet_tools import mmdet_tool_path
+    ckpt = work / f'iter_{max_iters}.pth'
+    if ckpt.is_file():
+        return ckpt
+    import subprocess
+    root = f'{data_root}/'
+    opts = [f'data_root={root}', f'train_dataloader.dataset.data_root={root}',
+            f'val_dataloader.dataset.data_root={root}', f'test_dataloader.dataset.data_root={root}',
+            f'val_evaluator.ann_file={root}annotations/val.json',
+            f'test_evaluator.ann_file={root}annotations/test.json',
+            f'train_cfg.max_iters={max_iters}', f'train_cfg.val_interval={max_iters}',
+            f'param_scheduler.1.end={max_iters}', f'param_scheduler.1.milestones=[{int(max_iters * 0.8)}]',
+            f'default_hooks.checkpoint.interval={max_iters}',
+            'train_dataloader.num_workers=1', 'val_dataloader.num_workers=0',
+            'train_dataloader.persistent_workers=False', 'val_dataloader.persistent_workers=False']
+    cmd = [sys.executable, str(mmdet_tool_path('train.py')), str(FILTER_CFG), '--work-dir', str(work),
+           '--cfg-options', *opts]
+    subprocess.run(cmd, check=True, cwd=REPO)
+    return ckpt
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--real-data', default=str(REPO / 'data' / 'fish4knowledge-mini'),
+                        help='Fish4Knowledge in YOLO form (the shipped sample, or a full copy)')
+    parser.add_argument('--work-dir', default=str(REPO / 'work_dirs' / 'filter_auc'))
+    parser.add_argument('--max-iters', type=int, default=300)
+    parser.add_argument('--num-images', type=int, default=60)
+    parser.add_argument('--checkpoint', help='use this trained filter detector instead of training one')
+    parser.add_argument('--score-thr', type=float, default=0.3)
+    parser.add_argument('--iou-thr', type=float, default=0.5)
+    parser.add_argument('--seed', type=int, default=0)
+    args = parser.parse_args(argv)
+
+    import mmgen_det  # noqa: F401
+    from mmgen_det.datasets import convert_dataset
+    from mmgen_det.filters.plots import save_pr_plot
+    from mmgen_det.filters.pr_filter import FilterDetector, MatchSettings
+    from mmgen_det.filters.scoring import load_layouts, score_set, stored_scores
+    from mmgen_det.generation import generate_synthetic_set
+
+    work = Path(args.work_dir)
+    data_root = work / 'real-coco'
+    if not (data_root / 'annotations' / 'train.json').is_file():
+        convert_dataset(args.real_data, 'yolo', data_root, overwrite=True)
+    ckpt = Path(args.checkpoint) if args.checkpoint else train_filter(data_root, work / 'filter', args.max_iters)
+
+    ann = str(data_root / 'annotations' / 'train.json')
+    correct = work / 'copy-paste_correct'
+    generate_synthetic_set(dict(out_dir=str(correct), num_images=args.num_images, seed=args.seed,
+                                batch_size=8, image_format='png',
+                                layout=dict(ann_file=ann, strategy='jitter', width=360, height=200,
+                                            min_box_cells=0.5, min_boxes=1),
+                                generator=dict(type='copy_paste', ann_file=ann, img_root=str(data_root))))
+    shifted = work / 'copy-paste_shifted'
+    make_shifted_copy(correct, shifted, args.seed)
+
+    detector = FilterDetector(FILTER_CFG, ckpt)
+    settings = MatchSettings(args.score_thr, args.iou_thr)
+    scores = {}
+    for name, root in (('correct', correct), ('shifted', shifted)):
+        key = score_set(root, detector, settings, batch_size=8).key
+        recs = list(stored_scores(load_layouts(root), key).values())
+        p = np.array([r['precision'] for r in recs])
+        r = np.array([r['recall'] for r in recs])
+        scores[name] = dict(precision=p, recall=r, min_pr=np.minimum(p, r),
+                            f1=np.where(p + r > 0, 2 * p * r / np.where(p + r > 0, p + r, 1), 0.0))
+        save_pr_plot(p, r, work / f'pr_{name}.png', title=f'{name} boxes ({key})')
+
+    result = dict(checkpoint=str(ckpt), num_images=args.num_images, score_thr=args.score_thr,
+                  iou_thr=args.iou_thr,
+                  auc={k: roc_auc(scores['correct'][k], scores['shifted'][k])
+                       for k in ('min_pr', 'precision', 'recall', 'f1')},
+                  histogram={name: dict(zip(('counts', 'edges'), (v.tolist() for v in
+                                            np.histogram(s['min_pr'], bins=10, range=(0, 1)))))
+                             for name, s in scores.items()},
+                  distinct_min_pr_values=len(np.unique(np.concatenate([s['min_pr'] for s in scores.values()]))),
+                  mean={name: {k: float(v.mean()) for k, v in s.items()} for name, s in scores.items()})
+    (work / 'filter_auc.json').write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+    print(f"filter_auc: ROC AUC {result['auc']['min_pr']:.3f} (min(P, R)), correct vs shifted boxes, "
+          f"{args.num_images}+{args.num_images} images, detector {ckpt}")
+
+
+if __name__ == '__main__':
+    main()

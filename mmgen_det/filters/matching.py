@@ -1,0 +1,137 @@
+"""Precision/recall of one image's detections against its layout boxes: the filter's maths, pure numpy.
+
+In: detections (``xyxy`` boxes, scores, labels) and layout boxes (``xyxy``, labels), all in the same
+pixel frame. Out: a :class:`PRScore` — which detection matched which layout box, and
+
+    precision = matched / detections   (kept detections: score >= score_thr)
+    recall    = matched / layout boxes
+
+Matching is one-to-one and greedy by score (as COCO evaluation does it): detections are visited from
+the highest score down, and each takes the still-unmatched layout box it overlaps most, if that IoU is
+>= ``iou_thr``. A second detection on an already-taken box is therefore an unmatched (extra) detection.
+Class-agnostic by default: the filter detector may not know the layout's classes (COCO has no "fish").
+
+Empty cases, chosen so that each number only ever penalises what it measures:
+
+* no kept detections -> precision = 1.0 (nothing was claimed, so nothing was claimed wrongly);
+* no layout boxes    -> recall = 1.0 (nothing was asked for, so nothing was missed).
+
+So an image with boxes but no detections scores (1.0, 0.0) and fails any recall threshold, and an
+empty layout with detections scores (0.0, 1.0) and fails any precision threshold.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+def check_unit_interval(name: str, value: float) -> float:
+    """Thresholds are probabilities/overlaps: refuse anything outside [0, 1] (or NaN) up front."""
+    value = float(value)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f'{name} must be in [0, 1], got {value}')
+    return value
+
+
+def as_boxes(boxes, what: str) -> np.ndarray:
+    """``(N, 4)`` float64 ``xyxy`` array; an empty input of any shape gives ``(0, 4)``."""
+    arr = np.asarray(boxes, dtype=np.float64)
+    if arr.size == 0:
+        return np.zeros((0, 4))
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise ValueError(f'{what} must have shape (N, 4) in xyxy pixels, got {arr.shape}')
+    return arr
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU matrix ``(len(a), len(b))`` of ``xyxy`` boxes; degenerate boxes have IoU 0 with everything."""
+    a, b = as_boxes(a, 'boxes a'), as_boxes(b, 'boxes b')
+    area_a = np.clip(a[:, 2] - a[:, 0], 0, None) * np.clip(a[:, 3] - a[:, 1], 0, None)
+    area_b = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    wh = np.clip(rb - lt, 0, None)
+    inter = wh[..., 0] * wh[..., 1]
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+
+
+@dataclass(frozen=True)
+class Match:
+    """Detection ``det`` (index among the kept detections, highest score first) took layout box ``box``."""
+    det: int
+    box: int
+    iou: float
+    score: float
+
+
+@dataclass(frozen=True)
+class PRScore:
+    """One image's result. ``matches`` are in matching order (detection score, descending)."""
+    precision: float
+    recall: float
+    num_detections: int
+    num_boxes: int
+    matches: tuple[Match, ...] = field(default=())
+
+    @property
+    def num_matched(self) -> int:
+        return len(self.matches)
+
+
+def match_detections(det_boxes, det_scores, gt_boxes, iou_thr: float = 0.5,
+                     det_labels=None, gt_labels=None, class_aware: bool = False) -> tuple[Match, ...]:
+    """Greedy one-to-one matching by score; ``det`` indices refer to the inputs' order."""
+    det_boxes, gt_boxes = as_boxes(det_boxes, 'detection boxes'), as_boxes(gt_boxes, 'layout boxes')
+    det_scores = np.asarray(det_scores, dtype=np.float64).reshape(-1)
+    if len(det_scores) != len(det_boxes):
+        raise ValueError(f'{len(det_boxes)} detection boxes but {len(det_scores)} scores')
+    iou = box_iou(det_boxes, gt_boxes)
+    if class_aware:
+        if det_labels is None or gt_labels is None:
+            raise ValueError('class_aware matching needs det_labels and gt_labels')
+        same = np.asarray(det_labels).reshape(-1)[:, None] == np.asarray(gt_labels).reshape(-1)[None, :]
+        iou = np.where(same, iou, -1.0)
+    taken = np.zeros(len(gt_boxes), dtype=bool)
+    matches = []
+    for d in np.argsort(-det_scores, kind='stable'):
+        if not len(gt_boxes):
+            break
+        candidates = np.where(taken, -1.0, iou[d])
+        g = int(np.argmax(candidates))
+        if candidates[g] >= iou_thr and candidates[g] > 0:
+            taken[g] = True
+            matches.append(Match(det=int(d), box=g, iou=float(iou[d, g]), score=float(det_scores[d])))
+    return tuple(matches)
+
+
+def precision_recall(num_matched: int, num_detections: int, num_boxes: int) -> tuple[float, float]:
+    """The two ratios with the empty cases of the module docstring."""
+    precision = num_matched / num_detections if num_detections else 1.0
+    recall = num_matched / num_boxes if num_boxes else 1.0
+    return precision, recall
+
+
+def score_image(det_boxes, det_scores, gt_boxes, score_thr: float = 0.3, iou_thr: float = 0.5,
+                det_labels=None, gt_labels=None, class_aware: bool = False) -> PRScore:
+    """Keep detections with score >= ``score_thr``, match them to the layout boxes, count.
+
+    ``Match.det`` indexes the *kept* detections sorted by score (descending), so it is stable
+    whatever order the detector returned them in.
+    """
+    check_unit_interval('score_thr', score_thr)
+    check_unit_interval('iou_thr', iou_thr)
+    det_boxes = as_boxes(det_boxes, 'detection boxes')
+    det_scores = np.asarray(det_scores, dtype=np.float64).reshape(-1)
+    if len(det_scores) != len(det_boxes):
+        raise ValueError(f'{len(det_boxes)} detection boxes but {len(det_scores)} scores')
+    keep = np.where(det_scores >= score_thr)[0]
+    keep = keep[np.argsort(-det_scores[keep], kind='stable')]
+    labels = None if det_labels is None else np.asarray(det_labels).reshape(-1)[keep]
+    gt_boxes = as_boxes(gt_boxes, 'layout boxes')
+    matches = match_detections(det_boxes[keep], det_scores[keep], gt_boxes, iou_thr,
+                               labels, gt_labels, class_aware)
+    precision, recall = precision_recall(len(matches), len(keep), len(gt_boxes))
+    return PRScore(precision=precision, recall=recall, num_detections=len(keep),
+                   num_boxes=len(gt_boxes), matches=matches)

@@ -1,0 +1,172 @@
+"""Scoring a whole set with a stand-in detector (no training): storage, resume, bad input, filtering.
+
+The stand-in "detects" whatever the test planted for an image; images are told apart by their fill
+value, so the scoring code runs exactly as with a real detector.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mmgen_det.filters.pr_filter import Detections, FilterDetector, MatchSettings, pr_key
+from mmgen_det.filters.scoring import (SCORES_DIR, passes, read_log, score_set, stored_scores,
+                                       survival_table)
+
+CLASSES = ('0', '1', '2', '5', '6', '7', '8')
+W, H = 64, 48
+# image id -> layout boxes (xyxy) and labels; fill value = id
+LAYOUT = {0: ([[0, 0, 10, 10], [20, 20, 30, 30]], ['0', '1']),
+          1: ([[0, 0, 10, 10]], ['0']),
+          2: ([[5, 5, 15, 15]], ['2']),
+          3: ([], []),
+          4: ([[30, 30, 40, 40]], ['5'])}
+# what the stand-in detects (boxes, scores, label names) per image
+PLANTED = {0: ([[0, 0, 10, 10], [20, 20, 30, 30]], [0.9, 0.8], ['0', '1']),   # P 1,   R 1
+           1: ([[0, 0, 10, 10], [40, 30, 50, 40]], [0.9, 0.7], ['0', '0']),   # P 0.5, R 1
+           2: ([], [], []),                                                   # P 1,   R 0
+           3: ([[0, 0, 10, 10]], [0.9], ['0']),                               # P 0,   R 1
+           4: ([[30, 30, 40, 40]], [0.95], ['6'])}                            # agnostic 1/1, aware 0/0
+EXPECTED = {0: (1.0, 1.0), 1: (0.5, 1.0), 2: (1.0, 0.0), 3: (0.0, 1.0), 4: (1.0, 1.0)}
+
+
+class StandIn(FilterDetector):
+    def __init__(self, classes=CLASSES, sha='ab' * 32, fail_after: int | None = None) -> None:
+        self.classes = tuple(classes)
+        self.identity = dict(config='standin.py', config_sha256='0' * 64, checkpoint='standin.pth', sha256=sha)
+        self.calls, self.fail_after = [], fail_after
+
+    def predict(self, images):
+        if self.fail_after is not None and len(self.calls) >= self.fail_after:
+            raise KeyboardInterrupt('simulated kill')
+        ids = [int(img[0, 0, 0]) for img in images]
+        self.calls.append(ids)
+        out = []
+        for i in ids:
+            boxes, scores, names = PLANTED[i]
+            out.append(Detections(np.asarray(boxes, float).reshape(-1, 4), np.asarray(scores, float),
+                                  np.array([self.classes.index(n) for n in names], dtype=np.int64)))
+        return out
+
+
+def make_set(root: Path) -> Path:
+    (root / 'images').mkdir(parents=True)
+    images, anns = [], []
+    for i, (boxes, names) in LAYOUT.items():
+        name = f'images/{i:09d}.png'
+        Image.fromarray(np.full((H, W, 3), i, np.uint8)).save(root / name)
+        images.append(dict(id=i, file_name=name, width=W, height=H, generation=dict(seed=i)))
+        for (x1, y1, x2, y2), n in zip(boxes, names):
+            anns.append(dict(id=len(anns) + 1, image_id=i, category_id=CLASSES.index(n) + 1,
+                             bbox=[x1, y1, x2 - x1, y2 - y1], area=(x2 - x1) * (y2 - y1), iscrowd=0))
+    cats = [dict(id=k + 1, name=n) for k, n in enumerate(CLASSES)]
+    (root / 'annotations.json').write_text(json.dumps(dict(images=images, annotations=anns, categories=cats)))
+    return root
+
+
+def read(root: Path) -> dict:
+    return json.loads((root / 'annotations.json').read_text())
+
+
+def test_scores_stored_per_image_under_the_key(tmp_path):
+    root = make_set(tmp_path / 'set')
+    settings = MatchSettings(score_thr=0.3, iou_thr=0.5)
+    summary = score_set(root, StandIn(), settings, batch_size=2, progress=False)
+    key = pr_key('ab' * 32, settings)
+    assert summary.key == key == 'abababababab_s0.3_i0.5_agnostic'
+    assert (summary.num_images, summary.scored_now, summary.failed) == (5, 5, 0)
+    coco = read(root)
+    records = stored_scores(coco, key)
+    assert {i: (r['precision'], r['recall']) for i, r in records.items()} == EXPECTED
+    rec = records[1]
+    assert (rec['num_detections'], rec['num_matched'], rec['num_boxes']) == (2, 1, 1)
+    assert rec['matches'] == [[0, 0.9, 1.0]]
+    assert rec['detector']['sha256'] == 'ab' * 32
+    assert rec['thresholds'] == dict(score_thr=0.3, iou_thr=0.5, class_aware=False)
+    assert all(im['generation']['seed'] == im['id'] for im in coco['images']), 'other fields must survive'
+
+
+def test_several_keys_coexist_and_rescoring_is_a_no_op(tmp_path):
+    root = make_set(tmp_path / 'set')
+    score_set(root, StandIn(), MatchSettings(0.3, 0.5), progress=False)
+    score_set(root, StandIn(sha='cd' * 32), MatchSettings(0.3, 0.5), progress=False)
+    aware = score_set(root, StandIn(), MatchSettings(0.3, 0.5, class_aware=True), progress=False)
+    assert aware.key.endswith('_classaware')
+    coco = read(root)
+    assert all(len(im['pr_filter']) == 3 for im in coco['images'])
+    assert stored_scores(coco, aware.key)[4]['precision'] == 0.0  # right place, wrong species
+    detector = StandIn()
+    again = score_set(root, detector, MatchSettings(0.3, 0.5), progress=False)
+    assert (again.already_done, again.scored_now, detector.calls) == (5, 0, [])
+
+
+def test_killed_run_resumes_without_rescoring(tmp_path):
+    root = make_set(tmp_path / 'set')
+    settings = MatchSettings(0.3, 0.5)
+    with pytest.raises(KeyboardInterrupt):
+        score_set(root, StandIn(fail_after=1), settings, batch_size=2, progress=False)
+    assert 'pr_filter' not in read(root)['images'][0], 'annotations.json is only written at the end'
+    log = root / SCORES_DIR / f'{pr_key("ab" * 32, settings)}.jsonl'
+    with open(log, 'a') as f:
+        f.write('{"image_id": 2, "rec')  # killed mid-append
+    detector = StandIn()
+    summary = score_set(root, detector, settings, batch_size=2, progress=False)
+    assert (summary.already_done, summary.scored_now) == (2, 3)
+    assert detector.calls == [[2, 3], [4]]
+    records = stored_scores(read(root), summary.key)
+    assert {i: (r['precision'], r['recall']) for i, r in records.items()} == EXPECTED
+    assert len(log.read_text().splitlines()) == 1 + 5
+
+
+def test_log_of_other_detector_settings_is_refused(tmp_path):
+    root = make_set(tmp_path / 'set')
+    score_set(root, StandIn(), MatchSettings(0.3, 0.5), progress=False)
+    other = StandIn()
+    other.identity = dict(other.identity, config_sha256='1' * 64)
+    with pytest.raises(ValueError, match='other detector settings'):
+        score_set(root, other, MatchSettings(0.3, 0.5), progress=False)
+
+
+def test_undecodable_image_is_reported_counted_and_fails_thresholds(tmp_path, capsys):
+    root = make_set(tmp_path / 'set')
+    (root / 'images' / '000000001.png').write_bytes(b'not a png')
+    summary = score_set(root, StandIn(), MatchSettings(0.3, 0.5), progress=False)
+    assert (summary.failed, summary.scored_now) == (1, 4)
+    assert 'image 1 skipped' in capsys.readouterr().out
+    rec = stored_scores(read(root), summary.key)[1]
+    assert (rec['precision'], rec['recall']) == (0.0, 0.0) and 'cannot decode' in rec['error']
+    assert 'failed to decode' in summary.line()
+
+
+def test_set_without_layouts(tmp_path):
+    with pytest.raises(FileNotFoundError, match='annotations.json: no such file'):
+        score_set(tmp_path, StandIn(), MatchSettings(), progress=False)
+    (tmp_path / 'annotations.json').write_text(json.dumps(dict(images=[], categories=[])))
+    with pytest.raises(ValueError, match="no 'annotations' list"):
+        score_set(tmp_path, StandIn(), MatchSettings(), progress=False)
+
+
+def test_class_aware_needs_a_detector_of_the_same_classes(tmp_path):
+    root = make_set(tmp_path / 'set')
+    with pytest.raises(ValueError, match='80 classes.*the layouts have 7'):
+        score_set(root, StandIn(classes=[f'c{i}' for i in range(80)]), MatchSettings(class_aware=True),
+                  progress=False)
+    # agnostic matching does not care what the detector's classes are
+    score_set(root, StandIn(classes=CLASSES + ('x',)), MatchSettings(), progress=False)
+
+
+def test_settings_and_batch_size_are_validated(tmp_path):
+    with pytest.raises(ValueError, match=r'score_thr must be in \[0, 1\]'):
+        MatchSettings(score_thr=1.2)
+    with pytest.raises(ValueError, match='batch_size'):
+        score_set(make_set(tmp_path / 'set'), StandIn(), MatchSettings(), batch_size=0, progress=False)
+
+
+def test_survival_table_counts_inclusive_thresholds():
+    records = [dict(precision=p, recall=r) for p, r in EXPECTED.values()]
+    table = survival_table(records, grid=(0.0, 0.5, 1.0)).splitlines()
+    assert [row.split()[1:] for row in table[1:]] == [['5', '4', '4'], ['4', '3', '3'], ['3', '2', '2']]
+    assert passes(dict(precision=0.5, recall=1.0), 0.5, None)

@@ -95,6 +95,14 @@ def decode_image(path: Path) -> np.ndarray:
 
 
 # -- the resume log -------------------------------------------------------------------------------
+def log_signature(header: dict[str, Any]) -> tuple:
+    """What must agree for two runs to share a log: weights, model/pipeline settings, thresholds
+    (not the file paths, which may be spelt differently)."""
+    detector = header.get('detector', {})
+    return (header.get('key'), detector.get('sha256'), detector.get('config_sha256'),
+            json.dumps(header.get('thresholds'), sort_keys=True))
+
+
 def read_log(path: Path, header: dict[str, Any]) -> dict[int, dict[str, Any]]:
     """Finished records by image id; a torn last line (killed mid-write) is cut off the file.
 
@@ -117,7 +125,7 @@ def read_log(path: Path, header: dict[str, Any]) -> dict[int, dict[str, Any]]:
         good_end += len(line)
         if n == 0:
             old = entry.get('header', {})
-            if old != header:
+            if log_signature(old) != log_signature(header):
                 raise ValueError(f'{path} was written with other detector settings:\n  on disk: {old}\n  '
                                  f'now: {header}\nDelete it to rescore, or use the original config')
         elif 'record' in entry:

@@ -16,6 +16,7 @@ sequence of interruptions, gives the same set; rank 0 writes ``annotations.json`
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from ..utils.io import read_json
 from ..utils.progress import ProgressBar
 from .builder import build_generator
 from ..utils.seeds import derive_seed
-from .writer import ANNOTATIONS, SyntheticSetWriter
+from .writer import ANNOTATIONS, SetLock, SyntheticSetWriter
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +99,12 @@ def generate_synthetic_set(cfg: dict[str, Any], progress: bool = True) -> SetSum
     seed = int(cfg.get('seed', 0))
     rank, world_size = _dist_info()
 
+    with SetLock(out_dir) if rank == 0 else contextlib.nullcontext():
+        return _generate(cfg, out_dir, num_images, seed, rank, world_size, progress)
+
+
+def _generate(cfg: dict[str, Any], out_dir: Path, num_images: int, seed: int, rank: int, world_size: int,
+              progress: bool) -> SetSummary:
     layout_cfg = dict(cfg['layout'], seed=seed)
     categories = read_json(layout_cfg['ann_file'])['categories']
     writer = SyntheticSetWriter(out_dir, generation_settings(cfg), categories,

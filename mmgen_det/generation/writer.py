@@ -32,8 +32,46 @@ IMAGE_DIR = 'images'
 IMAGE_FORMATS = {'jpg': 'JPEG', 'png': 'PNG'}
 
 
+LOCK = '.generation.lock'
+
+
 class SettingsMismatchError(RuntimeError):
     """The output folder holds a set made with other settings."""
+
+
+class SetLockedError(RuntimeError):
+    """Another generation run is writing the same set folder."""
+
+
+class SetLock:
+    """Exclusive, non-blocking ``flock`` on ``SET/.generation.lock`` for one run's lifetime.
+
+    Taken by rank 0 of a run, so two independent runs on one folder never interleave: the second
+    refuses at once. The lock dies with the process (no stale lock files after a kill).
+    """
+
+    def __init__(self, out_dir: str | os.PathLike) -> None:
+        self.path = Path(out_dir) / LOCK
+
+    def __enter__(self) -> 'SetLock':
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.f = open(self.path, 'a+')
+        try:
+            fcntl.flock(self.f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.f.seek(0)
+            holder = self.f.read().strip() or 'unknown'
+            self.f.close()
+            raise SetLockedError(f'{self.path.parent} is being written by another generation run '
+                                 f'({holder}); wait for it to finish, or use another output folder') from None
+        self.f.truncate(0)
+        self.f.write(f'pid {os.getpid()} on {os.uname().nodename}')
+        self.f.flush()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        fcntl.flock(self.f.fileno(), fcntl.LOCK_UN)
+        self.f.close()
 
 
 @dataclass(frozen=True)

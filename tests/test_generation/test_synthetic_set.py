@@ -10,7 +10,7 @@ from PIL import Image
 
 from mmgen_det.generation import generate_synthetic_set
 from mmgen_det.generation import writer as writer_mod
-from mmgen_det.generation.writer import SettingsMismatchError
+from mmgen_det.generation.writer import SetLock, SetLockedError, SettingsMismatchError
 from mmgen_det.layouts import build_layout_sampler
 
 
@@ -121,3 +121,12 @@ def test_other_settings_refuse_to_mix(fish_coco, tmp_path):
     with pytest.raises(SettingsMismatchError, match=r'seed: 0 \(on disk\) != 1 \(now\)'):
         generate_synthetic_set(cfg, progress=False)
     assert (tmp_path / 'set' / 'manifest.jsonl').read_bytes() == before
+
+
+def test_concurrent_run_on_the_same_folder_refuses(fish_coco, tmp_path):
+    cfg = copy_paste_cfg(fish_coco, tmp_path / 'set', num_images=2)
+    with SetLock(tmp_path / 'set'):  # another run holds the folder
+        with pytest.raises(SetLockedError, match='being written by another generation run'):
+            generate_synthetic_set(cfg, progress=False)
+    assert not (tmp_path / 'set' / 'manifest.jsonl').exists()
+    generate_synthetic_set(cfg, progress=False)  # once released, it runs

@@ -1,0 +1,168 @@
+"""End to end on real Fish4Knowledge frames: train a tiny filter detector with mmdet's stock train.py,
+score a copy-paste set with tools/pr_filter.py, and load it with SyntheticDetDataset.
+
+One detector (a few iterations, from scratch: it only has to produce *some* boxes) and one set are
+shared by the module. Whether the filter *discriminates* is measured in benchmarks/filter_auc.py.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import REPO, run_tool, stock_mmdet_tool
+
+from mmgen_det.generation import generate_synthetic_set
+
+FILTER_CFG = REPO / 'configs' / 'filter' / 'faster-rcnn_r18_fpn_filter_fish4knowledge-mini.py'
+CLASSES = ('0', '1', '2', '5', '6', '7', '8')
+SCORE_THR = 0.05  # a barely trained detector scores low; keep enough of its boxes to get varied scores
+ITERS = 4
+
+
+@pytest.fixture(scope='module')
+def filter_ckpt(fish_coco: Path, tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp('filter_det')
+    root = f'{fish_coco}/'
+    run_tool([stock_mmdet_tool('train.py'), str(FILTER_CFG), '--work-dir', str(work), '--cfg-options',
+              f'train_dataloader.dataset.data_root={root}', f'val_dataloader.dataset.data_root={root}',
+              f'test_dataloader.dataset.data_root={root}', f'val_evaluator.ann_file={root}annotations/val.json',
+              f'train_cfg.max_iters={ITERS}', 'train_cfg.val_interval=1000', 'train_dataloader.batch_size=2',
+              'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+              'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
+              'default_hooks.checkpoint.interval=1000'])
+    ckpt = work / f'iter_{ITERS}.pth'
+    assert ckpt.is_file()
+    return ckpt
+
+
+@pytest.fixture(scope='module')
+def synth_dir(fish_coco: Path, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp('synth') / 'set'
+    ann = str(fish_coco / 'annotations' / 'train.json')
+    generate_synthetic_set(dict(out_dir=str(out), num_images=10, seed=0, batch_size=5, image_format='png',
+                                layout=dict(ann_file=ann, strategy='jitter', width=360, height=200,
+                                            min_box_cells=0.5),
+                                generator=dict(type='copy_paste', ann_file=ann, img_root=str(fish_coco))),
+                           progress=False)
+    return out
+
+
+@pytest.fixture(scope='module')
+def detector(filter_ckpt):
+    from mmgen_det.filters.pr_filter import get_filter_detector
+    return get_filter_detector(FILTER_CFG, filter_ckpt)
+
+
+def synthetic_dataset(synth_dir: Path, pipeline=(), **filter_cfg):
+    from mmgen_det.datasets.synthetic_dataset import SyntheticDetDataset
+    return SyntheticDetDataset(data_root=str(synth_dir), ann_file='annotations.json', data_prefix=dict(img=''),
+                               metainfo=dict(classes=CLASSES), filter_cfg=filter_cfg or None,
+                               pipeline=list(pipeline))
+
+
+def test_tool_scores_the_set_and_the_dataset_keeps_exactly_the_passing_images(synth_dir, filter_ckpt):
+    from mmgen_det.filters.scoring import SCORES_DIR, passes, stored_scores
+    proc = run_tool(['tools/pr_filter.py', str(synth_dir), '--detector-config', str(FILTER_CFG),
+                     '--checkpoint', str(filter_ckpt), '--score-thr', str(SCORE_THR), '--batch-size', '8',
+                     '--min-precision', '0.1', '--no-progress'])
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith('pr_filter: ') and '10 images scored' in last and 'kept at' in last, proc.stdout
+    assert 'min_P \\ min_R' in proc.stdout
+    coco = json.loads((synth_dir / 'annotations.json').read_text())
+    (key,) = coco['images'][0]['pr_filter']
+    records = stored_scores(coco, key)
+    assert len(records) == 10 and (synth_dir / SCORES_DIR / f'{key}.png').is_file()
+    log_before = (synth_dir / SCORES_DIR / f'{key}.jsonl').read_bytes()
+
+    precisions = sorted(r['precision'] for r in records.values())
+    recalls = sorted(r['recall'] for r in records.values())
+    grid = [(None, None), (precisions[5], None), (None, recalls[5]), (precisions[3], recalls[3]), (1.0, 1.0)]
+    kept_counts = []
+    for min_p, min_r in grid:
+        cfg = {k: v for k, v in dict(min_precision=min_p, min_recall=min_r).items() if v is not None}
+        dataset = synthetic_dataset(synth_dir, **cfg)
+        expected = {i for i, r in records.items() if passes(r, min_p, min_r)}
+        assert {info['img_id'] for info in dataset.data_list} == expected, (min_p, min_r)
+        kept_counts.append(len(expected))
+    assert kept_counts[0] == 10 and min(kept_counts) < 10, f'scores do not vary: {records}'
+    # changing thresholds needed no inference: the log is untouched
+    assert (synth_dir / SCORES_DIR / f'{key}.jsonl').read_bytes() == log_before
+
+
+def test_batch_size_8_gives_the_scores_of_batch_size_1(synth_dir, detector):
+    from mmgen_det.filters.pr_filter import MatchSettings, score_detections
+    from mmgen_det.filters.scoring import decode_image, layout_boxes, load_layouts
+    coco = load_layouts(synth_dir)
+    images = [decode_image(synth_dir / im['file_name']) for im in coco['images'][:8]]
+    batched = detector.predict(images)
+    single = [detector.predict([img])[0] for img in images]
+    settings = MatchSettings(SCORE_THR, 0.5)
+    boxes = layout_boxes(coco)
+    for im, b, s in zip(coco['images'], batched, single):
+        assert b.boxes.shape == s.boxes.shape
+        np.testing.assert_allclose(b.boxes, s.boxes, atol=1e-3)
+        np.testing.assert_allclose(b.scores, s.scores, atol=1e-5)
+        gt = boxes[im['id']][0]
+        assert score_detections(b, gt, None, settings) == score_detections(s, gt, None, settings)
+
+
+def test_prfilter_transform_in_a_pipeline_gives_the_stored_scores(synth_dir, filter_ckpt, detector):
+    from mmgen_det.filters.pr_filter import MatchSettings, pr_key
+    from mmgen_det.filters.scoring import score_set
+    settings = MatchSettings(SCORE_THR, 0.5)
+    key = score_set(synth_dir, detector, settings, progress=False).key  # no-op when the tool ran first
+    pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations', with_bbox=True),
+                dict(type='PRFilter', detector_config=str(FILTER_CFG), checkpoint=str(filter_ckpt),
+                     score_thr=SCORE_THR, class_aware=True, classes=CLASSES)]
+    dataset = synthetic_dataset(synth_dir, pipeline)
+    results = dataset[0]
+    stored = dataset.get_data_info(0)['pr_filter'][key]
+    aware_key = pr_key(detector.identity['sha256'], MatchSettings(SCORE_THR, 0.5, class_aware=True))
+    assert results['pr_key'] == aware_key
+    assert set(results['pr_filter']) >= {key, aware_key}, 'stored scores are kept next to the new one'
+    agnostic = results['pr_filter'][key]
+    assert (agnostic['precision'], agnostic['recall']) == (stored['precision'], stored['recall'])
+    aware = results['pr_filter'][aware_key]
+    assert aware['num_matched'] <= stored['num_matched'] and aware['thresholds']['class_aware'] is True
+
+
+def test_prfilter_refuses_to_drop_and_needs_its_files(filter_ckpt, tmp_path):
+    from mmdet.registry import TRANSFORMS
+    base = dict(type='PRFilter', detector_config=str(FILTER_CFG), checkpoint=str(filter_ckpt))
+    with pytest.raises(ValueError, match='does not drop samples.*filter_cfg=dict\\(min_precision'):
+        TRANSFORMS.build(dict(base, min_precision=0.5))
+    with pytest.raises(FileNotFoundError, match='checkpoint .*missing.pth does not exist'):
+        TRANSFORMS.build(dict(base, checkpoint=str(tmp_path / 'missing.pth')))
+    with pytest.raises(FileNotFoundError, match='config .*nope.py does not exist'):
+        TRANSFORMS.build(dict(base, detector_config=str(tmp_path / 'nope.py')))
+    with pytest.raises(ValueError, match='needs classes='):
+        TRANSFORMS.build(dict(base, class_aware=True))
+    with pytest.raises(ValueError, match='iou_thr must be in'):
+        TRANSFORMS.build(dict(base, iou_thr=2))
+
+
+def test_tool_reports_bad_input_clearly(synth_dir, tmp_path):
+    proc = run_tool(['tools/pr_filter.py', str(synth_dir), '--detector-config', str(FILTER_CFG),
+                     '--checkpoint', 'x.pth', '--score-thr', '1.5'], check=False)
+    assert proc.returncode == 2 and '--score-thr: must be in [0, 1], got 1.5' in proc.stderr
+    proc = run_tool(['tools/pr_filter.py', str(synth_dir), '--detector-config', str(FILTER_CFG),
+                     '--checkpoint', str(tmp_path / 'missing.pth')], check=False)
+    assert proc.returncode == 1 and 'missing.pth does not exist' in proc.stderr
+    proc = run_tool(['tools/pr_filter.py', str(tmp_path), '--detector-config', str(FILTER_CFG),
+                     '--checkpoint', 'x.pth'], check=False)
+    assert proc.returncode == 1 and 'annotations.json: no such file' in proc.stderr
+
+
+def test_feature_distance_scores_are_stored_next_to_pr_scores(synth_dir, fish_coco, filter_ckpt):
+    from mmgen_det.filters.feature_distance import FIELD, FeatureExtractor, score_set_feature_distance
+    extractor = FeatureExtractor(dict(type='ResNet', depth=18, out_indices=(3,)), filter_ckpt,
+                                 prefix='backbone.', input_size=(192, 128))
+    key, records = score_set_feature_distance(synth_dir, extractor, fish_coco / 'annotations' / 'val.json',
+                                              fish_coco, batch_size=16, progress=False)
+    coco = json.loads((synth_dir / 'annotations.json').read_text())
+    stored = {im['id']: im[FIELD][key] for im in coco['images']}
+    assert stored == json.loads(json.dumps(records)) and len(stored) == 10
+    assert all(np.isfinite(r['distance']) and r['distance'] > 0 for r in stored.values())
+    assert stored[0]['reference']['num_images'] == 50 and stored[0]['backbone']['prefix'] == 'backbone.'

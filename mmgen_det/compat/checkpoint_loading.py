@@ -12,6 +12,7 @@ Remove when mmengine passes ``weights_only`` itself and registers its own types 
 from __future__ import annotations
 
 import pickle
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,10 +33,24 @@ def _numpy_globals() -> list:
     return found
 
 
+def history_buffer_attribute(owner: Any, name: str) -> Any:
+    """Stands in for ``getattr`` while unpickling, limited to HistoryBuffer's statistics methods.
+
+    ``HistoryBuffer.__getstate__`` stores its statistics methods, which pickle as
+    ``getattr(HistoryBuffer, 'mean')``; allowing ``getattr`` itself would let a crafted pickle reach
+    any attribute of any allowed object (the classic way out of a restricted unpickler).
+    """
+    from mmengine.logging import HistoryBuffer
+    if owner is HistoryBuffer and isinstance(name, str) and callable(getattr(HistoryBuffer, name, None)) \
+            and not name.startswith('_'):
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(f'getattr({owner!r}, {name!r}) is not allowed in a checkpoint')
+
+
 def _mmengine_globals() -> list:
     """mmengine classes stored in a checkpoint's ``message_hub`` state."""
     from mmengine.logging import HistoryBuffer
-    return [HistoryBuffer]
+    return [HistoryBuffer, (history_buffer_attribute, 'builtins.getattr')]
 
 
 SAFE_GLOBALS: list = []

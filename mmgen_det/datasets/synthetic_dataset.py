@@ -14,6 +14,8 @@ from typing import Any
 from mmdet.datasets import CocoDataset
 from mmdet.registry import DATASETS
 
+from ..utils.io import safe_join
+
 PR_FILTER_KEY = 'pr_filter'
 
 
@@ -48,11 +50,11 @@ class SyntheticDetDataset(CocoDataset):
 
     def __init__(self, *args, generation: dict[str, Any] | None = None, **kwargs) -> None:
         self.generation = dict(generation) if generation else None
-        super().__init__(*args, **kwargs)
         for key in ('min_precision', 'min_recall'):
-            value = (self.filter_cfg or {}).get(key)
+            value = (kwargs.get('filter_cfg') or {}).get(key)
             if value is not None and not 0.0 <= float(value) <= 1.0:
                 raise ValueError(f'SyntheticDetDataset filter_cfg.{key} must be in [0, 1], got {value}')
+        super().__init__(*args, **kwargs)
 
     def generation_cfg(self) -> dict[str, Any] | None:
         """The generation settings with ``out_dir`` set to this dataset's ``data_root``."""
@@ -74,12 +76,14 @@ class SyntheticDetDataset(CocoDataset):
                    'run tools/generate.py CONFIG' if generation is not None else
                    'give the dataset `generation` settings, or point data_root at a generated set')
             raise FileNotFoundError(f'{self.ann_file}: the synthetic set has not been generated; {how}')
-        data_list = super().load_data_list()
-        self._check_class_order()
-        return data_list
+        self._class_order_checked = False
+        return super().load_data_list()
 
     def _check_class_order(self) -> None:
-        """Labels must mean the same class here as in the real dataset (same ``classes`` order)."""
+        """Labels must mean the same class here as in the real dataset (same ``classes`` order).
+
+        Runs while ``self.coco`` exists (CocoDataset deletes it at the end of ``load_data_list``).
+        """
         names = [self.coco.cats[i]['name'] for i in self.cat_ids]
         classes = list(self.metainfo['classes'])
         if names != classes:
@@ -88,8 +92,15 @@ class SyntheticDetDataset(CocoDataset):
                              'in the same order, as the real dataset')
 
     def parse_data_info(self, raw_data_info: dict) -> dict:
-        data_info = super().parse_data_info(raw_data_info)
+        if not self._class_order_checked:
+            self._check_class_order()
+            self._class_order_checked = True
         img_info = raw_data_info['raw_img_info']
+        try:
+            safe_join(self.data_root, img_info['file_name'])
+        except ValueError as e:
+            raise ValueError(f"{self.ann_file}: image {img_info['id']}: {e}") from None
+        data_info = super().parse_data_info(raw_data_info)
         data_info['generation'] = img_info.get('generation', {})
         data_info[PR_FILTER_KEY] = img_info.get(PR_FILTER_KEY, {})
         return data_info

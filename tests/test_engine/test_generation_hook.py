@@ -24,6 +24,8 @@ train_dataloader = dict(
                                  generator=dict(ann_file={real_ann!r}, img_root={root!r}))))
 val_dataloader = dict(num_workers=0, persistent_workers=False, dataset=dict(data_root={root!r}))
 test_dataloader = val_dataloader
+val_evaluator = dict(ann_file={root + 'annotations/val.json'!r})
+test_evaluator = val_evaluator
 train_cfg = dict(_delete_=True, type='EpochBasedTrainLoop', max_epochs=1, val_interval=10)
 param_scheduler = [dict(type='MultiStepLR', by_epoch=True, begin=0, end=1, milestones=[1])]
 default_hooks = dict(checkpoint=dict(_delete_=True, type='CheckpointHook', interval=1, by_epoch=True),

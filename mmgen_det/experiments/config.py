@@ -1,0 +1,322 @@
+"""The experiment config: what a sweep varies and how every stage is run, validated once.
+
+In: an mmengine-style Python file (``_base_`` inheritance works; dicts merge, lists replace) with the
+top-level keys below, plus ``--cfg-options`` overrides. Out: an :class:`Experiment` whose fields are
+checked, with messages that say what was wrong and what is allowed. Nothing here imports mmdet, so
+the schema is checked (and ``--dry-run`` planned) before any model code loads.
+
+Keys::
+
+    data = dict(source='data/fish4knowledge-mini', format='yolo',   # convert_dataset input
+                val_images=None, test_images=None,                  # None: whole split; int: fixed subset
+                num_images=dict(train=200, val=50, test=50))        # declared sizes (dry run w/o data)
+    detector = 'configs/demo/fcos_r18_real-only_fish4knowledge-mini.py'  # real-data mmdet config;
+                                                  # pretrain / finetune / mixed are derived from it
+    # or dict(real=..., finetune=...): a stage's own base config (e.g. one with a load check hook);
+    # its train data, schedule and load_from are still set by the runner
+    num_real = [10, 50, 'all']                    # N: real training images ('all': the whole split)
+    seeds = [0, 1, 2]                             # a seed picks the real subset AND seeds the training
+    arms = ['real-only', 'synthetic-pretrain', 'mixed', 'synthetic-only', 'compute-matched']
+    generators = {'copy-paste': dict(config='configs/_base_/generation/copy-paste_fish4knowledge.py',
+                                     images_per_real=30, max_images=None)}
+    filters = {'none': None, 'pr-p0.5': dict(type='pr', min_precision=0.5, min_recall=None)}
+    filter_detector = dict(config='configs/filter/...py', score_thr=0.3, iou_thr=0.5,
+                           class_aware=False, schedule=dict(...))   # needed by 'pr' filters only
+    schedules = dict(default=dict(max_iters=600, val_interval=100, patience=3, min_delta=0.001,
+                                  warmup_iters=50, lr_steps=(0.75,)),
+                     pretrain=dict(...), finetune=dict(...), mixed=dict(...))  # merged over default
+    cfg_options = {'train_dataloader.num_workers': 0}   # applied to every stage's mmdet config
+    estimate = dict(seconds_per_iter=0.5, seconds_per_eval_image=0.05, seconds_per_scored_image=0.05,
+                    seconds_per_generated_image={'copy-paste': 0.01, 'gligen-text': 3.0})
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+ARMS = ('real-only', 'synthetic-pretrain', 'mixed', 'synthetic-only', 'compute-matched')
+SYNTHETIC_ARMS = ('synthetic-pretrain', 'mixed', 'synthetic-only')
+FORMATS = ('yolo', 'voc', 'coco')
+TRAINING_STAGES = ('real', 'pretrain', 'finetune', 'mixed', 'compute-matched', 'filter-detector')
+MONITOR = 'coco/bbox_mAP'
+
+
+class ExperimentConfigError(ValueError):
+    """A key of the experiment config is missing or has a value that is not allowed."""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How long one training stage may run, and when it stops: val mAP not improving by ``min_delta``
+    for ``patience`` validations (``patience=None``: run all ``max_iters``)."""
+    max_iters: int
+    val_interval: int
+    patience: int | None = 3
+    min_delta: float = 0.001
+    warmup_iters: int = 50
+    lr_steps: tuple[float, ...] = (0.75,)
+
+    def __post_init__(self) -> None:
+        if self.max_iters < 1 or self.val_interval < 1:
+            raise ExperimentConfigError(f'schedule max_iters and val_interval must be >= 1, got {self}')
+        if self.patience is not None and self.patience < 1:
+            raise ExperimentConfigError(f'schedule patience must be >= 1 or None, got {self.patience}')
+        if any(not 0 < s < 1 for s in self.lr_steps):
+            raise ExperimentConfigError(f'schedule lr_steps are fractions of max_iters in (0, 1), got '
+                                        f'{self.lr_steps}')
+
+    def fixed(self, iters: int) -> 'Schedule':
+        """Exactly ``iters`` iterations, no early stop: the compute-matched control."""
+        return Schedule(iters, min(self.val_interval, iters), None, self.min_delta,
+                        min(self.warmup_iters, iters), self.lr_steps)
+
+
+@dataclass(frozen=True)
+class Generator:
+    name: str
+    config: str
+    images_per_real: float
+    max_images: int | None = None
+
+    def num_images(self, num_real: int) -> int:
+        """Synthetic images generated for a run with ``num_real`` real images."""
+        n = max(1, round(self.images_per_real * num_real))
+        return min(n, self.max_images) if self.max_images else n
+
+
+@dataclass(frozen=True)
+class Filter:
+    """``None`` thresholds mean no bound; a filter with ``kind='none'`` keeps every image."""
+    name: str
+    kind: str = 'none'
+    min_precision: float | None = None
+    min_recall: float | None = None
+
+
+@dataclass(frozen=True)
+class FilterDetector:
+    config: str
+    schedule: Schedule
+    score_thr: float = 0.3
+    iou_thr: float = 0.5
+    class_aware: bool = False
+
+
+@dataclass
+class Experiment:
+    name: str
+    source: str
+    format: str
+    detector: dict[str, str]
+    num_real: list[int | str]
+    seeds: list[int]
+    arms: list[str]
+    generators: dict[str, Generator]
+    filters: dict[str, Filter]
+    schedules: dict[str, Schedule]
+    val_images: int | None = None
+    test_images: int | None = None
+    declared_images: dict[str, int] = field(default_factory=dict)
+    filter_detector: FilterDetector | None = None
+    cfg_options: dict[str, Any] = field(default_factory=dict)
+    estimate: dict[str, Any] = field(default_factory=dict)
+    filename: str = ''
+
+    def schedule(self, stage: str) -> Schedule:
+        return self.schedules.get(stage, self.schedules['default'])
+
+    def detector_config(self, stage: str) -> str:
+        """The mmdet config a training stage derives from: its own if given, else the real one."""
+        return self.detector.get(stage, self.detector['real'])
+
+    @property
+    def synthetic_arms(self) -> list[str]:
+        return [a for a in self.arms if a in SYNTHETIC_ARMS]
+
+    def settings(self) -> dict[str, Any]:
+        """Everything that defines the sweep, as plain data (for report.md)."""
+        def plain(x: Any) -> Any:
+            if hasattr(x, '__dataclass_fields__'):
+                return {f.name: plain(getattr(x, f.name)) for f in fields(x)}
+            if isinstance(x, dict):
+                return {k: plain(v) for k, v in x.items()}
+            return list(x) if isinstance(x, tuple) else x
+        return plain(self)
+
+
+# -- validation -----------------------------------------------------------------------------------
+def _need(cfg: Mapping, key: str, where: str = 'experiment config') -> Any:
+    if key not in cfg or cfg[key] is None:
+        raise ExperimentConfigError(f'{where} lacks `{key}`; see mmgen_det/experiments/config.py for the keys')
+    return cfg[key]
+
+
+def _existing_file(path: str, what: str) -> str:
+    if not Path(path).is_file():
+        raise ExperimentConfigError(f'{what} {path!r} does not exist (paths are relative to the directory '
+                                    'tools/run_experiment.py runs in, normally the repository root)')
+    return str(path)
+
+
+def _schedule(raw: Mapping, where: str) -> Schedule:
+    allowed = {f.name for f in fields(Schedule)}
+    unknown = set(raw) - allowed
+    if unknown:
+        raise ExperimentConfigError(f'{where}: unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}')
+    raw = dict(raw)
+    if 'lr_steps' in raw:
+        raw['lr_steps'] = tuple(raw['lr_steps'])
+    try:
+        return Schedule(**raw)
+    except TypeError as e:
+        raise ExperimentConfigError(f'{where}: {e}') from None
+
+
+def _threshold(value: Any, what: str) -> float | None:
+    if value is None:
+        return None
+    if not 0.0 <= float(value) <= 1.0:
+        raise ExperimentConfigError(f'{what} must be in [0, 1] or None, got {value}')
+    return float(value)
+
+
+def _num_real(values: Sequence) -> list[int | str]:
+    out: list[int | str] = []
+    for v in values:
+        if v == 'all' or (isinstance(v, int) and not isinstance(v, bool) and v > 0):
+            out.append(v)
+        else:
+            raise ExperimentConfigError(f"num_real entries must be positive ints or 'all', got {v!r}")
+    if len(set(out)) != len(out):
+        raise ExperimentConfigError(f'num_real has duplicates: {list(values)}')
+    return out
+
+
+def _filters(raw: Mapping) -> dict[str, Filter]:
+    out = {}
+    for name, spec in raw.items():
+        if spec is None or spec == {} or (isinstance(spec, Mapping) and spec.get('type') == 'none'):
+            out[name] = Filter(name)
+            continue
+        if not isinstance(spec, Mapping) or spec.get('type') != 'pr':
+            raise ExperimentConfigError(f"filters[{name!r}] must be None or dict(type='pr', min_precision=..., "
+                                        f'min_recall=...), got {spec!r}')
+        p = _threshold(spec.get('min_precision'), f'filters[{name!r}].min_precision')
+        r = _threshold(spec.get('min_recall'), f'filters[{name!r}].min_recall')
+        if p is None and r is None:
+            raise ExperimentConfigError(f'filters[{name!r}]: a PR filter needs min_precision and/or min_recall')
+        out[name] = Filter(name, 'pr', p, r)
+    return out
+
+
+def _generators(raw: Mapping) -> dict[str, Generator]:
+    out = {}
+    for name, spec in raw.items():
+        where = f'generators[{name!r}]'
+        if not isinstance(spec, Mapping):
+            raise ExperimentConfigError(f'{where} must be dict(config=..., images_per_real=...), got {spec!r}')
+        per_real = float(_need(spec, 'images_per_real', where))
+        if per_real <= 0:
+            raise ExperimentConfigError(f'{where}.images_per_real must be > 0, got {per_real}')
+        max_images = spec.get('max_images')
+        if max_images is not None and int(max_images) < 1:
+            raise ExperimentConfigError(f'{where}.max_images must be >= 1 or None, got {max_images}')
+        out[name] = Generator(name, _existing_file(_need(spec, 'config', where), f'{where}.config'),
+                              per_real, None if max_images is None else int(max_images))
+    return out
+
+
+def _detector(raw: str | Mapping) -> dict[str, str]:
+    raw = {'real': raw} if isinstance(raw, str) else dict(raw)
+    if 'real' not in raw:
+        raise ExperimentConfigError(f'detector must be a config path or dict(real=PATH, ...), got {raw!r}')
+    unknown = set(raw) - set(TRAINING_STAGES)
+    if unknown:
+        raise ExperimentConfigError(f'detector: unknown stages {sorted(unknown)}; allowed: {list(TRAINING_STAGES)}')
+    return {stage: _existing_file(path, f'detector.{stage}') for stage, path in raw.items()}
+
+
+def _ints(values: Sequence, what: str, minimum: int = 0) -> list[int]:
+    if not values or any(not isinstance(v, int) or isinstance(v, bool) or v < minimum for v in values):
+        raise ExperimentConfigError(f'{what} must be a non-empty list of ints >= {minimum}, got {values!r}')
+    return list(values)
+
+
+def _optional_count(value: Any, what: str) -> int | None:
+    if value is None:
+        return None
+    return _ints([value], what, minimum=1)[0]
+
+
+def validate(cfg: Mapping[str, Any], name: str = 'experiment', filename: str = '') -> Experiment:
+    """Check every key once; the rest of the package then trusts the :class:`Experiment`."""
+    data = _need(cfg, 'data')
+    fmt = _need(data, 'format', 'data')
+    if fmt not in FORMATS:
+        raise ExperimentConfigError(f'data.format must be one of {FORMATS}, got {fmt!r}')
+    arms = list(_need(cfg, 'arms'))
+    bad = [a for a in arms if a not in ARMS]
+    if bad or not arms:
+        raise ExperimentConfigError(f'unknown arms {bad}; allowed: {list(ARMS)}')
+    generators = _generators(cfg.get('generators') or {})
+    filters = _filters(cfg.get('filters') or {'none': None})
+    synthetic = [a for a in arms if a in SYNTHETIC_ARMS]
+    if synthetic and not generators:
+        raise ExperimentConfigError(f'arms {synthetic} need at least one entry in `generators`')
+    if 'compute-matched' in arms and not synthetic:
+        raise ExperimentConfigError('the compute-matched arm is matched to a generated-data arm '
+                                    f'({list(SYNTHETIC_ARMS)}); add one to `arms`')
+    raw_schedules = dict(_need(cfg, 'schedules'))
+    default = _schedule(_need(raw_schedules, 'default', 'schedules'), 'schedules.default')
+    schedules = {'default': default}
+    for stage, raw in raw_schedules.items():
+        if stage == 'default':
+            continue
+        if stage not in TRAINING_STAGES:
+            raise ExperimentConfigError(f'schedules.{stage}: not a training stage; allowed: {list(TRAINING_STAGES)}')
+        schedules[stage] = _schedule({**raw_schedules['default'], **raw}, f'schedules.{stage}')
+
+    filter_detector = None
+    if any(f.kind == 'pr' for f in filters.values()):
+        raw = cfg.get('filter_detector')
+        if not raw:
+            raise ExperimentConfigError('PR filters need `filter_detector = dict(config=..., score_thr=..., '
+                                        'iou_thr=..., schedule=dict(...))`: the detector that scores the '
+                                        'generated images, trained on the same N real images')
+        filter_detector = FilterDetector(
+            _existing_file(_need(raw, 'config', 'filter_detector'), 'filter_detector.config'),
+            _schedule({**raw_schedules['default'], **raw.get('schedule', {})}, 'filter_detector.schedule'),
+            _threshold(raw.get('score_thr', 0.3), 'filter_detector.score_thr'),
+            _threshold(raw.get('iou_thr', 0.5), 'filter_detector.iou_thr'),
+            bool(raw.get('class_aware', False)))
+
+    return Experiment(
+        name=cfg.get('name', name),
+        source=str(_need(data, 'source', 'data')),
+        format=fmt,
+        detector=_detector(_need(cfg, 'detector')),
+        num_real=_num_real(_need(cfg, 'num_real')),
+        seeds=_ints(_need(cfg, 'seeds'), 'seeds'),
+        arms=arms,
+        generators=generators,
+        filters=filters,
+        schedules=schedules,
+        val_images=_optional_count(data.get('val_images'), 'data.val_images'),
+        test_images=_optional_count(data.get('test_images'), 'data.test_images'),
+        declared_images=dict(data.get('num_images') or {}),
+        filter_detector=filter_detector,
+        cfg_options=dict(cfg.get('cfg_options') or {}),
+        estimate=dict(cfg.get('estimate') or {}),
+        filename=filename)
+
+
+def load_experiment(path: str | Path, options: Mapping[str, Any] | None = None) -> Experiment:
+    """Read an experiment config file (mmengine ``Config``), apply ``options``, validate."""
+    from mmengine.config import Config
+    if not Path(path).is_file():
+        raise ExperimentConfigError(f'experiment config {path} does not exist')
+    cfg = Config.fromfile(str(path))
+    if options:
+        cfg.merge_from_dict(dict(options))
+    return validate(cfg.to_dict(), name=Path(path).stem, filename=str(path))

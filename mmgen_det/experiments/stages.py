@@ -1,0 +1,304 @@
+"""The work of each stage, one function per stage, and the mmdet configs the training stages run.
+
+In: explicit paths and settings (no cache, no sweep: ``runner.py`` decides what runs). Out: files in
+the stage folder and a small dict for its record (checkpoint, iterations, metrics, counts).
+
+Every detector configuration is DERIVED from the one real-data detector config of the experiment,
+so the arms differ only in what they must: the training set (real subset / synthetic set / both),
+``load_from`` (fine-tuning), and the schedule, which the experiment sets for every stage alike:
+iteration-based, validation on the real val split, best checkpoint by val mAP, early stop when val
+mAP stops improving. Training and testing go through ``mmengine.runner.Runner``, as in mmdet's
+``tools/train.py`` / ``tools/test.py``; each stage folder keeps the exact ``config.py`` it ran, which
+those stock scripts accept unchanged.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import gc
+import logging
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..utils.io import atomic_write_json, read_json
+from .config import MONITOR, Filter, Schedule
+
+WRAPPERS = ('RepeatDataset', 'ClassBalancedDataset', 'MultiImageMixDataset')
+
+
+@dataclass(frozen=True)
+class RealData:
+    """The converted real dataset: ``root`` (absolute, with trailing '/') and annotation files
+    relative to it."""
+    root: str
+    val_ann: str
+    test_ann: str
+
+
+# -- output capture -------------------------------------------------------------------------------
+@contextlib.contextmanager
+def console_to(path: Path, verbose: bool) -> Iterator[None]:
+    """Send a stage's console output (mmengine's log lines, warnings) to ``path`` unless ``verbose``;
+    on failure, show its last lines, so the stage list on screen stays readable."""
+    if verbose:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, 'a') as f, contextlib.redirect_stdout(f), contextlib.redirect_stderr(f):
+        try:
+            yield
+        except BaseException:
+            f.flush()
+            tail = ''.join(path.read_text().splitlines(True)[-40:])
+            print(f'--- last lines of {path} ---\n{tail}', file=sys.__stderr__, flush=True)
+            raise
+        finally:
+            for logger in map(logging.getLogger, list(logging.root.manager.loggerDict)):
+                for handler in list(getattr(logger, 'handlers', [])):
+                    if getattr(handler, 'stream', None) is f:
+                        logger.removeHandler(handler)
+
+
+# -- data -----------------------------------------------------------------------------------------
+def convert(source: str, fmt: str, out: Path, val_images: int | None, test_images: int | None) -> dict:
+    """Real data -> COCO under ``out``; optional fixed (seed 0) val/test subsets for cheap evaluation."""
+    from ..datasets import convert_dataset, make_subset
+    convert_dataset(source, fmt, out, overwrite=True)
+    counts = {}
+    anns = {}
+    for split, n in (('train', None), ('val', val_images), ('test', test_images)):
+        if not (out / 'annotations' / f'{split}.json').is_file():
+            raise ValueError(f'{source} has no {split} split; the protocol needs train (the real subsets), '
+                             'val (checkpoint choice) and test (reporting) splits')
+        coco = read_json(out / 'annotations' / f'{split}.json')
+        ann = f'annotations/{split}.json'
+        if n is not None and n < len(coco['images']):
+            coco = make_subset(coco, n, 0, source=ann)
+            ann = f'annotations/{split}_{n}.json'
+            atomic_write_json(out / ann, coco)
+        counts[split] = len(coco['images'])
+        anns[split] = ann
+    return dict(num_images=counts, ann_files=anns)
+
+
+def subset(train_json: Path, num_real: int, seed: int, out: Path) -> dict:
+    """The seeded N-image real training subset (nested in N for one seed; every class kept)."""
+    from ..datasets import make_subset
+    coco = read_json(train_json)
+    atomic_write_json(out, make_subset(coco, num_real, seed, source=str(train_json)))
+    return dict(num_images=num_real)
+
+
+# -- detector configs -----------------------------------------------------------------------------
+def load_detector_cfg(path: str, options: dict[str, Any]):
+    from mmengine.config import Config
+    cfg = Config.fromfile(path)
+    if options:
+        cfg.merge_from_dict(dict(options))
+    return cfg
+
+
+def inner_dataset(loader_or_dataset: dict) -> dict:
+    """The dataset dict inside a dataloader, through dataset wrappers (RepeatDataset...)."""
+    ds = loader_or_dataset['dataset']
+    while ds.get('type') in WRAPPERS:
+        ds = ds['dataset']
+    return ds
+
+
+def with_real_data(cfg, data: RealData, train_ann: str):
+    """``cfg`` reading the real subset ``train_ann`` for training and the real val/test splits."""
+    cfg = copy.deepcopy(cfg)
+    inner_dataset(cfg.train_dataloader).update(data_root=data.root, ann_file=train_ann)
+    for split, ann in (('val', data.val_ann), ('test', data.test_ann)):
+        inner_dataset(cfg[f'{split}_dataloader']).update(data_root=data.root, ann_file=ann)
+        evaluator = cfg[f'{split}_evaluator']
+        if not isinstance(evaluator, dict):
+            raise ValueError(f'{split}_evaluator must be one CocoMetric dict, got a {type(evaluator).__name__}')
+        evaluator['ann_file'] = data.root + ann
+    return cfg
+
+
+def synthetic_dataset(real_cfg, set_dir: Path, filt: Filter, pr_key: str | None) -> dict:
+    """A ``SyntheticDetDataset`` over a generated set, with the real training pipeline and classes,
+    keeping the images that pass ``filt`` (decided at load time from the stored PR scores)."""
+    real = inner_dataset(real_cfg.train_dataloader)
+    filter_cfg = dict(filter_empty_gt=True)
+    if filt.kind == 'pr':
+        filter_cfg.update(min_precision=filt.min_precision, min_recall=filt.min_recall, pr_key=pr_key)
+    return dict(type='SyntheticDetDataset', data_root=f'{set_dir}/', ann_file='annotations.json',
+                data_prefix=dict(img=''), metainfo=copy.deepcopy(real['metainfo']), filter_cfg=filter_cfg,
+                pipeline=copy.deepcopy(real['pipeline']))
+
+
+def with_train_dataset(cfg, dataset: dict):
+    cfg = copy.deepcopy(cfg)
+    cfg.train_dataloader.dataset = dataset
+    return cfg
+
+
+def mixed_dataset(real_cfg, synthetic: dict) -> dict:
+    """Synthetic and real images in one training set (plain concatenation)."""
+    return dict(type='ConcatDataset', datasets=[synthetic, copy.deepcopy(inner_dataset(real_cfg.train_dataloader))])
+
+
+def schedule_cfg(schedule: Schedule) -> dict[str, Any]:
+    """Loop, LR schedule, checkpointing and early stop for one training stage (pure)."""
+    steps = sorted({int(f * schedule.max_iters) for f in schedule.lr_steps} - {0})
+    scheduler = [dict(type='MultiStepLR', by_epoch=False, begin=0, end=schedule.max_iters, milestones=steps,
+                      gamma=0.1)]
+    if schedule.warmup_iters > 0:
+        scheduler.insert(0, dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0,
+                                 end=schedule.warmup_iters))
+    hooks = []
+    if schedule.patience is not None:
+        hooks.append(dict(type='EarlyStoppingHook', monitor=MONITOR, rule='greater', patience=schedule.patience,
+                          min_delta=schedule.min_delta))
+    return dict(
+        train_cfg=dict(type='IterBasedTrainLoop', max_iters=schedule.max_iters, val_interval=schedule.val_interval),
+        param_scheduler=scheduler,
+        checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=schedule.val_interval, max_keep_ckpts=1,
+                        save_best=MONITOR, rule='greater'),
+        early_stopping=hooks)
+
+
+def finalize(cfg, schedule: Schedule | None, seed: int, work_dir: Path, name: str, launcher: str,
+             load_from: str | None = None):
+    """The runnable config of a stage: schedule, seed, folder, unique logger/visualizer names."""
+    cfg = copy.deepcopy(cfg)
+    if schedule is not None:
+        sched = schedule_cfg(schedule)
+        cfg.train_cfg = sched['train_cfg']
+        cfg.param_scheduler = sched['param_scheduler']
+        cfg.default_hooks.checkpoint = sched['checkpoint']
+        cfg.log_processor = dict(cfg.get('log_processor', {}), by_epoch=False)
+        cfg.custom_hooks = [h for h in cfg.get('custom_hooks', []) if h['type'] != 'EarlyStoppingHook'] + \
+            sched['early_stopping']
+    cfg.randomness = dict(seed=seed)
+    cfg.work_dir = str(work_dir)
+    cfg.load_from = load_from
+    cfg.resume = False
+    cfg.launcher = launcher
+    cfg.experiment_name = name  # several Runners live in one process: keep their loggers apart
+    if cfg.get('visualizer'):
+        cfg.visualizer.name = name
+    return cfg
+
+
+# -- training and testing -------------------------------------------------------------------------
+def _release(runner) -> None:
+    """Free a finished Runner's dataloader workers and memory before the next stage builds one."""
+    for loader in ('_train_dataloader', '_val_dataloader', '_test_dataloader'):
+        setattr(runner, loader, None)
+    del runner
+    gc.collect()
+
+
+def best_iteration(checkpoint: str) -> int | None:
+    match = re.search(r'iter_(\d+)\.pth$', checkpoint)
+    return int(match.group(1)) if match else None
+
+
+def train(cfg, work_dir: Path) -> dict[str, Any]:
+    """Train with ``Runner``; the record: best checkpoint (by val mAP), its score, iterations run."""
+    from mmengine.runner import Runner
+    work_dir.mkdir(parents=True, exist_ok=True)
+    cfg.dump(str(work_dir / 'config.py'))
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    checkpoint = runner.message_hub.get_info('best_ckpt')
+    val_map = runner.message_hub.get_info('best_score')
+    if not checkpoint:
+        # CocoMetric returns no metrics when a model detects nothing at all (an untrained one):
+        # no validation picked a best checkpoint, so the last one stands for a val mAP of 0.
+        checkpoint, val_map = runner.message_hub.get_info('last_ckpt'), 0.0
+    record = dict(checkpoint=str(checkpoint), iterations=int(runner.iter), best_iter=best_iteration(checkpoint),
+                  val_mAP=float(val_map))
+    _release(runner)
+    return record
+
+
+def test(cfg, checkpoint: str, work_dir: Path) -> dict[str, Any]:
+    """Evaluate ``checkpoint`` once on the test split with per-class AP; writes ``config.py``, which
+    ``tools/test.py config.py CHECKPOINT`` reproduces."""
+    from mmengine.runner import Runner
+    cfg = copy.deepcopy(cfg)
+    cfg.test_evaluator['classwise'] = True
+    cfg.load_from = checkpoint
+    work_dir.mkdir(parents=True, exist_ok=True)
+    cfg.dump(str(work_dir / 'config.py'))
+    runner = Runner.from_cfg(cfg)
+    metrics = {k: float(v) for k, v in runner.test().items()}
+    _release(runner)
+    atomic_write_json(work_dir / 'metrics.json', metrics, indent=1)
+    return dict(metrics=metrics)
+
+
+# -- generation and filtering ---------------------------------------------------------------------
+def generation_settings(config: str) -> dict[str, Any]:
+    """The ``generation`` dict of a generation config (its train dataset's), as plain data."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
+    try:
+        return inner_dataset(cfg.train_dataloader)['generation'].to_dict()
+    except KeyError:
+        raise ValueError(f'{config}: no train_dataloader.dataset.generation; a generator config must '
+                         'inherit one of configs/_base_/generation/*.py') from None
+
+
+def bind_real_data(generation: dict[str, Any], ann_file: str, img_root: str) -> dict[str, Any]:
+    """Point every reference to the real data in ``generation`` at the run's subset (pure).
+
+    The layouts, the copy-paste crops and GLIGEN's image-grounding crops come only from the N real
+    images of the run: the generator never sees more real data than the arm may use.
+    """
+    gen = copy.deepcopy(generation)
+    gen['layout']['ann_file'] = ann_file
+    generator = gen['generator']
+    if 'ann_file' in generator:
+        generator['ann_file'] = ann_file
+    if 'img_root' in generator:
+        generator['img_root'] = img_root
+    if 'crops' in generator:
+        generator['crops'].update(ann_file_or_dict=ann_file, img_root=img_root)
+    return gen
+
+
+def generate(generation: dict[str, Any], out_dir: Path, num_images: int, seed: int) -> dict:
+    from ..generation.synthetic_set import generate_synthetic_set
+    summary = generate_synthetic_set(dict(generation, out_dir=str(out_dir), num_images=num_images, seed=seed),
+                                     progress=False)
+    return dict(num_images=summary.num_images, generated_now=summary.generated_now)
+
+
+def score(set_dir: Path, detector_config: str, checkpoint: str, score_thr: float, iou_thr: float,
+          class_aware: bool) -> dict:
+    """Score every image of the set with the filter detector; the scores land in its annotations.json."""
+    import torch
+    from ..filters.pr_filter import FilterDetector, MatchSettings
+    from ..filters.scoring import score_set
+    device = 'cuda:0' if torch.cuda.is_available() else 'cpu'
+    detector = FilterDetector(detector_config, checkpoint, device=device)
+    summary = score_set(set_dir, detector, MatchSettings(score_thr, iou_thr, class_aware), progress=False)
+    return dict(pr_key=summary.key, failed=summary.failed)
+
+
+def kept_images(set_dir: Path, filt: Filter, pr_key: str | None) -> int:
+    """How many images of the set training keeps: with boxes, and passing the PR thresholds."""
+    coco = read_json(set_dir / 'annotations.json')
+    boxed = {a['image_id'] for a in coco['annotations']}
+    with_boxes = [im for im in coco['images'] if im['id'] in boxed]
+    if filt.kind != 'pr':
+        return len(with_boxes)
+    from ..filters.scoring import passes
+    return sum(passes(im['pr_filter'][pr_key], filt.min_precision, filt.min_recall) for im in with_boxes)
+
+
+def timed(fn, *args, **kwargs) -> dict[str, Any]:
+    start = time.monotonic()
+    out = fn(*args, **kwargs)
+    return dict(out, seconds=round(time.monotonic() - start, 2))

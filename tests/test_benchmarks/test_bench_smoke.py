@@ -1,0 +1,45 @@
+"""Smoke test of `make bench`: the quick modes of the generation and resume benchmarks (< 60 s together)."""
+from __future__ import annotations
+
+import json
+
+from helpers import run_tool
+
+RESULT_KEYS = {'benchmark', 'title', 'settings', 'measurements', 'rows', 'notes', 'machine', 'versions'}
+ROW_KEYS = {'metric', 'value', 'target', 'met', 'note'}
+
+
+def check_result(path) -> dict:
+    res = json.loads(path.read_text())
+    assert RESULT_KEYS <= set(res)
+    assert res['rows'] and all(ROW_KEYS <= set(r) for r in res['rows'])
+    assert res['versions']['torch'] and res['machine']['cores']
+    return res
+
+
+def test_generation_quick_compares_the_same_images(tmp_path):
+    out = tmp_path / 'generation.json'
+    run_tool(['benchmarks/bench_generation.py', '--quick', '--batch-sizes', '1', '2', '--steps', '2',
+              '--no-profile', '--out', str(out)], timeout=120)
+    res = check_result(out)
+    per_b = res['measurements']['per_batch_size']
+    assert [m['batch_size'] for m in per_b] == [1, 2]
+    for m in per_b:
+        assert m['speedup'] > 0 and m['batched_images_per_s'] > 0 and m['per_layout_images_per_s'] > 0
+        assert m['max_abs_diff'] < 1e-4  # batched and per-layout diffusers give the same images
+    same = [r for r in res['rows'] if r['metric'].endswith('same images (max abs diff, float [0,1])')]
+    assert len(same) == 2 and all(r['met'] is True for r in same)
+    assert any(r['value'].startswith('not measured: no CUDA') or 'cuda' in r['metric'] for r in res['rows'])
+    assert res['settings']['torch_threads'] == 1
+
+
+def test_resume_quick_finds_what_is_done(tmp_path):
+    out = tmp_path / 'resume.json'
+    run_tool(['benchmarks/bench_resume.py', '--quick', '--total', '2000', '--repeats', '1', '--out', str(out)],
+             timeout=120)
+    res = check_result(out)
+    assert res['measurements']['found_done'] == 1980 and res['measurements']['to_do'] == 20
+    assert res['measurements']['resume']['median_s'] > 0
+    assert set(res['measurements']['breakdown_one_pass']) == {'read_s', 'json_parse_s', 'is_file_checks_s',
+                                                               'listdir_s'}
+    assert res['rows'][0]['met'] is None  # the < 2 s target applies to the 100,000-image run only

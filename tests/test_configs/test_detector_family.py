@@ -1,0 +1,215 @@
+"""The detector family (configs/{faster_rcnn,fcos,retinanet,mobilenet}): every config parses, a
+detector's files differ from another's only in the model, each model trains and evaluates at a tiny
+scale from a scratch backbone (unfrozen, with a warning), and labels keep their class from the
+synthetic to the real dataset."""
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import logging
+import time
+from pathlib import Path
+
+import pytest
+from helpers import REPO
+from mmengine.config import Config
+
+FISH_CLASSES = ('0', '1', '2', '5', '6', '7', '8')
+MODELS_DIR = REPO / 'configs' / '_base_' / 'models'
+FAMILY = {  # model base (configs/_base_/models/<name>.py) -> config folder
+    'faster-rcnn_r50_fpn_frozen-imagenet': 'faster_rcnn',
+    'fcos_r50_fpn': 'fcos',
+    'retinanet_r50_fpn': 'retinanet',
+    'faster-rcnn_mobilenetv2_fpn': 'mobilenet',
+    'ssdlite_mobilenetv2': 'mobilenet',
+}
+KINDS = ('real-only', 'synthetic-pretrain', 'real-finetune')
+TINY_SCALE = (320, 180)  # the dataset's 720x404, shrunk so a CPU step takes about a second
+
+
+def family_config(model: str, kind: str) -> Path:
+    return REPO / 'configs' / FAMILY[model] / f'{model}_{kind}_fish4knowledge.py'
+
+
+@functools.lru_cache(maxsize=None)
+def _parse(path: Path) -> Config:
+    return Config.fromfile(path)
+
+
+def load(path: Path) -> Config:
+    """A fresh copy of the parsed config (parsing one with `mmdet::` bases takes about a second)."""
+    return copy.deepcopy(_parse(path))
+
+
+def bbox_head(cfg: Config) -> dict:
+    return cfg.model.bbox_head if 'bbox_head' in cfg.model else cfg.model.roi_head.bbox_head
+
+
+def test_family_is_complete():
+    expected = {family_config(m, k) for m in FAMILY for k in KINDS}
+    found = {p for folder in set(FAMILY.values()) for p in (REPO / 'configs' / folder).glob('*.py')}
+    assert found == expected
+
+
+@pytest.mark.parametrize('kind', KINDS)
+@pytest.mark.parametrize('model', FAMILY)
+def test_config_parses(model, kind):
+    cfg = load(family_config(model, kind))
+    assert bbox_head(cfg).num_classes == len(FISH_CLASSES)
+    assert cfg.model.backbone.init_cfg.type == 'PretrainedOrScratch'
+    assert 'mmgen_det' in cfg.custom_imports.imports
+    train = cfg.train_dataloader.dataset
+    assert tuple(train.metainfo.classes) == tuple(cfg.val_dataloader.dataset.metainfo.classes) == FISH_CLASSES
+    assert cfg.default_hooks.checkpoint.save_best == 'coco/bbox_mAP'
+    assert 100 in cfg.val_evaluator.get('proposal_nums', (100, 300, 1000))  # else mAP reads -1
+    hooks = [h.type for h in cfg.get('custom_hooks', [])]
+    if kind == 'real-only':
+        assert (train.type, hooks, cfg.load_from) == ('CocoDataset', [], None)
+    elif kind == 'synthetic-pretrain':
+        assert (train.type, hooks, cfg.load_from) == ('SyntheticDetDataset', ['GLIGENGenerationHook'], None)
+        assert train.generation.generator.type == 'gligen'
+    else:
+        assert (train.type, hooks) == ('CocoDataset', ['PretrainLoadCheckHook'])
+        assert cfg.custom_hooks[0].required_prefixes == ('backbone.', 'neck.')
+        assert cfg.load_from == (f'work_dirs/{model}_synthetic-pretrain_fish4knowledge/'
+                                 f'iter_{cfg.train_cfg.max_iters}.pth')
+        real_only = load(family_config(model, 'real-only')).train_dataloader
+        assert cfg.train_dataloader.to_dict() == real_only.to_dict()
+
+
+def without_model(cfg: Config, model: str) -> str:
+    """The config minus the model and its base's variables, the model name replaced by a placeholder."""
+    model_vars = set(load(MODELS_DIR / f'{model}.py').keys())
+    rest = {k: v for k, v in cfg.to_dict().items() if k not in model_vars}
+    return json.dumps(rest, sort_keys=True, default=str).replace(model, '<MODEL>')
+
+
+@pytest.mark.parametrize('kind', KINDS)
+def test_detectors_differ_only_in_the_model(kind):
+    texts = {m: family_config(m, kind).read_text().replace(m, '<MODEL>') for m in FAMILY}
+    assert len(set(texts.values())) == 1, 'the files differ outside the model name'
+    parsed = {m: without_model(load(family_config(m, kind)), m) for m in FAMILY}
+    assert len(set(parsed.values())) == 1
+
+
+@pytest.fixture(scope='module')
+def tiny_split(fish_coco: Path) -> tuple[str, str]:
+    """4 training and 4 evaluation images of the shipped sample."""
+    from mmgen_det.datasets import load_coco, make_subset
+    names = []
+    for split in ('train', 'test'):
+        name = f'annotations/family_{split}_4.json'
+        coco = make_subset(load_coco(fish_coco / f'annotations/{split}.json'), 4, seed=0)
+        (fish_coco / name).write_text(json.dumps(coco))
+        names.append(name)
+    return names[0], names[1]
+
+
+def tiny_cfg(path: Path, data_root: Path, split: tuple[str, str], work_dir: Path) -> Config:
+    """``path`` at TINY_SCALE on 4 images, 2 iterations at batch 2, no checkpoints, no ImageNet file."""
+    cfg = load(path)
+    root, (train_ann, eval_ann) = f'{data_root}/', split
+    for name, ann in (('train_dataloader', train_ann), ('val_dataloader', eval_ann)):
+        cfg[name].update(batch_size=2, num_workers=0, persistent_workers=False)
+        cfg[name].dataset.update(data_root=root, ann_file=ann)
+        for step in cfg[name].dataset.pipeline:
+            if step.type == 'Resize':
+                step.scale = TINY_SCALE
+    cfg.val_evaluator.ann_file = root + eval_ann
+    cfg.train_cfg.update(max_iters=2, val_interval=1000)
+    cfg.default_hooks.update(checkpoint=None, logger=dict(type='LoggerHook', interval=1))
+    cfg.model.backbone.init_cfg.checkpoint = str(work_dir / 'no-imagenet-here.pth')
+    cfg.work_dir = str(work_dir)
+    return cfg
+
+
+class Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@pytest.mark.parametrize('model', FAMILY)
+def test_model_trains_and_evaluates_from_scratch(model, fish_coco, tiny_split, tmp_path):
+    """Two training steps and a COCO evaluation; the missing ImageNet file unfreezes the backbone."""
+    from mmengine.logging import MMLogger
+    from mmengine.runner import Runner
+    cfg = tiny_cfg(family_config(model, 'real-only'), fish_coco, tiny_split, tmp_path)
+    runner = Runner.from_cfg(cfg)
+    records = Records()
+    MMLogger.get_current_instance().addHandler(records)
+    start = time.perf_counter()
+    runner.train()
+    train_s = time.perf_counter() - start
+    metrics = runner.val()
+    MMLogger.get_current_instance().removeHandler(records)
+
+    assert 0.0 <= metrics['coco/bbox_mAP'] <= 1.0 or metrics['coco/bbox_mAP'] == -1.0
+    backbone = runner.model.backbone
+    assert backbone.init_source == 'scratch'
+    assert backbone.frozen_stages == -1 and not backbone.norm_eval
+    assert all(p.requires_grad for p in backbone.parameters())
+    assert any('FROM SCRATCH' in m for m in records.messages), records.messages
+    times = runner.message_hub.get_scalar('train/time').data[0]
+    print(f'{model}: {len(times)} iterations at {TINY_SCALE}, batch 2: '
+          f'{", ".join(f"{t:.2f}" for t in times)} s/iter ({train_s:.1f} s incl. init)')
+
+
+def test_imagenet_file_keeps_the_backbone_frozen(tmp_path):
+    """With the ImageNet file present the reference recipe holds: weights loaded, backbone frozen."""
+    import torch
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    register_all_modules()
+    cfg = load(MODELS_DIR / 'faster-rcnn_mobilenetv2_fpn.py')
+    reference = MODELS.build(cfg.model.backbone)
+    ckpt = tmp_path / 'mobilenetv2_imagenet.pth'
+    torch.save(reference.state_dict(), ckpt)
+    cfg.model.backbone.init_cfg.checkpoint = str(ckpt)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    model.train()
+    backbone = model.backbone
+    assert backbone.init_source == str(ckpt)
+    assert all(torch.equal(v, reference.state_dict()[k]) for k, v in backbone.state_dict().items())
+    trainable = {name.split('.')[0] for name, p in backbone.named_parameters() if p.requires_grad}
+    assert trainable == {'conv2'}  # MobileNetV2 cannot freeze its last 1x1 conv
+    assert not any(m.training for m in backbone.modules() if isinstance(m, torch.nn.BatchNorm2d))
+
+
+def write_synthetic_set(root: Path, categories: list[str]) -> None:
+    root.mkdir(parents=True)
+    coco = {'images': [{'id': 1, 'file_name': 'images/000000000.jpg', 'width': 360, 'height': 200}],
+            'annotations': [{'id': 1, 'image_id': 1, 'category_id': 3, 'bbox': [10, 10, 20, 12],
+                             'area': 240, 'iscrowd': 0}],
+            'categories': [{'id': i + 1, 'name': n} for i, n in enumerate(categories)]}
+    (root / 'annotations.json').write_text(json.dumps(coco))
+
+
+def test_synthetic_labels_mean_the_real_classes(fish_coco, tmp_path):
+    """label k is the same class in the synthetic (pretrain) and the real (fine-tune) dataset; a set
+    whose categories come in another order is refused instead of silently swapping labels."""
+    from mmdet.registry import DATASETS
+    from mmdet.utils import register_all_modules
+    register_all_modules()
+    model = 'faster-rcnn_r50_fpn_frozen-imagenet'
+    pretrain = load(family_config(model, 'synthetic-pretrain')).train_dataloader.dataset
+    finetune = load(family_config(model, 'real-finetune')).train_dataloader.dataset
+    pretrain.pop('generation')  # an existing set: read it, generate nothing
+
+    def label_names(dataset) -> list[str]:
+        dataset.full_init()
+        return [dataset.coco.cats[c]['name'] for c in sorted(dataset.cat2label, key=dataset.cat2label.get)]
+
+    write_synthetic_set(tmp_path / 'same', list(FISH_CLASSES))
+    synthetic = DATASETS.build(dict(pretrain, data_root=f'{tmp_path}/same/', pipeline=[]))
+    real = DATASETS.build(dict(finetune, data_root=f'{fish_coco}/', pipeline=[]))
+    assert label_names(synthetic) == label_names(real) == list(FISH_CLASSES)
+
+    write_synthetic_set(tmp_path / 'reversed', list(reversed(FISH_CLASSES)))
+    with pytest.raises(ValueError, match='do not match metainfo classes'):
+        DATASETS.build(dict(pretrain, data_root=f'{tmp_path}/reversed/', pipeline=[])).full_init()

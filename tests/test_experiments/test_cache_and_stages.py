@@ -1,0 +1,63 @@
+"""Stage keys, and the pure config derivations of the stages (no training)."""
+from __future__ import annotations
+
+from mmgen_det.experiments.cache import StageCache, read_stage_log, stage_key, tree_digest
+from mmgen_det.experiments.config import Schedule
+from mmgen_det.experiments.stages import best_iteration, bind_real_data, schedule_cfg
+
+
+def test_stage_key_depends_on_inputs_not_their_order():
+    a = stage_key('pretrain', dict(seed=0, subset='abc', schedule=dict(max_iters=10, val_interval=5)))
+    b = stage_key('pretrain', dict(schedule=dict(val_interval=5, max_iters=10), subset='abc', seed=0))
+    assert a == b and len(a) == 16
+    assert stage_key('pretrain', dict(seed=1, subset='abc')) != stage_key('pretrain', dict(seed=0, subset='abc'))
+    assert stage_key('finetune', dict(seed=0)) != stage_key('pretrain', dict(seed=0))
+
+
+def test_cache_records_and_log(tmp_path):
+    cache = StageCache(tmp_path)
+    d = cache.stage_dir('real', 'k' * 16, 'N10 s0/x')
+    assert d.name == 'N10_s0_x-' + 'k' * 16
+    assert cache.load(d) is None
+    cache.save(d, dict(iterations=5))
+    cache.log('real', 'k' * 16, 'N10', 'ran', dict(iterations=5, seconds=1.0))
+    assert cache.load(d) == dict(iterations=5)
+    assert read_stage_log(tmp_path)[0]['status'] == 'ran'
+    dry = StageCache(tmp_path / 'dry', write=False)
+    dry.save(d, {})
+    dry.log('real', 'k', 'N', 'ran', {})
+    assert not (tmp_path / 'dry').exists()
+
+
+def test_tree_digest_sees_added_files(tmp_path):
+    (tmp_path / 'a.txt').write_text('x')
+    before = tree_digest(tmp_path)
+    (tmp_path / 'b.txt').write_text('y')
+    assert tree_digest(tmp_path) != before
+
+
+def test_schedule_cfg_with_and_without_early_stop():
+    cfg = schedule_cfg(Schedule(100, 20, patience=3, warmup_iters=10, lr_steps=(0.75,)))
+    assert cfg['train_cfg'] == dict(type='IterBasedTrainLoop', max_iters=100, val_interval=20)
+    assert cfg['param_scheduler'][0]['type'] == 'LinearLR' and cfg['param_scheduler'][1]['milestones'] == [75]
+    assert cfg['checkpoint']['save_best'] == 'coco/bbox_mAP' and cfg['checkpoint']['interval'] == 20
+    assert cfg['early_stopping'][0]['patience'] == 3 and cfg['early_stopping'][0]['min_delta'] == 0.001
+    fixed = schedule_cfg(Schedule(100, 20).fixed(40))
+    assert fixed['early_stopping'] == [] and fixed['train_cfg']['max_iters'] == 40
+
+
+def test_bind_real_data_points_layouts_and_crops_at_the_subset():
+    gen = dict(layout=dict(ann_file='full.json', strategy='jitter'),
+               generator=dict(type='gligen', crops=dict(ann_file_or_dict='full.json', img_root='root/', min_size=16)))
+    bound = bind_real_data(gen, 'subset.json', 'coco/')
+    assert bound['layout'] == dict(ann_file='subset.json', strategy='jitter')
+    assert bound['generator']['crops'] == dict(ann_file_or_dict='subset.json', img_root='coco/', min_size=16)
+    assert gen['layout']['ann_file'] == 'full.json'  # the input is not modified
+    copy_paste = bind_real_data(dict(layout=dict(ann_file='f'), generator=dict(type='copy_paste', ann_file='f',
+                                                                                img_root='r')), 's', 'c')
+    assert copy_paste['generator'] == dict(type='copy_paste', ann_file='s', img_root='c')
+
+
+def test_best_iteration():
+    assert best_iteration('/w/best_coco_bbox_mAP_iter_120.pth') == 120
+    assert best_iteration('/w/epoch_3.pth') is None

@@ -1,0 +1,65 @@
+"""The derived training configs build the datasets they promise, without training: pretrain reads the
+synthetic set (filtered on stored PR scores), mixed reads synthetic + real, every arm keeps the real
+val/test splits."""
+from __future__ import annotations
+
+import pytest
+from helpers import REPO
+
+from mmgen_det.experiments.config import Filter, Schedule
+from mmgen_det.experiments import stages
+from mmgen_det.utils.io import atomic_write_json, read_json
+
+DETECTOR = str(REPO / 'configs/demo/fcos_r18_real-only_fish4knowledge-mini.py')
+GENERATION = str(REPO / 'configs/_base_/generation/copy-paste_fish4knowledge.py')
+
+
+@pytest.fixture(scope='module')
+def setup(fish_coco, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('stage_cfgs')
+    stages.subset(fish_coco / 'annotations' / 'train.json', 4, 0, tmp / 'train_4.json')
+    generation = stages.bind_real_data(stages.generation_settings(GENERATION), str(tmp / 'train_4.json'),
+                                       f'{fish_coco}/')
+    stages.generate(generation, tmp / 'set', 6, 0)
+    real = stages.RealData(f'{fish_coco}/', 'annotations/val.json', 'annotations/test.json')
+    cfg = stages.with_real_data(stages.load_detector_cfg(DETECTOR, {}), real, str(tmp / 'train_4.json'))
+    return tmp, cfg
+
+
+def build(dataset_cfg):
+    from mmdet.registry import DATASETS
+    return DATASETS.build(dataset_cfg)
+
+
+def test_real_pretrain_and_mixed_datasets(setup):
+    tmp, cfg = setup
+    assert len(build(cfg.train_dataloader.dataset)) == 4
+    assert cfg.val_evaluator.ann_file.endswith('annotations/val.json')
+    synthetic = stages.synthetic_dataset(cfg, tmp / 'set', Filter('none'), None)
+    assert len(build(stages.with_train_dataset(cfg, synthetic).train_dataloader.dataset)) == 6
+    mixed = stages.with_train_dataset(cfg, stages.mixed_dataset(cfg, synthetic))
+    assert len(build(mixed.train_dataloader.dataset)) == 6 + 4
+    assert stages.kept_images(tmp / 'set', Filter('none'), None) == 6
+
+
+def test_pr_filter_keeps_what_the_stored_scores_pass(setup, tmp_path):
+    import shutil
+    tmp, cfg = setup
+    set_dir = tmp_path / 'set'
+    shutil.copytree(tmp / 'set', set_dir)
+    coco = read_json(set_dir / 'annotations.json')
+    for i, image in enumerate(coco['images']):  # precision 0.0, 0.2, ..., 1.0
+        image['pr_filter'] = {'k': dict(precision=i / 5, recall=1.0)}
+    atomic_write_json(set_dir / 'annotations.json', coco)
+    filt = Filter('pr', 'pr', min_precision=0.5)
+    assert stages.kept_images(set_dir, filt, 'k') == 3
+    assert len(build(stages.synthetic_dataset(cfg, set_dir, filt, 'k'))) == 3
+
+
+def test_finalize_sets_the_protocol(setup, tmp_path):
+    _, cfg = setup
+    out = stages.finalize(cfg, Schedule(30, 10, patience=2), 7, tmp_path, 'real_N4', 'none', load_from='x.pth')
+    assert out.train_cfg.max_iters == 30 and out.randomness.seed == 7 and out.load_from == 'x.pth'
+    assert out.default_hooks.checkpoint.save_best == 'coco/bbox_mAP'
+    assert [h['type'] for h in out.custom_hooks] == ['EarlyStoppingHook']
+    assert out.visualizer.name == out.experiment_name == 'real_N4'

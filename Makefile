@@ -32,7 +32,7 @@ test: install
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 demo: install
-	$(PY) tools/run_demo.py --work-dir $(DEMO_WORK_DIR)
+	$(PY) tools/run_experiment.py configs/experiments/demo_fish4knowledge-mini$(if $(GENERATOR),_$(GENERATOR)).py --work-dir $(DEMO_WORK_DIR)
 
 bench: install
 	$(PY) benchmarks/run_all.py

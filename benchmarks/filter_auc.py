@@ -4,8 +4,8 @@
         [--max-iters 300] [--num-images 60] [--checkpoint CKPT]
 
 1. converts the real Fish4Knowledge frames (YOLO) to COCO and trains the CPU filter detector
-   (configs/filter/faster-rcnn_r18_fpn_filter_fish4knowledge-mini.py) on the train split with the stock
-   train.py (skipped with --checkpoint);
+   (configs/filter/faster-rcnn_r18-w16_fpn_scratch-filter_fish4knowledge-mini.py) on the train split
+   with the stock train.py (skipped with --checkpoint);
 2. generates a copy-paste set from the same train split (real fish crops pasted at the layout boxes);
 3. copies it with every layout box shifted by 1.5 box sizes in a random direction (same images,
    wrong boxes: what a generator that ignores its layout produces);
@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-FILTER_CFG = REPO / 'configs' / 'filter' / 'faster-rcnn_r18_fpn_filter_fish4knowledge-mini.py'
+FILTER_CFG = REPO / 'configs' / 'filter' / 'faster-rcnn_r18-w16_fpn_scratch-filter_fish4knowledge-mini.py'
 
 
 def roc_auc(positive: np.ndarray, negative: np.ndarray) -> float:
@@ -74,18 +74,16 @@ def train_filter(data_root: Path, work: Path, max_iters: int) -> Path:
         return ckpt
     import subprocess
     root = f'{data_root}/'
-    opts = [f'data_root={root}', f'train_dataloader.dataset.data_root={root}',
-            f'val_dataloader.dataset.data_root={root}', f'test_dataloader.dataset.data_root={root}',
-            f'val_evaluator.ann_file={root}annotations/val.json',
+    opts = [f'train_dataloader.dataset.data_root={root}', f'test_dataloader.dataset.data_root={root}',
             f'test_evaluator.ann_file={root}annotations/test.json',
-            f'train_cfg.max_iters={max_iters}', f'train_cfg.val_interval={max_iters}',
+            'val_cfg=None', 'val_dataloader=None', 'val_evaluator=None', f'train_cfg.max_iters={max_iters}',
             f'param_scheduler.1.end={max_iters}', f'param_scheduler.1.milestones=[{int(max_iters * 0.8)}]',
             f'default_hooks.checkpoint.interval={max_iters}',
-            'train_dataloader.num_workers=1', 'val_dataloader.num_workers=0',
-            'train_dataloader.persistent_workers=False', 'val_dataloader.persistent_workers=False']
+            'train_dataloader.num_workers=1', 'train_dataloader.persistent_workers=False']
     cmd = [sys.executable, str(mmdet_tool_path('train.py')), str(FILTER_CFG), '--work-dir', str(work),
            '--cfg-options', *opts]
-    subprocess.run(cmd, check=True, cwd=REPO)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get('PYTHONPATH')])))
+    subprocess.run(cmd, check=True, cwd=REPO, env=env)
     return ckpt
 
 

@@ -23,11 +23,19 @@ def unit_interval(text: str) -> float:
     return value
 
 
+def existing_file(text: str) -> str:
+    if not Path(text).is_file():
+        raise argparse.ArgumentTypeError(f'{text} does not exist')
+    return text
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Score a synthetic set with a filter detector (resumable)')
     parser.add_argument('synth_dir', help='synthetic set folder (with annotations.json)')
-    parser.add_argument('--detector-config', required=True, help='mmdet config of the filter detector')
-    parser.add_argument('--checkpoint', required=True, help='trained filter detector weights (.pth)')
+    parser.add_argument('--detector-config', required=True, type=existing_file,
+                        help='mmdet config of the filter detector (e.g. configs/filter/*.py)')
+    parser.add_argument('--checkpoint', required=True, type=existing_file,
+                        help='trained filter detector weights (.pth), e.g. from tools/train.py CONFIG')
     parser.add_argument('--min-precision', type=unit_interval, help='report how many images keep P >= this')
     parser.add_argument('--min-recall', type=unit_interval, help='report how many images keep R >= this')
     parser.add_argument('--score-thr', type=unit_interval, default=0.3, help='detections below are ignored')

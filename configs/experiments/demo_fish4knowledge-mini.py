@@ -7,10 +7,10 @@
 # under 16 px and would otherwise be smaller than one stride-8 cell of FCOS's finest level (P3), and
 # training sees random 360x202 crops of the upscaled frame: objects keep the scale they are tested at,
 # while an iteration costs about a quarter of a full frame's. Evaluation uses whole 720x404 frames;
-# checkpoint choice uses a fixed 25-image val subset, reporting the whole 50-image test split.
+# checkpoint choice uses a fixed 20-image val subset, reporting the whole 50-image test split.
 # The backbone trains from scratch unless checkpoints/resnet18_imagenet.pth exists: expect low mAP.
 name = 'demo_fish4knowledge-mini'
-data = dict(source='data/fish4knowledge-mini', format='yolo', val_images=25, test_images=None,
+data = dict(source='data/fish4knowledge-mini', format='yolo', val_images=20, test_images=None,
             num_images=dict(train=200, val=50, test=50))
 detector = 'configs/demo/fcos_r18_real-only_fish4knowledge-mini.py'
 num_real = [50]
@@ -21,8 +21,8 @@ generators = {
 }
 filters = {'none': None}
 schedules = dict(
-    default=dict(max_iters=100, val_interval=25, patience=2, min_delta=0.001, warmup_iters=20, lr_steps=(0.75,)),
-    finetune=dict(max_iters=60, val_interval=20))
+    default=dict(max_iters=75, val_interval=25, patience=2, min_delta=0.001, warmup_iters=15, lr_steps=(0.75,)),
+    finetune=dict(max_iters=50))
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True),

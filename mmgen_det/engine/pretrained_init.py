@@ -30,6 +30,19 @@ def unfreeze(module: nn.Module) -> None:
     module.train(module.training)
 
 
+def keep_loaded_weights(module: nn.Module) -> None:
+    """Stop the submodules' own initialisers from overwriting the weights just loaded.
+
+    mmengine's ``BaseModule.init_weights`` applies a ``type='Pretrained'`` init AFTER the children's
+    ``init_weights``, but any other type, this one included, BEFORE them. Children with an
+    ``init_weights`` of their own would then replace the checkpoint's weights: mmcv's ``ConvModule``
+    re-draws Kaiming weights (MobileNetV2's conv1 and conv2). ResNet's children have none.
+    """
+    for sub in module.modules():
+        if sub is not module and hasattr(sub, 'init_weights'):
+            sub.is_init = True
+
+
 @WEIGHT_INITIALIZERS.register_module(name='PretrainedOrScratch')
 class PretrainedOrScratchInit(PretrainedInit):
     """Like ``type='Pretrained'``, but a missing or unreachable checkpoint means training from scratch.
@@ -53,6 +66,7 @@ class PretrainedOrScratchInit(PretrainedInit):
         if reason is None:
             try:
                 super().__call__(module)
+                keep_loaded_weights(module)
                 module.init_source = ckpt
                 return
             except (OSError, RuntimeError, ImportError) as e:  # unreachable URL, no torchvision

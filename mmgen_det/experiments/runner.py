@@ -64,6 +64,11 @@ class StageResult:
     def iterations(self) -> int:
         return int(self.record.get('iterations') or 0)
 
+    @property
+    def checkpoint(self) -> str:
+        """The trained model a training stage chose (best on val); stored relative to its folder."""
+        return str(self.dir / self.record['checkpoint'])
+
 
 class ExperimentRunner:
     """Runs (or, with ``dry_run``, plans) every stage of an experiment; see the module docstring."""
@@ -83,6 +88,7 @@ class ExperimentRunner:
         self.echo = echo and self.main
         self.estimate = exp.estimate
         self._configs: dict[str, Any] = {}
+        self._digests: dict[str, str] = {}
         self._generation: dict[str, dict[str, Any]] = {}
 
     # -- the stage primitive ----------------------------------------------------------------------
@@ -145,7 +151,10 @@ class ExperimentRunner:
 
     def detector_digest(self, stage: str) -> str:
         """The stage's detector config as loaded, before any path of this work dir is put in it."""
-        return self.cfg_digest(self.mmdet_cfg(self.exp.detector_config(stage)))
+        path = self.exp.detector_config(stage)
+        if path not in self._digests:
+            self._digests[path] = self.cfg_digest(self.mmdet_cfg(path))
+        return self._digests[path]
 
     def finalize(self, cfg, schedule: Schedule | None, seed: int, stage_dir: Path, load_from: str | None = None):
         name = f'{stage_dir.parent.name}_{stage_dir.name}'
@@ -210,13 +219,13 @@ class ExperimentRunner:
         def work(d: Path) -> dict:
             from mmengine.config import Config
             cfg = Config.fromfile(str(trained.dir / 'config.py'))
-            return stages.test(self.finalize(cfg, None, cfg.randomness.seed, d), trained.record['checkpoint'], d)
+            return stages.test(self.finalize(cfg, None, cfg.randomness.seed, d), trained.checkpoint, d)
         per_eval = float(self.estimate.get('seconds_per_eval_image', 0.0))
         return self.stage('test', label, dict(trained=trained.key, data=data.key), work, test_images * per_eval)
 
     # -- the sweep --------------------------------------------------------------------------------
     def run(self) -> list[dict[str, Any]]:
-        """Every stage of the sweep; returns one row per run (none in a dry run)."""
+        """Every stage of the sweep; returns one row per run (planned, metric-less rows in a dry run)."""
         exp = self.exp
         data, real = self.data()
         counts = data.record['num_images']
@@ -264,7 +273,8 @@ class ExperimentRunner:
             iters = compute_matched_iterations(synthetic_iterations)
             sched = exp.schedule('compute-matched').fixed(iters)
             matched_cfg = self.real_cfg('compute-matched', real, subset)
-            trained = self.train_stage('compute-matched', label, dict(base, detector=self.detector_digest('compute-matched')),
+            inputs = dict(base, detector=self.detector_digest('compute-matched'))
+            trained = self.train_stage('compute-matched', label, inputs,
                                        lambda d: self.finalize(matched_cfg, sched, seed, d), sched, val_n)
             row('compute-matched', trained, [trained])
         return rows
@@ -298,15 +308,16 @@ class ExperimentRunner:
                 sched_ft, ft_cfg = exp.schedule('finetune'), self.real_cfg('finetune', real, subset)
                 fine = self.train_stage(
                     'finetune', label, dict(base, pretrain=pre.key, detector=self.detector_digest('finetune')),
-                    lambda d: self.finalize(ft_cfg, sched_ft, seed, d, load_from=pre.record['checkpoint']),
+                    lambda d: self.finalize(ft_cfg, sched_ft, seed, d, load_from=pre.checkpoint),
                     sched_ft, val_n)
                 row('synthetic-pretrain', fine, chain + [pre, fine], gen.name, filt.name, num)
                 iterations.append(pre.iterations + fine.iterations)
         if 'mixed' in exp.arms:
             sched, mix_cfg = exp.schedule('mixed'), self.real_cfg('mixed', real, subset)
-            mixed = self.train_stage('mixed', label, dict(inputs, detector=self.detector_digest('mixed')), lambda d: self.finalize(
-                stages.with_train_dataset(mix_cfg, stages.mixed_dataset(mix_cfg, synthetic(mix_cfg))),
-                sched, seed, d), sched, val_n, kept)
+            mixed = self.train_stage(
+                'mixed', label, dict(inputs, detector=self.detector_digest('mixed')),
+                lambda d: self.finalize(stages.with_train_dataset(
+                    mix_cfg, stages.mixed_dataset(mix_cfg, synthetic(mix_cfg))), sched, seed, d), sched, val_n, kept)
             row('mixed', mixed, chain + [mixed], gen.name, filt.name, mixed.record.get('num_synthetic', planned_kept))
             iterations.append(mixed.iterations)
         return iterations
@@ -341,7 +352,7 @@ class ExperimentRunner:
         per_image = float(self.estimate.get('seconds_per_scored_image', 0.0))
 
         def work(d: Path) -> dict:
-            return stages.score(generated.dir / 'set', str(detector.dir / 'config.py'), detector.record['checkpoint'],
+            return stages.score(generated.dir / 'set', str(detector.dir / 'config.py'), detector.checkpoint,
                                 fd.score_thr, fd.iou_thr, fd.class_aware)
         return self.stage('score', label, dict(generated=generated.key, detector=detector.key,
                                                 thresholds=[fd.score_thr, fd.iou_thr, fd.class_aware]),
@@ -362,7 +373,8 @@ class ExperimentRunner:
             wall_seconds=round(sum(s.seconds for s in chain), 1),
             stage_seconds=' '.join(f'{s.stage}={s.seconds:.0f}' for s in chain),
             val_mAP=trained.record.get('val_mAP'), best_iter=trained.record.get('best_iter'),
-            checkpoint=trained.record.get('checkpoint'), test_config=str(tested.dir / 'config.py'))
+            checkpoint=trained.checkpoint if 'checkpoint' in trained.record else None,
+            test_config=str(tested.dir / 'config.py'))
 
     # -- outputs ----------------------------------------------------------------------------------
     def write_outputs(self, rows: list[dict[str, Any]]) -> dict[str, Path]:
@@ -396,8 +408,17 @@ class ExperimentRunner:
         return path
 
     def plan_summary(self) -> str:
-        """Dry-run summary: stages by kind (cached / to run), images, estimated compute."""
-        lines = [f"{'stage':16s} {'cached':>7s} {'to run':>7s} {'images':>9s} {'est. h':>8s}"]
+        """Dry-run summary: image counts, stages by kind (cached / to run), estimated compute."""
+        data = self.results[0].record
+        counts = data['num_images']
+        lines = [f"real images: train {counts['train']}, val {counts['val']}, test {counts['test']} "
+                 f"({data.get('counts_origin', 'converted')})"]
+        for value in self.exp.num_real:
+            n = resolve_num_real(value, counts['train'])
+            synthetic = ', '.join(f'{g.name} {g.num_images(n)}' for g in self.exp.generators.values())
+            lines.append(f'N={value}: {n} real training images x {len(self.exp.seeds)} seeds'
+                         + (f'; generated per run: {synthetic}' if self.exp.synthetic_arms else ''))
+        lines.append(f"{'stage':16s} {'cached':>7s} {'to run':>7s} {'images':>9s} {'est. h':>8s}")
         total = 0.0
         for kind in dict.fromkeys(r.stage for r in self.results):
             group = [r for r in self.results if r.stage == kind]

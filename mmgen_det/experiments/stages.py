@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import gc
-import logging
 import re
 import sys
 import time
@@ -56,11 +55,6 @@ def console_to(path: Path, verbose: bool) -> Iterator[None]:
             tail = ''.join(path.read_text().splitlines(True)[-40:])
             print(f'--- last lines of {path} ---\n{tail}', file=sys.__stderr__, flush=True)
             raise
-        finally:
-            for logger in map(logging.getLogger, list(logging.root.manager.loggerDict)):
-                for handler in list(getattr(logger, 'handlers', [])):
-                    if getattr(handler, 'stream', None) is f:
-                        logger.removeHandler(handler)
 
 
 # -- data -----------------------------------------------------------------------------------------
@@ -161,7 +155,9 @@ def schedule_cfg(schedule: Schedule) -> dict[str, Any]:
     return dict(
         train_cfg=dict(type='IterBasedTrainLoop', max_iters=schedule.max_iters, val_interval=schedule.val_interval),
         param_scheduler=scheduler,
-        checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=schedule.val_interval, max_keep_ckpts=1,
+        # only the best-val checkpoint (what is tested) and the last one (the fallback when no validation
+        # produced metrics): a stage that is killed is rerun whole, so periodic checkpoints only cost time
+        checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=-1, save_last=True, max_keep_ckpts=1,
                         save_best=MONITOR, rule='greater'),
         early_stopping=hooks)
 
@@ -191,7 +187,11 @@ def finalize(cfg, schedule: Schedule | None, seed: int, work_dir: Path, name: st
 
 # -- training and testing -------------------------------------------------------------------------
 def _release(runner) -> None:
-    """Free a finished Runner's dataloader workers and memory before the next stage builds one."""
+    """Free a finished Runner's dataloader workers, log files and memory before the next stage builds
+    one (a sweep builds hundreds of Runners in one process)."""
+    for handler in list(runner.logger.handlers):
+        handler.close()
+        runner.logger.removeHandler(handler)
     for loader in ('_train_dataloader', '_val_dataloader', '_test_dataloader'):
         setattr(runner, loader, None)
     del runner
@@ -216,8 +216,9 @@ def train(cfg, work_dir: Path) -> dict[str, Any]:
         # CocoMetric returns no metrics when a model detects nothing at all (an untrained one):
         # no validation picked a best checkpoint, so the last one stands for a val mAP of 0.
         checkpoint, val_map = runner.message_hub.get_info('last_ckpt'), 0.0
-    record = dict(checkpoint=str(checkpoint), iterations=int(runner.iter), best_iter=best_iteration(checkpoint),
-                  val_mAP=float(val_map))
+    # the file name only: the record stays valid when the work dir moves
+    record = dict(checkpoint=Path(checkpoint).name, iterations=int(runner.iter),
+                  best_iter=best_iteration(checkpoint), val_mAP=float(val_map))
     _release(runner)
     return record
 

@@ -13,6 +13,8 @@ real images. FID compares two *sets*; for one image it degenerates to a Euclidea
 constant, so the per-image score here is the Mahalanobis distance to those statistics, normalised by
 the feature dimension (about 1 for a typical real image), with the covariance shrunk towards a scaled
 identity because a few hundred real images cannot estimate a full 512x512 covariance.
+
+The statistics are pure numpy; extraction and storage import torch/mmdet when called.
 """
 from __future__ import annotations
 

@@ -121,7 +121,7 @@ def _generate(cfg: dict[str, Any], out_dir: Path, num_images: int, seed: int, ra
     generator = build_generator(cfg['generator'])
 
     scan = writer.scan(repair=(rank == 0))
-    done = set(scan.records)
+    done = set(scan.done)
     orphans = writer.remove_orphans(done) if rank == 0 else 0
     _barrier()
     todo = [i for i in range(num_images) if i % world_size == rank and i not in done]

@@ -9,7 +9,8 @@ On disk (one folder per set)::
 
 An image counts as done only when its manifest line is complete and its image file exists, so a
 crash between the image write and the manifest append just redoes that image. Appends are
-serialised with ``flock`` so several ranks can share one manifest.
+serialised with ``flock`` so several ranks can share one manifest; a torn line (crash mid-append)
+is detected and dropped, and its image is simply made again.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import fcntl
 import io
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -76,10 +78,27 @@ class SetLock:
 
 @dataclass(frozen=True)
 class ManifestScan:
-    """What a manifest says is done: ``records`` by index, plus what had to be repaired."""
-    records: dict[int, dict[str, Any]]
+    """What a manifest says is done: ``done`` maps index -> file name, plus what had to be repaired."""
+    done: dict[int, str]
     torn_lines: int
     missing_images: int
+
+
+# Every manifest line starts with these two keys (the writer puts them first); resume reads only them,
+# so scanning a 100,000-line manifest costs a regex per line instead of a full JSON parse.
+LINE_START = re.compile(rb'\{"index": (\d+), "file_name": "(images/\d+\.[a-z]+)"')
+
+
+def is_whole_line(line: bytes) -> re.Match | None:
+    """The line's start match if it is one complete record; ``None`` for a torn line.
+
+    A crash mid-append leaves a line without its newline, and the next append (e.g. by another
+    rank) continues that line: such a line holds two record starts, and is rejected as a whole.
+    """
+    match = LINE_START.match(line)
+    if match is None or not line.endswith(b'}\n') or len(LINE_START.findall(line)) != 1:
+        return None
+    return match
 
 
 def image_file_name(index: int, image_format: str) -> str:
@@ -139,34 +158,41 @@ class SyntheticSetWriter:
 
     # -- resume -----------------------------------------------------------------------------------
     def scan(self, repair: bool = True) -> ManifestScan:
-        """Read the manifest; with ``repair``, cut a torn last line (crash mid-append) off the file."""
+        """Which images are done: a whole manifest line AND the image file on disk.
+
+        With ``repair``, torn lines (a crash mid-append) are removed from the manifest atomically.
+        """
         path = self.out_dir / MANIFEST
-        records: dict[int, dict[str, Any]] = {}
-        torn = missing = 0
         if not path.exists():
-            return ManifestScan(records, 0, 0)
+            return ManifestScan({}, 0, 0)
+        done: dict[int, str] = {}
         with self._locked_manifest('r+b') as f:
-            data = f.read()
-            good_end = 0
-            for line in data.splitlines(keepends=True):
-                try:
-                    if not line.endswith(b'\n'):
-                        raise ValueError('no newline')
-                    rec = json.loads(line)
-                    index = int(rec['index'])
-                except (ValueError, KeyError, TypeError):
-                    torn += 1
-                    break
-                good_end += len(line)
-                records[index] = rec
-            if repair and good_end < len(data):
-                f.truncate(good_end)
-                os.fsync(f.fileno())
-        for index in list(records):
-            if not (self.out_dir / records[index]['file_name']).is_file():
-                del records[index]
-                missing += 1
-        return ManifestScan(records, torn, missing)
+            lines = f.read().splitlines(keepends=True)
+            whole = []
+            for line in lines:
+                match = is_whole_line(line)
+                if match is not None:
+                    whole.append(line)
+                    done[int(match[1])] = match[2].decode()
+            torn = len(lines) - len(whole)
+            if repair and torn:
+                with atomic_write(path) as out:
+                    out.write(b''.join(whole))
+        on_disk = set(os.listdir(self.out_dir / IMAGE_DIR)) if (self.out_dir / IMAGE_DIR).is_dir() else set()
+        missing = [i for i, name in done.items() if name.rsplit('/', 1)[-1] not in on_disk]
+        for index in missing:
+            del done[index]
+        return ManifestScan(done, torn, len(missing))
+
+    def read_records(self, indices: Iterable[int]) -> dict[int, dict[str, Any]]:
+        """Full manifest records of ``indices`` (the last whole line of each index wins)."""
+        wanted = set(indices)
+        records = {}
+        for line in (self.out_dir / MANIFEST).read_bytes().splitlines(keepends=True):
+            match = is_whole_line(line)
+            if match is not None and int(match[1]) in wanted:
+                records[int(match[1])] = json.loads(line)
+        return records
 
     def remove_orphans(self, done: Iterable[int]) -> int:
         """Delete temp files and images that no manifest line lists (crash before the append)."""
@@ -232,12 +258,12 @@ class SyntheticSetWriter:
 
     def finalize(self, expected: Iterable[int]) -> dict[str, Any]:
         """Write ``annotations.json`` once every expected index is done; refuses a partial set."""
-        records = self.scan().records
-        missing = sorted(set(expected) - set(records))
+        expected = list(expected)
+        missing = sorted(set(expected) - set(self.scan().done))
         if missing:
             raise RuntimeError(f'{self.out_dir}: {len(missing)} images are not generated yet '
                                f'(first: {missing[:5]}); resume the generation before finalising')
-        coco = self.build_coco({i: records[i] for i in expected})
+        coco = self.build_coco(self.read_records(expected))
         atomic_write_json(self.out_dir / ANNOTATIONS, coco)
         return coco
 

@@ -24,6 +24,7 @@ class ProgressBar:
         self._start_done = initial
         self._start = time.monotonic()
         self._last_print = 0.0
+        self._shown = -1  # ``done`` at the last print
 
     @property
     def rate(self) -> float:
@@ -42,8 +43,9 @@ class ProgressBar:
         self.done += n
         now = time.monotonic()
         if now - self._last_print >= self.interval or self.done >= self.total:
-            self._last_print = now
+            self._last_print, self._shown = now, self.done
             print('\r' + self.format(), end='', file=self.stream, flush=True)
 
     def close(self) -> None:
-        print('\r' + self.format(), file=self.stream, flush=True)
+        """End the line, printing the final state unless it is already on screen."""
+        print(('\r' + self.format()) if self._shown != self.done else '', file=self.stream, flush=True)

@@ -40,7 +40,7 @@ def test_schedule_cfg_with_and_without_early_stop():
     cfg = schedule_cfg(Schedule(100, 20, patience=3, warmup_iters=10, lr_steps=(0.75,)))
     assert cfg['train_cfg'] == dict(type='IterBasedTrainLoop', max_iters=100, val_interval=20)
     assert cfg['param_scheduler'][0]['type'] == 'LinearLR' and cfg['param_scheduler'][1]['milestones'] == [75]
-    assert cfg['checkpoint']['save_best'] == 'coco/bbox_mAP' and cfg['checkpoint']['interval'] == 20
+    assert cfg['checkpoint']['save_best'] == 'coco/bbox_mAP' and cfg['checkpoint']['interval'] == -1
     assert cfg['early_stopping'][0]['patience'] == 3 and cfg['early_stopping'][0]['min_delta'] == 0.001
     fixed = schedule_cfg(Schedule(100, 20).fixed(40))
     assert fixed['early_stopping'] == [] and fixed['train_cfg']['max_iters'] == 40

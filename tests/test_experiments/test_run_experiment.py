@@ -21,9 +21,11 @@ generators = {{'copy-paste': dict(images_per_real=2)}}
 schedules = dict(default=dict(max_iters=2, val_interval=2, patience=1, warmup_iters=1),
                  pretrain=dict(max_iters=2), finetune=dict(max_iters=2))
 # half the demo's input scale; score_thr 0 so that an untrained model still outputs boxes to score
-cfg_options = {{'train_dataloader.batch_size': 2, 'train_dataloader.num_workers': 0,
+cfg_options = {{'train_dataloader.batch_size': 1, 'train_dataloader.num_workers': 0,
                'model.test_cfg.score_thr': 0.0,
-               'train_dataloader.dataset.pipeline.2.scale': (360, 202),
+               'train_dataloader.dataset.pipeline': [
+                   dict(type='LoadImageFromFile'), dict(type='LoadAnnotations', with_bbox=True),
+                   dict(type='Resize', scale=(360, 202), keep_ratio=True), dict(type='PackDetInputs')],
                'val_dataloader.dataset.pipeline.1.scale': (360, 202),
                'test_dataloader.dataset.pipeline.1.scale': (360, 202)}}
 '''
@@ -36,9 +38,9 @@ def sweep(tmp_path_factory):
     config = tmp / 'tiny.py'
     config.write_text(TINY)
     work = tmp / 'work'
-    run_tool(['tools/run_experiment.py', str(config), '--work-dir', str(work)], timeout=600)
+    run_tool(['tools/run_experiment.py', str(config), '--work-dir', str(work)], timeout=800)
     first = len(read_stage_log(work))
-    rerun = run_tool(['tools/run_experiment.py', str(config), '--work-dir', str(work)], timeout=600)
+    rerun = run_tool(['tools/run_experiment.py', str(config), '--work-dir', str(work)], timeout=800)
     return work, first, rerun.stdout
 
 

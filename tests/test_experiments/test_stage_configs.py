@@ -28,6 +28,8 @@ def setup(fish_coco, tmp_path_factory):
 
 def build(dataset_cfg):
     from mmdet.registry import DATASETS
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmdet')
     return DATASETS.build(dataset_cfg)
 
 

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from mmgen_det.filters.pr_filter import Detections, FilterDetector, MatchSettings, pr_key
-from mmgen_det.filters.scoring import (SCORES_DIR, passes, read_log, score_set, stored_scores,
+from mmgen_det.filters.scoring import (SCORES_DIR, passes, score_set, stored_scores,
                                        survival_table)
 
 CLASSES = ('0', '1', '2', '5', '6', '7', '8')
@@ -170,3 +170,17 @@ def test_survival_table_counts_inclusive_thresholds():
     table = survival_table(records, grid=(0.0, 0.5, 1.0)).splitlines()
     assert [row.split()[1:] for row in table[1:]] == [['5', '4', '4'], ['4', '3', '3'], ['3', '2', '2']]
     assert passes(dict(precision=0.5, recall=1.0), 0.5, None)
+
+
+def test_dataset_keeps_exactly_the_images_whose_stored_scores_pass(tmp_path):
+    from mmgen_det.datasets.synthetic_dataset import SyntheticDetDataset
+    root = make_set(tmp_path / 'set')
+    key = score_set(root, StandIn(), MatchSettings(), progress=False).key
+    records = stored_scores(read(root), key)
+    for min_p, min_r in [(0.0, 0.0), (0.5, None), (None, 0.5), (0.6, 0.5), (1.0, 1.0)]:
+        cfg = {k: v for k, v in dict(min_precision=min_p, min_recall=min_r).items() if v is not None}
+        dataset = SyntheticDetDataset(data_root=str(root), ann_file='annotations.json', data_prefix=dict(img=''),
+                                      metainfo=dict(classes=CLASSES), filter_cfg=cfg, pipeline=[])
+        expected = {i for i, r in records.items() if passes(r, min_p, min_r)}
+        assert {dataset.get_data_info(i)['img_id'] for i in range(len(dataset))} == expected, (min_p, min_r)
+    assert len(expected) == 2 and len({len(x) for x in (records, expected)}) == 2

@@ -130,3 +130,12 @@ def test_concurrent_run_on_the_same_folder_refuses(fish_coco, tmp_path):
             generate_synthetic_set(cfg, progress=False)
     assert not (tmp_path / 'set' / 'manifest.jsonl').exists()
     generate_synthetic_set(cfg, progress=False)  # once released, it runs
+
+
+def test_torn_lines_are_recognised_wherever_they_are():
+    from mmgen_det.generation.writer import is_whole_line
+    whole = b'{"index": 3, "file_name": "images/000000003.png", "layout": {"index": 3}}\n'
+    assert is_whole_line(whole)[1] == b'3'
+    assert is_whole_line(whole[:-1]) is None  # crash before the newline
+    assert is_whole_line(whole[:30] + whole) is None  # another rank appended after a torn line
+    assert is_whole_line(b'{"index": 3, "file_na\n') is None

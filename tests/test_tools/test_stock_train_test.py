@@ -64,8 +64,9 @@ def test_stock_train_resume_test(tmp_path, fish_coco, tiny_split):
     assert 'resumed epoch: 1' in log, log[-3000:]
     assert (work / 'epoch_2.pth').is_file()
     resumed = torch.load(work / 'epoch_2.pth', map_location='cpu')
-    # MultiStepLR stepped at epoch 1: the resumed run continued the schedule instead of restarting it.
-    assert resumed['param_schedulers'][0]['last_epoch'] == 2
+    # MultiStepLR stepped at epoch 1: the resumed run continued the schedule instead of restarting it
+    assert resumed['param_schedulers'][0]['last_step'] == 2
+    assert resumed['optimizer']['param_groups'][0]['lr'] == pytest.approx(0.001)
 
     test_work = tmp_path / 'test'
     run_tool([stock_mmdet_tool('test.py'), str(cfg), str(work / 'epoch_2.pth'), '--work-dir', str(test_work)])

@@ -17,21 +17,26 @@ from mmdet.registry import DATASETS
 from ..utils.io import safe_join
 
 PR_FILTER_KEY = 'pr_filter'
+FEATURE_DISTANCE_KEY = 'feature_distance'
 
 
-def select_pr_scores(scores: dict[str, Any], pr_key: str | None, where: str) -> dict[str, Any]:
-    """The one score entry to filter on: ``pr_key``, or the only entry when there is exactly one."""
+def select_scores(scores: dict[str, Any], key: str | None, where: str, key_name: str = 'pr_key') -> dict[str, Any]:
+    """The one score entry to filter on: ``key``, or the only entry when there is exactly one.
+
+    Stored scores are keyed by the scorer's identity (checkpoint hash + thresholds), so several
+    scorers' results coexist in one set and the config says which one a run filters on.
+    """
     if not scores:
-        raise ValueError(f'{where}: no PR-filter scores stored; run tools/pr_filter.py on the set '
-                         'or remove min_precision/min_recall from filter_cfg')
-    if pr_key is None:
+        raise ValueError(f'{where}: no scores stored for this filter; score the set first '
+                         '(tools/pr_filter.py) or remove the thresholds from filter_cfg')
+    if key is None:
         if len(scores) > 1:
-            raise ValueError(f'{where}: scores from several filter detectors are stored ({sorted(scores)}); '
-                             "choose one with filter_cfg=dict(pr_key=...)")
-        pr_key = next(iter(scores))
-    if pr_key not in scores:
-        raise ValueError(f'{where}: no scores under pr_key {pr_key!r}; stored keys: {sorted(scores)}')
-    return scores[pr_key]
+            raise ValueError(f'{where}: scores from several scorers are stored ({sorted(scores)}); '
+                             f'choose one with filter_cfg=dict({key_name}=...)')
+        key = next(iter(scores))
+    if key not in scores:
+        raise ValueError(f'{where}: no scores under {key_name} {key!r}; stored keys: {sorted(scores)}')
+    return scores[key]
 
 
 @DATASETS.register_module()
@@ -40,7 +45,8 @@ class SyntheticDetDataset(CocoDataset):
 
     ``filter_cfg`` accepts mmdet's keys (``filter_empty_gt``, ``min_size``) plus ``min_precision``,
     ``min_recall`` (in [0, 1]) and ``pr_key`` (which filter detector's scores to use when several
-    are stored).
+    are stored), and ``max_feature_distance`` with ``feature_key`` for the feature-distance scorer
+    (an image whose stored distance is null failed to decode and is dropped).
 
     Args:
         generation: how the set is made (``mmgen_det.generation.synthetic_set`` keys, without
@@ -103,18 +109,33 @@ class SyntheticDetDataset(CocoDataset):
         data_info = super().parse_data_info(raw_data_info)
         data_info['generation'] = img_info.get('generation', {})
         data_info[PR_FILTER_KEY] = img_info.get(PR_FILTER_KEY, {})
+        data_info[FEATURE_DISTANCE_KEY] = img_info.get(FEATURE_DISTANCE_KEY, {})
         return data_info
+
+    def passes_filter(self, info: dict, cfg: dict) -> bool:
+        """Whether one image's stored scores pass the thresholds of ``filter_cfg``."""
+        where = f"{self.ann_file} image {info['img_id']}"
+        min_p, min_r = cfg.get('min_precision'), cfg.get('min_recall')
+        if min_p is not None or min_r is not None:
+            pr = select_scores(info[PR_FILTER_KEY], cfg.get('pr_key'), where, 'pr_key')
+            if (min_p is not None and pr['precision'] < min_p) or (min_r is not None and pr['recall'] < min_r):
+                return False
+        max_d = cfg.get('max_feature_distance')
+        if max_d is not None:
+            fd = select_scores(info[FEATURE_DISTANCE_KEY], cfg.get('feature_key'), where, 'feature_key')
+            if fd['distance'] is None or fd['distance'] > max_d:
+                return False
+        return True
 
     def filter_data(self) -> list[dict]:
         data_list = super().filter_data()
         cfg = self.filter_cfg or {}
-        min_p, min_r = cfg.get('min_precision'), cfg.get('min_recall')
-        if self.test_mode or (min_p is None and min_r is None):
+        thresholds = {k: cfg[k] for k in ('min_precision', 'min_recall', 'max_feature_distance')
+                      if cfg.get(k) is not None}
+        if self.test_mode or not thresholds:
             return data_list
-        kept = []
-        for info in data_list:
-            scores = select_pr_scores(info[PR_FILTER_KEY], cfg.get('pr_key'),
-                                      f"{self.ann_file} image {info['img_id']}")
-            if (min_p is None or scores['precision'] >= min_p) and (min_r is None or scores['recall'] >= min_r):
-                kept.append(info)
+        kept = [info for info in data_list if self.passes_filter(info, cfg)]
+        if not kept:
+            raise ValueError(f'{self.ann_file}: no image of the {len(data_list)} passes {thresholds}; '
+                             'lower the thresholds (tools/pr_filter.py prints how many survive at each)')
         return kept

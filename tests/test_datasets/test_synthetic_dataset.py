@@ -28,6 +28,7 @@ def scored_set(fish_coco, tmp_path_factory) -> Path:
         im['pr_filter'] = {'detA': dict(precision=[0.0, 0.2, 0.4, 0.6, 0.8, 1.0][i],
                                         recall=[1.0, 0.8, 0.6, 0.4, 0.2, 0.0][i]),
                            'detB': dict(precision=1.0, recall=1.0)}
+        im['feature_distance'] = {'featA': dict(distance=None if i == 0 else float(i))}
     (out / 'annotations.json').write_text(json.dumps(coco))
     return out
 
@@ -48,12 +49,19 @@ def test_thresholds_keep_exactly_the_passing_images(scored_set):
 
 
 def test_ambiguous_or_unknown_scores_are_errors(scored_set):
-    with pytest.raises(ValueError, match='several filter detectors'):
+    with pytest.raises(ValueError, match='several scorers'):
         build(scored_set, min_precision=0.5)
     with pytest.raises(ValueError, match="no scores under pr_key 'detC'"):
         build(scored_set, min_precision=0.5, pr_key='detC')
     with pytest.raises(ValueError, match=r'min_recall must be in \[0, 1\]'):
         build(scored_set, min_recall=1.5)
+
+
+def test_feature_distance_filter_and_empty_result(scored_set):
+    # distances 1..5, image 0 failed to decode (null): dropped
+    assert sorted(d['img_id'] for d in build(scored_set, max_feature_distance=3.0)) == [1, 2, 3]
+    with pytest.raises(ValueError, match=r'no image of the 6 passes .*min_precision'):
+        build(scored_set, min_precision=0.9, min_recall=0.9, pr_key='detA')
 
 
 def test_class_order_must_match_the_real_dataset(scored_set):

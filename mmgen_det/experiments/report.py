@@ -113,6 +113,8 @@ def equivalent_real_images(curve: Sequence[tuple[int, float]], value: float) -> 
         best = max(best, m)
         ns.append(n)
         envelope.append(best)
+    if envelope[-1] <= 0.0:  # real-only learnt nothing: no N to read off
+        return Equivalent(None, 'n/a')
     if value > envelope[-1]:
         return Equivalent(None, f'> {ns[-1]}')
     if value < envelope[0]:

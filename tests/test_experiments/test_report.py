@@ -33,6 +33,7 @@ def test_equivalent_real_images_uses_running_max_of_a_noisy_curve():
     assert got.value == pytest.approx(math.sqrt(50 * 100))
     assert equivalent_real_images(curve, 0.18).text == '< 10'
     assert equivalent_real_images([], 0.1).value is None
+    assert equivalent_real_images([(2, 0.0), (4, 0.0)], 0.0).text == 'n/a'
 
 
 def test_metric_columns_maps_coco_keys_and_per_class_ap():

@@ -25,8 +25,11 @@ REGISTERING_MODULES = (
 
 
 def register_all_modules() -> None:
-    """Import every registering module once, and allow mmengine checkpoints under torch >= 2.6."""
+    """Import every registering module once, allow mmengine checkpoints under torch >= 2.6, and let
+    the Runner train under torchrun on CPU-only machines."""
     from .compat.checkpoint_loading import allow_mmengine_checkpoints
+    from .compat.cpu_distributed import enable_cpu_distributed
     allow_mmengine_checkpoints()
+    enable_cpu_distributed()
     for name in REGISTERING_MODULES:
         import_module(name)

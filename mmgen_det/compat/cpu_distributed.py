@@ -1,0 +1,54 @@
+"""Multi-process training on CPU-only machines (gloo) with mmengine's Runner.
+
+mmengine 0.10.7 assumes a GPU per process in two places, so ``torchrun ... tools/train.py CONFIG
+--launcher pytorch`` fails on a CPU build of torch:
+
+* ``mmengine.dist.utils._init_dist_pytorch`` calls ``torch.cuda.set_device(local_rank)`` before
+  ``init_process_group`` (``Torch not compiled with CUDA enabled``), and the default backend is nccl;
+* ``Runner.wrap_model`` builds ``MMDistributedDataParallel(device_ids=[LOCAL_RANK])``, which torch's
+  DDP refuses for a module on the CPU (``device_ids`` must be ``None`` there).
+
+:func:`enable_cpu_distributed` patches exactly these two spots, and only when CUDA is unavailable:
+on a GPU machine nothing changes. Applied once by ``import mmgen_det`` (so mmdet's stock tools get it
+through ``custom_imports``). Remove when mmengine handles CPU launches (no fix upstream as of 0.10.7).
+"""
+from __future__ import annotations
+
+import logging
+
+logger = logging.getLogger(__name__)
+
+_ENABLED = False
+
+
+def _init_dist_pytorch_cpu(backend: str = 'gloo', init_backend: str = 'torch', **kwargs) -> None:
+    """mmengine's torchrun initialisation without ``cuda.set_device``; gloo whatever was asked for."""
+    import torch.distributed as torch_dist
+    if init_backend != 'torch':
+        raise ValueError(f'init_backend={init_backend!r} needs GPUs; on a CPU-only machine use "torch"')
+    if backend != 'gloo':
+        logger.warning('no CUDA device: the distributed backend is gloo instead of %s', backend)
+    torch_dist.init_process_group(backend='gloo', **kwargs)
+
+
+def enable_cpu_distributed() -> None:
+    """Let mmengine's Runner run under torchrun on CPUs (gloo); a no-op when CUDA is available."""
+    global _ENABLED
+    import torch
+    if _ENABLED or torch.cuda.is_available():
+        return
+    from mmengine.dist import utils as dist_utils
+    from mmengine.model import MMDistributedDataParallel
+
+    dist_utils._init_dist_pytorch = _init_dist_pytorch_cpu
+    gpu_init = MMDistributedDataParallel.__init__
+
+    def cpu_init(self, module, detect_anomalous_params: bool = False, **kwargs) -> None:
+        # DDP replicates a CPU module only with device_ids=None (the Runner passes [LOCAL_RANK])
+        if all(p.device.type == 'cpu' for p in module.parameters()):
+            kwargs['device_ids'] = None
+            kwargs.pop('output_device', None)
+        gpu_init(self, module, detect_anomalous_params=detect_anomalous_params, **kwargs)
+
+    MMDistributedDataParallel.__init__ = cpu_init
+    _ENABLED = True

@@ -8,12 +8,14 @@ and never drops samples inside the training pipeline.
 """
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
 from mmdet.datasets import CocoDataset
 from mmdet.registry import DATASETS
 
+from ..generation.writer import read_annotations
 from ..utils.io import safe_join
 
 PR_FILTER_KEY = 'pr_filter'
@@ -83,7 +85,11 @@ class SyntheticDetDataset(CocoDataset):
                    'give the dataset `generation` settings, or point data_root at a generated set')
             raise FileNotFoundError(f'{self.ann_file}: the synthetic set has not been generated; {how}')
         self._class_order_checked = False
-        return super().load_data_list()
+        try:
+            return super().load_data_list()
+        except json.JSONDecodeError:  # pycocotools' own error names neither the file nor the fix
+            read_annotations(self.ann_file)  # raises the error that does
+            raise
 
     def _check_class_order(self) -> None:
         """Labels must mean the same class here as in the real dataset (same ``classes`` order).

@@ -24,6 +24,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from ..generation.writer import read_annotations
 from ..utils.io import atomic_write_json, read_json, safe_join
 from ..utils.progress import ProgressBar
 from .matching import PRScore, check_unit_interval
@@ -60,7 +61,7 @@ def load_layouts(out_dir: Path) -> dict[str, Any]:
                 if (out_dir / 'manifest.jsonl').exists() else '')
         raise FileNotFoundError(f'{path}: no such file{hint}; PR filtering needs a generated set '
                                 'whose annotations.json holds the layout boxes')
-    coco = read_json(path)
+    coco = read_annotations(path)
     for field in ('images', 'annotations', 'categories'):
         if field not in coco:
             raise ValueError(f"{path}: no '{field}' list; this is not a synthetic set with layouts "

@@ -28,7 +28,7 @@ from ..utils.io import read_json
 from ..utils.progress import ProgressBar
 from .builder import build_generator
 from ..utils.seeds import derive_seed
-from .writer import ANNOTATIONS, SetLock, SyntheticSetWriter
+from .writer import ANNOTATIONS, SetLock, SyntheticSetWriter, read_annotations
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,19 @@ def set_is_complete(cfg: dict[str, Any]) -> bool:
     path = Path(cfg['out_dir']) / ANNOTATIONS
     if not path.is_file():
         return False
-    return len(read_json(path)['images']) == int(cfg['num_images'])
+    return len(read_annotations(path)['images']) == int(cfg['num_images'])
+
+
+def layout_categories(ann_file: str) -> list[dict[str, Any]]:
+    """The categories of the real COCO file layouts come from: the set's class list.
+
+    Read before the set folder is created and locked, so a bad file leaves nothing behind.
+    """
+    coco = read_json(ann_file)
+    if not isinstance(coco, dict) or not isinstance(coco.get('categories'), list):
+        raise ValueError(f'{ann_file}: no "categories" list, so not a COCO annotation file; point '
+                         'generation.layout.ann_file at the real images\' COCO file (tools/convert_dataset.py)')
+    return coco['categories']
 
 
 def generation_settings(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -98,15 +110,15 @@ def generate_synthetic_set(cfg: dict[str, Any], progress: bool = True) -> SetSum
     num_images = int(cfg['num_images'])
     seed = int(cfg.get('seed', 0))
     rank, world_size = _dist_info()
+    categories = layout_categories(cfg['layout']['ann_file'])
 
     with SetLock(out_dir) if rank == 0 else contextlib.nullcontext():
-        return _generate(cfg, out_dir, num_images, seed, rank, world_size, progress)
+        return _generate(cfg, categories, out_dir, num_images, seed, rank, world_size, progress)
 
 
-def _generate(cfg: dict[str, Any], out_dir: Path, num_images: int, seed: int, rank: int, world_size: int,
-              progress: bool) -> SetSummary:
+def _generate(cfg: dict[str, Any], categories: list[dict[str, Any]], out_dir: Path, num_images: int, seed: int,
+              rank: int, world_size: int, progress: bool) -> SetSummary:
     layout_cfg = dict(cfg['layout'], seed=seed)
-    categories = read_json(layout_cfg['ann_file'])['categories']
     writer = SyntheticSetWriter(out_dir, generation_settings(cfg), categories,
                                 image_format=cfg.get('image_format', 'jpg'))
     if rank == 0:

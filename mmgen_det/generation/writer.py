@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..layouts import Layout
-from ..utils.io import TMP_PREFIX, atomic_write, atomic_write_json, read_json
+from ..utils.io import TMP_PREFIX, PathLike, atomic_write, atomic_write_json, naming, read_json
 from .base import GeneratedImage
 
 MANIFEST = 'manifest.jsonl'
@@ -99,6 +99,21 @@ def is_whole_line(line: bytes) -> re.Match | None:
     if match is None or not line.endswith(b'}\n') or len(LINE_START.findall(line)) != 1:
         return None
     return match
+
+
+def read_annotations(path: PathLike) -> dict[str, Any]:
+    """A set's ``annotations.json``; an empty or malformed one is an error that says how to rebuild it.
+
+    It is derived data (the manifest lists every finished image), but a rerun would stop at the same
+    unreadable file, so the message says to delete it rather than to "regenerate".
+    """
+    try:
+        return read_json(path)
+    except ValueError as e:
+        raise ValueError(f'{e}. Fix: delete it and rerun tools/generate.py with the same config, which '
+                         f'rebuilds {ANNOTATIONS} from {MANIFEST} without generating any image again (then '
+                         'rerun tools/pr_filter.py, which restores stored scores from pr_scores/ without '
+                         'inference)') from None
 
 
 def image_file_name(index: int, image_format: str) -> str:
@@ -224,12 +239,27 @@ class SyntheticSetWriter:
             f.write(buf.getvalue())
         rec = dict(index=layout.index, file_name=file_name, width=layout.width, height=layout.height,
                    layout=layout.to_dict(), generation=record)
-        line = (json.dumps(rec, ensure_ascii=False) + '\n').encode()
-        with self._locked_manifest('ab') as f:
-            f.write(line)
-            f.flush()
-            os.fsync(f.fileno())
+        self._append((json.dumps(rec, ensure_ascii=False) + '\n').encode())
         return rec
+
+    def _append(self, line: bytes) -> None:
+        """Append one manifest line, all or nothing.
+
+        A failed write (ENOSPC) is cut off again: a torn line would otherwise be continued by the next
+        append, maybe another rank's, and lose that record too. A kill mid-append still leaves a torn
+        line, which :meth:`scan` drops.
+        """
+        path = self.out_dir / MANIFEST
+        with self._locked_manifest('ab') as f:
+            end = path.stat().st_size
+            try:
+                rest = memoryview(line)
+                while rest:  # unbuffered: a write may take part of the line, the next one raises
+                    rest = rest[f.write(rest):]
+                os.fsync(f.fileno())
+            except OSError as e:
+                os.truncate(path, end)
+                raise naming(e, path)
 
     def _locked_manifest(self, mode: str):
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -275,7 +305,7 @@ class _Locked:
         self.path, self.mode = path, mode
 
     def __enter__(self):
-        self.f = open(self.path, self.mode)
+        self.f = open(self.path, self.mode, buffering=0)  # no buffer left to flush after a failed write
         fcntl.flock(self.f.fileno(), fcntl.LOCK_EX)
         return self.f
 

@@ -30,10 +30,25 @@ def atomic_write(path: PathLike, mode: str = 'wb') -> Iterator[Any]:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise naming(e, path)
         raise
+
+
+def naming(error: OSError, path: PathLike) -> OSError:
+    """``error`` with ``path`` as its file name when it names none.
+
+    ``write()`` and ``fsync()`` errors (ENOSPC on a full disk, EIO) name no file; in a folder of
+    thousands of images the message must say which write failed.
+    """
+    if error.filename is not None or error.errno is None:
+        return error
+    named = OSError(error.errno, error.strerror, str(path))  # same subclass: OSError maps the errno
+    named.__cause__ = error
+    return named
 
 
 def atomic_write_json(path: PathLike, obj: Any, indent: int | None = None) -> None:

@@ -78,14 +78,13 @@ class FeatureExtractor:
     def __init__(self, backbone: dict[str, Any], checkpoint: str | Path, prefix: str | None = None,
                  input_size: tuple[int, int] = (320, 192), device: str = 'cpu') -> None:
         from mmdet.registry import MODELS
-        from mmengine.model.weight_init import PretrainedInit
 
         from .pr_filter import file_sha256
         if not Path(checkpoint).is_file():
             raise FileNotFoundError(f'feature backbone checkpoint {checkpoint} does not exist; pass an '
                                     'ImageNet backbone or a trained detector checkpoint (prefix="backbone.")')
         self.model = MODELS.build(dict(backbone))
-        PretrainedInit(checkpoint=str(checkpoint), prefix=prefix, map_location='cpu')(self.model)
+        load_backbone_weights(self.model, checkpoint, prefix)
         self.model.to(device).eval()
         self.device, self.input_size = device, tuple(input_size)
         self.identity = dict(config=dict(backbone), checkpoint=str(checkpoint), sha256=file_sha256(checkpoint),
@@ -103,6 +102,29 @@ class FeatureExtractor:
             feats = self.model(x)
         last = feats[-1] if isinstance(feats, (tuple, list)) else feats
         return last.mean(dim=(2, 3)).cpu().numpy().astype(np.float64)
+
+
+def load_backbone_weights(model, checkpoint: str | Path, prefix: str | None) -> None:
+    """Load every weight of ``model`` from ``checkpoint``, or fail: features of a partly random
+    backbone would rank images by noise (mmengine's ``PretrainedInit`` only warns)."""
+    from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_with_prefix
+    if prefix:
+        try:
+            state = _load_checkpoint_with_prefix(prefix, str(checkpoint), map_location='cpu')
+        except AssertionError:
+            raise ValueError(f'{checkpoint}: no weights start with prefix {prefix!r}; use no prefix for a '
+                             'plain backbone checkpoint') from None
+    else:
+        state = _load_checkpoint(str(checkpoint), map_location='cpu')
+        state = state.get('state_dict', state)
+    try:
+        missing = model.load_state_dict(state, strict=False).missing_keys
+    except RuntimeError as e:  # shape mismatches raise even when not strict
+        raise ValueError(f'{checkpoint} does not fit the feature backbone (another depth or width?): '
+                         f'{str(e).splitlines()[1].strip()}') from None
+    if missing:
+        raise ValueError(f'{checkpoint}: {len(missing)} weights of the feature backbone are not in it (first: '
+                         f"{missing[0]}); check the backbone config and prefix ('backbone.' for a detector)")
 
 
 def extract(extractor: FeatureExtractor, root: Path, file_names: Sequence[str], batch_size: int,

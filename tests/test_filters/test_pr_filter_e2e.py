@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -155,9 +156,12 @@ def test_tool_reports_bad_input_before_loading_anything(synth_dir, filter_ckpt, 
 
 
 def test_feature_distance_scores_are_stored_next_to_pr_scores(synth_dir, fish_coco, filter_ckpt):
+    from mmengine.config import Config
+
     from mmgen_det.filters.feature_distance import FIELD, FeatureExtractor, score_set_feature_distance
-    extractor = FeatureExtractor(dict(type='ResNet', depth=18, out_indices=(3,)), filter_ckpt,
-                                 prefix='backbone.', input_size=(192, 128))
+    backbone = Config.fromfile(FILTER_CFG).model.backbone.to_dict()
+    backbone.pop('init_cfg')
+    extractor = FeatureExtractor(backbone, filter_ckpt, prefix='backbone.', input_size=(192, 128))
     key, records = score_set_feature_distance(synth_dir, extractor, fish_coco / 'annotations' / 'val.json',
                                               fish_coco, batch_size=16, progress=False)
     coco = json.loads((synth_dir / 'annotations.json').read_text())
@@ -165,3 +169,26 @@ def test_feature_distance_scores_are_stored_next_to_pr_scores(synth_dir, fish_co
     assert stored == {i: json.loads(json.dumps(r)) for i, r in records.items()} and len(stored) == 8
     assert all(np.isfinite(r['distance']) and r['distance'] > 0 for r in stored.values())
     assert stored[0]['reference']['num_images'] == 50 and stored[0]['backbone']['prefix'] == 'backbone.'
+
+    # a backbone the checkpoint does not fit (full-width ResNet-18) is refused, not left half random
+    with pytest.raises(ValueError, match='does not fit the feature backbone'):
+        FeatureExtractor(dict(type='ResNet', depth=18, out_indices=(3,)), filter_ckpt, prefix='backbone.')
+    with pytest.raises(ValueError, match="no weights start with prefix 'neck_typo.'"):
+        FeatureExtractor(backbone, filter_ckpt, prefix='neck_typo.')
+
+
+def test_feature_distance_cli(synth_dir, fish_coco, filter_ckpt, tmp_path):
+    import shutil
+    set_dir = tmp_path / 'set'
+    shutil.copytree(synth_dir, set_dir)
+    args = ['tools/feature_distance.py', str(set_dir), '--real-ann', str(fish_coco / 'annotations' / 'val.json'),
+            '--checkpoint', str(filter_ckpt), '--backbone-config', str(FILTER_CFG), '--prefix', 'backbone.',
+            '--input-size', '192', '128', '--no-progress']
+    proc = run_tool(args, env=ENV)
+    key = re.search(r"feature_key='([^']+)'", proc.stdout)[1]
+    assert 'max_feature_distance=' in proc.stdout and '(quantile 1.00): 8/8' in proc.stdout
+    coco = json.loads((set_dir / 'annotations.json').read_text())
+    assert all(im['feature_distance'][key]['distance'] > 0 for im in coco['images'])
+    assert 'already scored' in run_tool(args, env=ENV).stdout  # no second extraction
+    proc = run_tool([*args[:-1], '--checkpoint', str(tmp_path / 'missing.pth')], check=False, env=ENV)
+    assert proc.returncode == 1 and 'missing.pth does not exist' in proc.stderr

@@ -1,14 +1,13 @@
 """End to end: wall time and peak memory of each stage of ``make demo``, as the demo measured them.
 
-Nothing is run twice: this only collects what ``tools/run_demo.py`` wrote into its work dir
-(``results.csv`` and the per-stage records, e.g. ``<stage>/stage_done.json``, or any
-``stage*.json`` / ``stages.json`` it writes). Without ``results.csv`` the result says
-"demo not run yet" (run ``make demo`` first, then ``make bench``).
+Nothing is run twice: this only collects what ``tools/run_experiment.py`` recorded in the demo's work
+dir: ``stage_log.jsonl`` (one line per stage: seconds, peak resident memory of the process, iterations)
+and ``results.csv``. Stages found in the cache (not run by that invocation) are listed as cached.
+Without ``results.csv`` the result says "demo not run yet" (run ``make demo`` first, then ``make bench``).
 """
 from __future__ import annotations
 
 import csv
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,29 +15,21 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, finish, machine, not_measured, parser, result, row, versions  # noqa: E402
 
+from mmgen_det.experiments.cache import read_stage_log  # noqa: E402
+
 DEFAULT_WORK_DIR = REPO / 'work_dirs' / 'demo'
-#: figures a stage record may hold, and how to print them
-FIELDS = {'seconds': 's', 'wall_s': 's', 'wall_seconds': 's', 'peak_rss_mb': 'MiB', 'peak_rss_mib': 'MiB',
-          'peak_memory_mb': 'MiB', 'peak_rss_gib': 'GiB'}
 
 
-def stage_records(work_dir: Path) -> dict[str, dict[str, Any]]:
-    """Stage name (its folder relative to the work dir, or the file stem) -> its numeric figures."""
-    out: dict[str, dict[str, Any]] = {}
-    for path in sorted(work_dir.rglob('stage*.json')):
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        entries = data.items() if path.stem == 'stages' and isinstance(data, dict) else [(None, data)]
-        for name, rec in entries:
-            if not isinstance(rec, dict):
-                continue
-            figures = {k: v for k, v in rec.items() if k in FIELDS and isinstance(v, (int, float))}
-            if figures:
-                stage = name or (str(path.parent.relative_to(work_dir)) if path.parent != work_dir else path.stem)
-                out[stage] = figures
-    return out
+def stage_row(entry: dict[str, Any]) -> dict[str, Any]:
+    name = f"stage {entry['stage']} {entry['label']}"
+    if entry['status'] != 'ran':
+        return row(name, f"{entry['status']} (not run by the last invocation)")
+    figures = [f"{entry['seconds']:.1f} s"]
+    if entry.get('peak_rss_mib') is not None:
+        figures.append(f"peak RSS {entry['peak_rss_mib']:.0f} MiB")
+    if entry.get('iterations'):
+        figures.append(f"{entry['iterations']} iterations")
+    return row(name, ', '.join(figures))
 
 
 def run(work_dir: Path = DEFAULT_WORK_DIR) -> dict[str, Any]:
@@ -49,13 +40,19 @@ def run(work_dir: Path = DEFAULT_WORK_DIR) -> dict[str, Any]:
                       [not_measured('demo stages', f'demo not run yet (no {csv_path}); run `make demo` first')])
     with open(csv_path, newline='') as f:
         arms = list(csv.DictReader(f))
-    stages = stage_records(work_dir)
-    rows = [row(f'stage {name}', ', '.join(f'{k} = {v:.1f} {FIELDS[k]}' for k, v in figures.items()))
-            for name, figures in stages.items()]
-    if not any(k.startswith('peak') for figures in stages.values() for k in figures):
-        rows.append(not_measured('peak memory per stage', 'the demo records no peak memory for its stages'))
-    rows += [row(f"arm {arm.get('arm')}", ', '.join(f'{k} = {v}' for k, v in arm.items() if k != 'arm')) for arm in arms]
-    return result('demo_stages', title, dict(work_dir=str(work_dir)), dict(stages=stages, results_csv=arms), rows)
+    log = read_stage_log(work_dir)
+    latest = {(e['stage'], e['label']): e for e in log}  # the last invocation's view of each stage
+    ran = [e for e in latest.values() if e['status'] == 'ran']
+    rows = [stage_row(e) for e in latest.values()]
+    if ran:
+        peaks = [e['peak_rss_mib'] for e in ran if e.get('peak_rss_mib') is not None]
+        rows.append(row('all stages run', f"{sum(e['seconds'] for e in ran):.1f} s"
+                        + (f', highest peak RSS {max(peaks):.0f} MiB' if peaks else '')))
+    rows += [row(f"arm {a['arm']} N={a['num_real']} ({a['generator']}, {a['filter']})",
+                 f"mAP {a['mAP']}, mAP50 {a['mAP50']}, {a['iterations']} iterations, {a['wall_seconds']} s")
+             for a in arms]
+    return result('demo_stages', title, dict(work_dir=str(work_dir)), dict(stages=list(latest.values()),
+                                                                           results_csv=arms), rows)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -73,7 +73,8 @@ class StageCache:
         if not self.write:
             return
         line = dict(time=time.strftime('%Y-%m-%dT%H:%M:%S'), stage=stage, key=key, label=label, status=status,
-                    seconds=record.get('seconds'), iterations=record.get('iterations'))
+                    seconds=record.get('seconds'), peak_rss_mib=record.get('peak_rss_mib'),
+                    iterations=record.get('iterations'))
         self.work_dir.mkdir(parents=True, exist_ok=True)
         with open(self.work_dir / STAGE_LOG, 'a') as f:
             f.write(json.dumps(line) + '\n')

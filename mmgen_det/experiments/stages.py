@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..utils.io import atomic_write_json, read_json
+from ..utils.memory import PeakRSS
 from .config import MONITOR, Filter, Schedule
 
 WRAPPERS = ('RepeatDataset', 'ClassBalancedDataset', 'MultiImageMixDataset')
@@ -300,6 +301,8 @@ def kept_images(set_dir: Path, filt: Filter, pr_key: str | None) -> int:
 
 
 def timed(fn, *args, **kwargs) -> dict[str, Any]:
+    """``fn``'s record plus its wall time and the peak resident memory of this process meanwhile."""
     start = time.monotonic()
-    out = fn(*args, **kwargs)
-    return dict(out, seconds=round(time.monotonic() - start, 2))
+    with PeakRSS() as memory:
+        out = fn(*args, **kwargs)
+    return dict(out, seconds=round(time.monotonic() - start, 2), peak_rss_mib=memory.peak_mib)

@@ -3,6 +3,9 @@ real images only, the generated set scored with it, the pretrain reading the set
 scores, and the row recording what was kept."""
 from __future__ import annotations
 
+import json
+import re
+
 from helpers import REPO, run_tool
 
 from mmgen_det.experiments.cache import read_stage_log
@@ -60,3 +63,10 @@ def test_pr_filter_arm(tmp_path):
     assert int(row['num_synthetic']) == len(kept) > 0
     pretrain_cfg = (stage_dir(work, 'pretrain') / 'config.py').read_text()
     assert pr_key in pretrain_cfg and 'min_precision=0.0' in pretrain_cfg
+
+    # make bench collects these stages' seconds and peak memory from the stage log (bench_demo_stages.py)
+    out = tmp_path / 'demo_stages.json'
+    run_tool(['benchmarks/bench_demo_stages.py', '--work-dir', str(work), '--out', str(out)])
+    rows = {r['metric']: r['value'] for r in json.loads(out.read_text())['rows']}
+    assert re.fullmatch(r'[\d.]+ s, peak RSS \d+ MiB, 2 iterations', rows['stage filter-detector N4_s0'])
+    assert rows['arm synthetic-pretrain N=4 (copy-paste, pr)'].startswith('mAP ')

@@ -24,9 +24,9 @@ the cores are idle; no ImageNet checkpoint here), 60 + 60 images:
     0.05       0.50      0.797                 36 / 60                  0 / 60
     0.05       0.30      0.854                 43 / 60                  0 / 60
 
-Shifted layouts score 0 (a few chance matches stay under 0.1): a filter at 0.1 keeps none of them. The AUC is held down by
-correct images in which this weak detector finds none of the (mostly sub-16-pixel) fish, which tie
-with the shifted ones at 0. 150 iterations found nothing at all (AUC 0.5). A filter detector from an
+Shifted layouts score 0 (a few chance matches stay under 0.1): a filter at 0.1 keeps none of them.
+The AUC is held down by correct images in which this weak detector finds none of the (mostly
+sub-16-pixel) fish, which tie with the shifted ones at 0. 150 iterations found nothing at all (AUC 0.5). A filter detector from an
 ImageNet/COCO start (``--checkpoint``, the reference setting) or more iterations is what lifts it.
 """
 from __future__ import annotations

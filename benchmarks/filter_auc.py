@@ -1,7 +1,7 @@
 """Does the PR filter tell right layouts from wrong ones? ROC AUC on copy-paste sets, correct vs shifted boxes.
 
     python benchmarks/filter_auc.py [--real-data data/fish4knowledge-mini] [--work-dir work_dirs/filter_auc]
-        [--max-iters 300] [--num-images 60] [--checkpoint CKPT]
+        [--max-iters 2000] [--num-images 60] [--checkpoint CKPT | --load-from CKPT]
 
 1. converts the real Fish4Knowledge frames (YOLO) to COCO and trains the CPU filter detector
    (configs/filter/faster-rcnn_r18-w16_fpn_scratch-filter_fish4knowledge-mini.py) on the train split
@@ -80,7 +80,7 @@ def make_shifted_copy(src: Path, dst: Path, seed: int) -> None:
     (dst / 'annotations.json').write_text(json.dumps(shift_boxes(coco, seed)))
 
 
-def train_filter(data_root: Path, work: Path, max_iters: int) -> Path:
+def train_filter(data_root: Path, work: Path, max_iters: int, load_from: str | None = None) -> Path:
     from mmgen_det.utils.mmdet_tools import mmdet_tool_path
     ckpt = work / f'iter_{max_iters}.pth'
     if ckpt.is_file():
@@ -93,6 +93,8 @@ def train_filter(data_root: Path, work: Path, max_iters: int) -> Path:
             f'param_scheduler.1.end={max_iters}', f'param_scheduler.1.milestones=[{int(max_iters * 0.8)}]',
             f'default_hooks.checkpoint.interval={max_iters}',
             'train_dataloader.num_workers=1', 'train_dataloader.persistent_workers=False']
+    if load_from:
+        opts.append(f'load_from={load_from}')
     cmd = [sys.executable, str(mmdet_tool_path('train.py')), str(FILTER_CFG), '--work-dir', str(work),
            '--cfg-options', *opts]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get('PYTHONPATH')])))
@@ -108,6 +110,8 @@ def main(argv=None) -> None:
     parser.add_argument('--max-iters', type=int, default=2000)
     parser.add_argument('--num-images', type=int, default=60)
     parser.add_argument('--checkpoint', help='use this trained filter detector instead of training one')
+    parser.add_argument('--load-from', help='start the training from these weights (a COCO detector, or an '
+                                            'earlier run to train further with a fresh schedule)')
     parser.add_argument('--score-thr', type=float, default=0.3)
     parser.add_argument('--iou-thr', type=float, default=0.5)
     parser.add_argument('--seed', type=int, default=0)
@@ -124,7 +128,9 @@ def main(argv=None) -> None:
     data_root = work / 'real-coco'
     if not (data_root / 'annotations' / 'train.json').is_file():
         convert_dataset(args.real_data, 'yolo', data_root, overwrite=True)
-    ckpt = Path(args.checkpoint) if args.checkpoint else train_filter(data_root, work / 'filter', args.max_iters)
+    train_dir = work / (f'filter-from-{Path(args.load_from).stem}' if args.load_from else 'filter')
+    ckpt = Path(args.checkpoint) if args.checkpoint else train_filter(data_root, train_dir, args.max_iters,
+                                                                      args.load_from)
 
     ann = str(data_root / 'annotations' / 'train.json')
     correct = work / 'copy-paste_correct'

@@ -175,6 +175,9 @@ def finalize(cfg, schedule: Schedule | None, seed: int, work_dir: Path, name: st
         cfg.log_processor = dict(cfg.get('log_processor', {}), by_epoch=False)
         cfg.custom_hooks = [h for h in cfg.get('custom_hooks', []) if h['type'] != 'EarlyStoppingHook'] + \
             sched['early_stopping']
+        # iteration-based training never needs an epoch end, and mmengine sleeps 2 s at each one: on a
+        # few real images that is most of the wall time
+        cfg.train_dataloader.sampler = dict(type='InfiniteSampler', shuffle=True)
     cfg.randomness = dict(seed=seed)
     cfg.work_dir = str(work_dir)
     cfg.load_from = load_from

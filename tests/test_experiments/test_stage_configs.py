@@ -64,4 +64,5 @@ def test_finalize_sets_the_protocol(setup, tmp_path):
     assert out.train_cfg.max_iters == 30 and out.randomness.seed == 7 and out.load_from == 'x.pth'
     assert out.default_hooks.checkpoint.save_best == 'coco/bbox_mAP'
     assert [h['type'] for h in out.custom_hooks] == ['EarlyStoppingHook']
+    assert out.train_dataloader.sampler.type == 'InfiniteSampler'  # no epoch ends, no 2 s sleeps
     assert out.visualizer.name == out.experiment_name == 'real_N4'

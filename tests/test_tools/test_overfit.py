@@ -22,6 +22,8 @@ def test_overfit_few_images(tmp_path, fish_coco):
     opts = [f'train_dataloader.dataset.data_root={root}', f'train_dataloader.dataset.ann_file={ann}',
             'train_dataloader.batch_size=4', 'train_dataloader.num_workers=0',
             'train_dataloader.persistent_workers=False',
+            # one pass over 4 images is one iteration; without an infinite sampler mmengine sleeps 2 s at each
+            'train_dataloader.sampler.type=InfiniteSampler',
             'train_dataloader.dataset.pipeline.3.prob=0.0',  # no flip: memorise exactly
             # the frames' own scale (360x202) keeps this CPU test at about a second per iteration
             'train_dataloader.dataset.pipeline.2.scale=(360,202)',

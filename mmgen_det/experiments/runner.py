@@ -96,10 +96,16 @@ class ExperimentRunner:
               estimate_s: float = 0.0, planned: dict[str, Any] | None = None, main_only: bool = False
               ) -> StageResult:
         """Look the stage up by its inputs; run ``work(stage_dir)`` only when it has no record."""
-        from mmengine.dist import barrier
+        from mmengine.dist import barrier, broadcast_object_list, is_distributed
         key = stage_key(stage, inputs)
         stage_dir = self.cache.stage_dir(stage, key, label)
         record = self.cache.load(stage_dir)
+        if main_only and is_distributed():
+            # rank 0 decides whether the stage runs: another rank looking later could find the record
+            # rank 0 has just written, skip the barrier below, and leave rank 0 waiting there forever
+            cached = [record is not None]
+            broadcast_object_list(cached, src=0)
+            record = self.cache.load(stage_dir) if cached[0] else None
         n = len(self.results) + 1
         progress = f'[{n}/{self.total_stages}]' if self.total_stages else f'[{n}]'
         if record is not None:

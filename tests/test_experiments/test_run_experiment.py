@@ -83,3 +83,19 @@ def test_stock_test_py_reproduces_a_row(sweep, tmp_path):
     metrics = json.loads(next(tmp_path.glob('*/*.json')).read_text())
     assert metrics['coco/bbox_mAP'] == float(row['mAP'])
     assert metrics['coco/bbox_mAP_50'] == float(row['mAP50'])
+
+
+def test_two_processes_run_the_sweep_and_agree_on_the_cache(tmp_path):
+    """torchrun with 2 CPU processes (gloo): rank 0 alone runs the data/subset/generation stages while
+    the other waits, every training is one DDP run; a rerun finds every stage cached on both ranks."""
+    config = tmp_path / 'tiny.py'
+    config.write_text(TINY.replace('num_real = [2, 4]', 'num_real = [4]'))
+    work = tmp_path / 'work'
+    args = ['-m', 'torch.distributed.run', '--nproc-per-node', '2', '--master-port', '29563',
+            'tools/run_experiment.py', str(config), '--work-dir', str(work), '--launcher', 'pytorch']
+    proc = run_tool(args, env={'OMP_NUM_THREADS': '1'}, timeout=800)
+    assert 'run_experiment: 2 runs, 8 stages run (3 trainings), 0 cached' in proc.stdout, proc.stdout[-3000:]
+    assert [(r['num_real'], r['arm']) for r in read_csv(work / 'results.csv')] == \
+        [('4', 'real-only'), ('4', 'synthetic-pretrain')]
+    rerun = run_tool(args, env={'OMP_NUM_THREADS': '1'}, timeout=800)
+    assert '0 stages run (0 trainings)' in rerun.stdout

@@ -69,7 +69,7 @@ def test_outputs(sweep):
 def test_rerun_runs_no_stage(sweep):
     work, first, stdout = sweep
     ran = [e for e in read_stage_log(work)[:first] if e['status'] == 'ran']
-    assert all(e['seconds'] > 0 and e['peak_rss_mib'] > 100 for e in ran), ran  # python + torch alone is more
+    assert all(e['seconds'] >= 0 and e['peak_rss_mib'] > 100 for e in ran), ran  # python + torch alone is more
     rerun = read_stage_log(work)[first:]
     assert rerun, 'the rerun logged no stage'
     assert [e for e in rerun if e['status'] == 'ran'] == []

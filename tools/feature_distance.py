@@ -65,14 +65,14 @@ def main(argv=None) -> None:
     synth_dir, real_ann = Path(args.synth_dir), Path(args.real_ann)
     img_root = Path(args.real_img_root) if args.real_img_root else real_ann.resolve().parent.parent
     try:
-        load_layouts(synth_dir)  # fail on a bad set before loading the backbone
+        coco = load_layouts(synth_dir)  # fail on a bad set before loading the backbone
         if not real_ann.is_file():
             raise FileNotFoundError(f'--real-ann {real_ann} does not exist')
         extractor = FeatureExtractor(backbone_cfg(args), args.checkpoint, prefix=args.prefix,
                                      input_size=tuple(args.input_size), device=args.device)
         key = feature_key(extractor.identity['sha256'], hashlib.sha256(real_ann.read_bytes()).hexdigest())
-        records = stored_scores(load_layouts(synth_dir), key, field=FIELD)
-        if len(records) == len(load_layouts(synth_dir)['images']):
+        records = stored_scores(coco, key, field=FIELD)
+        if len(records) == len(coco['images']):
             print(f'feature_distance: {synth_dir} already scored under {key}; nothing to do')
         else:
             key, records = score_set_feature_distance(synth_dir, extractor, real_ann, img_root, args.batch_size,

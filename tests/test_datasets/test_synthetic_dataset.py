@@ -26,7 +26,7 @@ def scored_set(fish_coco, tmp_path_factory) -> Path:
     for im in coco['images']:
         i = im['id']
         im['pr_filter'] = {'detA': dict(precision=[0.0, 0.2, 0.4, 0.6, 0.8, 1.0][i],
-                                        recall=[1.0, 0.8, 0.6, 0.4, 0.2, 0.0][i]),
+                                        recall=[1.0, 0.8, 0.6, 0.4, 0.2, 0.0][i], matches=[[0, 0.9, 0.7]]),
                            'detB': dict(precision=1.0, recall=1.0)}
         im['feature_distance'] = {'featA': dict(distance=None if i == 0 else float(i))}
     (out / 'annotations.json').write_text(json.dumps(coco))
@@ -43,7 +43,11 @@ def test_thresholds_keep_exactly_the_passing_images(scored_set):
     ds = build(scored_set, min_precision=0.4, min_recall=0.2, pr_key='detA')
     # precision >= 0.4 -> i >= 2; recall >= 0.2 -> i <= 4
     assert sorted(d['img_id'] for d in ds) == [2, 3, 4]
-    assert all(d['generation']['generator'] == 'copy_paste' for d in ds)
+    # infos carry the scores filters and transforms read, not the records kept in annotations.json
+    assert ds.get_data_info(0)['pr_filter'] == {'detA': dict(precision=0.4, recall=0.6),
+                                                'detB': dict(precision=1.0, recall=1.0)}
+    assert ds.get_data_info(0)['feature_distance'] == {'featA': dict(distance=2.0)}
+    assert 'generation' not in ds.get_data_info(0)
     assert len(build(scored_set, min_precision=0.9, pr_key='detB')) == 6
     assert len(build(scored_set)) == 6  # no thresholds: everything
 

@@ -22,9 +22,6 @@ Also profiles one batched B=max call with cProfile and records the top entries b
 """
 from __future__ import annotations
 
-import cProfile
-import io
-import pstats
 import sys
 import tempfile
 import time
@@ -35,7 +32,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import finish, machine, not_measured, parser, result, row, summary, versions  # noqa: E402
+from common import finish, machine, not_measured, parser, profile_top, result, row, summary, versions  # noqa: E402
 
 from mmgen_det.generation.gligen import GLIGENGenerator  # noqa: E402
 from mmgen_det.layouts import Layout  # noqa: E402
@@ -149,19 +146,10 @@ def compare(generator: GLIGENGenerator, b: int, repeats: int, size: int) -> dict
                 speedup=single['median_s'] / batch['median_s'], max_abs_diff=max_diff)
 
 
-def profile(generator: GLIGENGenerator, b: int, size: int, top: int = 15) -> list[dict[str, Any]]:
-    """cProfile of one batched call; the ``top`` functions by own (total) time."""
+def profile(generator: GLIGENGenerator, b: int, size: int) -> list[dict[str, Any]]:
+    """cProfile of one batched call of B layouts."""
     layouts, seeds = random_layouts(b, size, size, seed=99), list(range(b))
-    prof = cProfile.Profile()
-    prof.enable()
-    batched(generator, layouts, seeds)
-    prof.disable()
-    stats = pstats.Stats(prof, stream=io.StringIO())
-    entries = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:top]
-    total = sum(v[2] for v in stats.stats.values())
-    return [dict(function=f'{Path(file).name}:{line}({name})' if file != '~' else name, calls=nc,
-                 tottime_s=round(tt, 4), cumtime_s=round(ct, 4), share=round(tt / total, 3))
-            for (file, line, name), (_, nc, tt, ct, _) in entries]
+    return profile_top(lambda: batched(generator, layouts, seeds))
 
 
 def run(quick: bool = False, repeats: int | None = None, random_weights: bool = False, device: str = 'cpu',
@@ -195,7 +183,9 @@ def run(quick: bool = False, repeats: int | None = None, random_weights: bool = 
 
     rows = table(per_b, top, settings)
     notes = [f'CPU runs use torch.set_num_threads({threads}).'] if device == 'cpu' else []
-    return result('generation', 'Batched multi-layout generation vs diffusers once per layout', settings,
+    title = 'Batched multi-layout generation vs diffusers once per layout' + (
+        f' ({threads} torch threads)' if device == 'cpu' and threads != 1 else '')
+    return result('generation', title, settings,
                   dict(per_batch_size=per_b, profile_top=top), rows, notes)
 
 
@@ -209,7 +199,8 @@ def table(per_b: list[dict[str, Any]], top: list[dict[str, Any]], settings: dict
         b = m['batch_size']
         is_target = b == 8 and device == 'cpu' and not random_weights
         met = m['speedup'] >= SPEEDUP_TARGET if is_target else None
-        rows.append(row(f'B={b}: images/s batched vs per-layout',
+        threads = f", {settings['torch_threads']} thread{'s' * (settings['torch_threads'] > 1)}" if device == 'cpu' else ''
+        rows.append(row(f'B={b}: images/s batched vs per-layout{threads}',
                         f"{m['batched_images_per_s']:.3g} vs {m['per_layout_images_per_s']:.3g} img/s "
                         f"= {m['speedup']:.2f}x", f'>= {SPEEDUP_TARGET}x (CPU, B=8)' if is_target else None,
                         met, why_missed(m, per_b, top) if met is False else ''))
@@ -228,7 +219,7 @@ def table(per_b: list[dict[str, Any]], top: list[dict[str, Any]], settings: dict
 def why_missed(m: dict[str, Any], per_b: list[dict[str, Any]], top: list[dict[str, Any]]) -> str:
     compute = sum(p['share'] for p in top if p['function'].startswith('<built-in method torch'))
     b1 = next((x['speedup'] for x in per_b if x['batch_size'] == 1), None)
-    return (f"{m['speedup']:.2f}x at B={m['batch_size']}: on 1 CPU thread denoising is compute-bound "
+    return (f"{m['speedup']:.2f}x at B={m['batch_size']}: on the CPU denoising is compute-bound "
             f"(torch kernels take {compute:.0%} of the batched call's time in the profile: attention, conv, "
             'linear), and their cost grows linearly with the batch, so batching only removes per-call '
             'overhead' + (f'; and the batched path costs more per call than plain diffusers (B=1: {b1:.2f}x; '

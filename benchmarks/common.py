@@ -8,9 +8,12 @@ measured), and ``note`` says why a target was missed and what would close it.
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import json
 import os
 import platform
+import pstats
 import resource
 import statistics
 import subprocess
@@ -58,6 +61,20 @@ def median_time(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> dict[st
         fn()
         times.append(time.perf_counter() - start)
     return summary(times)
+
+
+def profile_top(fn: Callable[[], Any], top: int = 15) -> list[dict[str, Any]]:
+    """cProfile of one call of ``fn``: the ``top`` functions by own time, with their share of the total."""
+    prof = cProfile.Profile()
+    prof.enable()
+    fn()
+    prof.disable()
+    stats = pstats.Stats(prof, stream=io.StringIO())
+    entries = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:top]
+    total = sum(v[2] for v in stats.stats.values())
+    return [dict(function=f'{Path(file).name}:{line}({name})' if file != '~' else name, calls=nc,
+                 tottime_s=round(tt, 4), cumtime_s=round(ct, 4), share=round(tt / total, 3))
+            for (file, line, name), (_, nc, tt, ct, _) in entries]
 
 
 def summary(times: Sequence[float]) -> dict[str, Any]:

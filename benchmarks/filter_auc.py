@@ -91,8 +91,9 @@ def train_filter(data_root: Path, work: Path, max_iters: int, load_from: str | N
             f'test_evaluator.ann_file={root}annotations/test.json',
             'val_cfg=None', 'val_dataloader=None', 'val_evaluator=None', f'train_cfg.max_iters={max_iters}',
             f'param_scheduler.1.end={max_iters}', f'param_scheduler.1.milestones=[{int(max_iters * 0.8)}]',
-            f'default_hooks.checkpoint.interval={max_iters}',
-            'train_dataloader.num_workers=1', 'train_dataloader.persistent_workers=False']
+            f'default_hooks.checkpoint.interval={max_iters // 2}', 'default_hooks.checkpoint.max_keep_ckpts=2',
+            'train_dataloader.num_workers=1', 'train_dataloader.persistent_workers=False',
+            'train_dataloader.sampler.type=InfiniteSampler']  # mmengine sleeps 2 s at every epoch end
     if load_from:
         opts.append(f'load_from={load_from}')
     cmd = [sys.executable, str(mmdet_tool_path('train.py')), str(FILTER_CFG), '--work-dir', str(work),
@@ -115,6 +116,9 @@ def main(argv=None) -> None:
     parser.add_argument('--score-thr', type=float, default=0.3)
     parser.add_argument('--iou-thr', type=float, default=0.5)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--score-thrs', type=float, nargs='+', default=[0.01, 0.05, 0.1, 0.3],
+                        help='score thresholds of the AUC table (one detector pass for all)')
+    parser.add_argument('--iou-thrs', type=float, nargs='+', default=[0.3, 0.5])
     args = parser.parse_args(argv)
 
     import mmgen_det  # noqa: F401
@@ -143,16 +147,16 @@ def main(argv=None) -> None:
     make_shifted_copy(correct, shifted, args.seed)
 
     detector = FilterDetector(FILTER_CFG, ckpt)
+    # the headline setting through the product path (score_set stores what SyntheticDetDataset filters on)
     settings = MatchSettings(args.score_thr, args.iou_thr)
     scores = {}
     for name, root in (('correct', correct), ('shifted', shifted)):
         key = score_set(root, detector, settings, batch_size=8).key
         recs = list(stored_scores(load_layouts(root), key).values())
-        p = np.array([r['precision'] for r in recs])
-        r = np.array([r['recall'] for r in recs])
-        scores[name] = dict(precision=p, recall=r, min_pr=np.minimum(p, r),
-                            f1=np.where(p + r > 0, 2 * p * r / np.where(p + r > 0, p + r, 1), 0.0))
-        save_pr_plot(p, r, work / f'pr_{name}.png', title=f'{name} boxes ({key})')
+        scores[name] = pr_arrays([r['precision'] for r in recs], [r['recall'] for r in recs])
+        save_pr_plot(scores[name]['precision'], scores[name]['recall'], work / f'pr_{name}.png',
+                     title=f'{name} boxes ({key})')
+    grid = threshold_grid(detector, {'correct': correct, 'shifted': shifted}, args.score_thrs, args.iou_thrs)
 
     result = dict(checkpoint=str(ckpt), num_images=args.num_images, score_thr=args.score_thr,
                   iou_thr=args.iou_thr,
@@ -162,11 +166,50 @@ def main(argv=None) -> None:
                                             np.histogram(s['min_pr'], bins=10, range=(0, 1)))))
                              for name, s in scores.items()},
                   distinct_min_pr_values=len(np.unique(np.concatenate([s['min_pr'] for s in scores.values()]))),
-                  mean={name: {k: float(v.mean()) for k, v in s.items()} for name, s in scores.items()})
+                  mean={name: {k: float(v.mean()) for k, v in s.items()} for name, s in scores.items()},
+                  grid=grid)
     (work / 'filter_auc.json').write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
+    print('score_thr  iou_thr  ROC AUC (min(P, R))  correct: min(P, R) > 0  shifted: min(P, R) >= 0.1')
+    for g in grid:
+        print(f"{g['score_thr']:<9g}  {g['iou_thr']:<7g}  {g['auc_min_pr']:<19.3f}  "
+              f"{g['correct_nonzero']:>2} / {args.num_images:<18}  {g['shifted_kept_at_0.1']:>2} / {args.num_images}")
     print(f"filter_auc: ROC AUC {result['auc']['min_pr']:.3f} (min(P, R)), correct vs shifted boxes, "
-          f"{args.num_images}+{args.num_images} images, detector {ckpt}")
+          f"{args.num_images}+{args.num_images} images, score_thr {args.score_thr:g}, iou_thr {args.iou_thr:g}, "
+          f"detector {ckpt}")
+
+
+def pr_arrays(precision, recall) -> dict[str, np.ndarray]:
+    p, r = np.asarray(precision, float), np.asarray(recall, float)
+    return dict(precision=p, recall=r, min_pr=np.minimum(p, r),
+                f1=np.where(p + r > 0, 2 * p * r / np.where(p + r > 0, p + r, 1), 0.0))
+
+
+def threshold_grid(detector, sets: dict[str, Path], score_thrs, iou_thrs) -> list[dict]:
+    """AUC of min(P, R) at every (score_thr, iou_thr), from one detector pass per image."""
+    from mmgen_det.filters.pr_filter import MatchSettings, score_detections
+    from mmgen_det.filters.scoring import decode_image, layout_boxes, load_layouts
+
+    dets = {}
+    for name, root in sets.items():
+        coco = load_layouts(root)
+        boxes = layout_boxes(coco)
+        images = coco['images']
+        preds = [d for i in range(0, len(images), 8) for d in
+                 detector.predict([decode_image(root / im['file_name']) for im in images[i:i + 8]])]
+        dets[name] = [(d, boxes[im['id']][0]) for im, d in zip(images, preds)]
+    rows = []
+    for score_thr in score_thrs:
+        for iou_thr in iou_thrs:
+            settings = MatchSettings(score_thr, iou_thr)
+            s = {}
+            for name, pairs in dets.items():
+                scored = [score_detections(d, gt, None, settings) for d, gt in pairs]
+                s[name] = pr_arrays([x.precision for x in scored], [x.recall for x in scored])['min_pr']
+            rows.append(dict(score_thr=score_thr, iou_thr=iou_thr, auc_min_pr=roc_auc(s['correct'], s['shifted']),
+                             correct_nonzero=int((s['correct'] > 0).sum()),
+                             **{'shifted_kept_at_0.1': int((s['shifted'] >= 0.1).sum())}))
+    return rows
 
 
 if __name__ == '__main__':

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -88,7 +89,8 @@ def markdown(report: dict[str, Any]) -> str:
             lines += ['', f'Note: {note}']
         profile = res.get('measurements', {}).get('profile_top')
         if profile:
-            lines += ['', f"Profile (cProfile, one batched call, B={max(res['settings']['batch_sizes'])}), "
+            b = max(res['settings'].get('batch_sizes') or [res['settings'].get('batch_size')])
+            lines += ['', f"Profile (cProfile, one batched call, B={b}), "
                       'top functions by own time:', '', '| Function | Calls | Own s | Cumulative s | Share |',
                       '|---|---|---|---|---|']
             lines += [f"| {cell(p['function'])} | {p['calls']} | {p['tottime_s']} | {p['cumtime_s']} | {p['share']:.1%} |"
@@ -119,6 +121,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     import torch
     plan: list[tuple[str, list[str]]] = [(name, ['--work-dir', str(args.demo_work_dir)] if name == 'demo_stages' else [])
                                          for name in (args.only or BENCHMARKS)]
+    cores = os.cpu_count() or 1
+    if cores > 1:  # batching pays where one sample leaves cores idle: measured with every core too
+        for name, extra in (('generation', ['--no-profile']), ('pr_scoring', [])):
+            if not args.only or name in args.only:
+                plan.insert(next(i for i, (n, _) in enumerate(plan) if n == name) + 1,
+                            (f'{name}:all-cores', ['--threads', str(cores), *extra]))
     if torch.cuda.is_available() and (not args.only or 'generation' in args.only):
         plan.insert(1, ('generation:cuda-full-size', GPU_GENERATION))
     start = time.perf_counter()

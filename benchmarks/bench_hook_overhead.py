@@ -11,10 +11,10 @@ and the same train dataloader built on it; they alternate, ``repeats`` times:
   dataloader builds the ``SyntheticDetDataset``, which asks the hook to generate the set, then loads it.
 
 Overhead = median(hook) / median(direct) - 1, the two paths run in ABBA order (direct first in even
-repeats, the hook first in odd ones) so that drift of a shared machine favours neither. Target: <= 5%. Building the Runner (model, hooks) is not
-generation and is reported apart, as is generation alone and the dataset load that both paths pay
-(mmengine's ``BaseDataset._serialize_data`` runs a full ``gc.collect()``, ~1 s in a process holding
-torch + diffusers + mmdet, whatever the set size).
+repeats, the hook first in odd ones) so that drift of a shared machine favours neither. Target: <= 5%.
+Building the Runner (model, hooks) is not generation and is reported apart, as is generation alone
+and the dataset load that both paths pay (mmengine's ``BaseDataset._serialize_data`` runs a full
+``gc.collect()``, ~1 s in a process holding torch + diffusers + mmdet, whatever the set size).
 """
 from __future__ import annotations
 

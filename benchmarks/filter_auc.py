@@ -167,12 +167,17 @@ def main(argv=None) -> None:
         scores[name] = pr_arrays([r['precision'] for r in recs], [r['recall'] for r in recs])
         save_pr_plot(scores[name]['precision'], scores[name]['recall'], work / f'pr_{name}.png',
                      title=f'{name} boxes ({key})')
+    # a second detector pass, for the grid; at the headline setting it must reproduce the stored scores
     grid = threshold_grid(detector, {'correct': correct, 'shifted': shifted}, args.score_thrs, args.iou_thrs)
+    auc = {k: roc_auc(scores['correct'][k], scores['shifted'][k]) for k in ('min_pr', 'precision', 'recall', 'f1')}
+    for g in grid:
+        if (g['score_thr'], g['iou_thr']) == (args.score_thr, args.iou_thr) and g['auc_min_pr'] != auc['min_pr']:
+            raise RuntimeError(f"AUC from the stored scores ({auc['min_pr']}) differs from the grid's "
+                               f"({g['auc_min_pr']}) at the same thresholds: score_set and the matching disagree")
 
     result = dict(checkpoint=str(ckpt), num_images=args.num_images, score_thr=args.score_thr,
                   iou_thr=args.iou_thr,
-                  auc={k: roc_auc(scores['correct'][k], scores['shifted'][k])
-                       for k in ('min_pr', 'precision', 'recall', 'f1')},
+                  auc=auc,
                   histogram={name: dict(zip(('counts', 'edges'), (v.tolist() for v in
                                             np.histogram(s['min_pr'], bins=10, range=(0, 1)))))
                              for name, s in scores.items()},

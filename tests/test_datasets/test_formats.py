@@ -226,6 +226,8 @@ def test_fix_bbox_fail_and_float_noise():
 def test_parse_yolo_line():
     assert parse_yolo_line('3 0.5 0.5 0.25 1\n') == (3, [0.5, 0.5, 0.25, 1.0])
     assert parse_yolo_line('0 1.01 0.5 0.1 0.1')[1][0] == 1.01  # slightly out: fixed later
+    index, box = parse_yolo_line('4 0.1 0.2 0.5 0.2 0.3 0.6')  # a segment: its polygon's box
+    assert index == 4 and box == pytest.approx([0.3, 0.4, 0.4, 0.4])
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -233,6 +235,7 @@ def test_parse_yolo_line():
 YOLO_BAD = [
     ('0 0.5 0.5 0.2', 'expected 5 fields'),
     ('0 0.5 0.5 0.2 0.2 0.1', 'expected 5 fields'),
+    ('0 0.1 0.1 0.5 0.1 0.5 0.5 0.1', 'or a polygon'),  # a segment needs whole x y pairs
     ('0 0.5 abc 0.2 0.2', 'not all numbers'),
     ('x 0.5 0.5 0.2 0.2', 'not an integer'),
     ('2 0.5 0.5 0.2 0.2', 'class index 2 is not in data.yaml names'),
@@ -337,9 +340,11 @@ def test_voc_fixable_boxes_and_size_mismatch_are_counted(tmp_path):
     ('notanimage.jpg', 'cannot be decoded'),
 ])
 def test_voc_bad_image_reference(tmp_path, filename, message):
+    """An unusable <filename> and no image named like the XML (img.*) to fall back on."""
     src = make_voc(tmp_path / 'src', filename=filename)
+    (src / 'images' / 'img.jpg').rename(src / 'images' / 'photo.jpg')
     (src / 'images' / 'notanimage.jpg').write_text('not a jpeg')
-    (tmp_path / 'escape.jpg').write_bytes((src / 'images' / 'img.jpg').read_bytes())
+    (tmp_path / 'escape.jpg').write_bytes((src / 'images' / 'photo.jpg').read_bytes())
     out = tmp_path / 'out'
     with pytest.raises(DatasetFormatError, match=rf'img\.xml: <filename> .*{message}'):
         convert_dataset(src, 'voc', out)

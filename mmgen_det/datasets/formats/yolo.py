@@ -1,0 +1,349 @@
+"""Read YOLO detection datasets as Ultralytics, Roboflow, CVAT and Label Studio export them.
+
+In:  a yaml of any name (``names``, ``train``/``val``/``test``, optional ``path``); a folder holding
+     exactly one yaml with ``names:`` (or, if none, one level down); or a folder without one:
+     ``images/`` + ``labels/`` (flat, or with split subfolders ``images/train``...),
+     ``<split>/images`` + ``<split>/labels``, or images with their ``.txt`` labels beside them.
+     Class names come from ``classes``, else the yaml, else a :data:`CLASS_FILES` file.
+Out: one :class:`~.common.ConvertedSplit` per split (``valid`` -> ``val``; a folder without splits is
+     the single split ``train``: splitting it is the caller's choice). Class index ``k`` is the
+     ``k``-th name, category id ``k + 1``. Segmentation lines become their polygon's box (counted).
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import yaml
+
+from mmgen_det.utils.io import PathLike
+from .common import (ConvertedSplit, DatasetFormatError, SplitBuilder, categories_from_names,
+                     has_images, image_files, is_image, split_name_of, yolo_to_coco_bbox)
+
+CLASS_FILES = ('classes.txt', 'obj.names', 'classes.names', '_darknet.labels')  # _darknet: Roboflow
+# A YOLO field within this much of [0, 1] is an exporter's rounding: the box is fixed per
+# ``on_invalid``. Farther out, the file is not normalised YOLO (e.g. pixel coordinates): always fails.
+YOLO_SLACK = 0.05
+# Yaml split key -> split folders beside the yaml to fall back on (Roboflow writes ``valid``).
+YOLO_SPLIT_DIRS = {'train': ('train',), 'val': ('valid', 'val'), 'test': ('test',)}
+NAMES_KEY = re.compile(r'^names\s*:', re.MULTILINE)
+
+
+@dataclass
+class _Split:
+    name: str
+    images: list[Path]
+    check_orphans: bool  # False for a .txt list: its labels/ folder also holds other splits' labels
+
+
+def parse_yolo_line(line: str) -> tuple[int, list[float]]:
+    """``'k cx cy w h'`` or a segment ``'k x1 y1 ... xn yn'`` (n >= 3) -> ``(k, [cx, cy, w, h])``,
+    refusing anything that is not normalised YOLO."""
+    fields = line.split()
+    if len(fields) != 5 and (len(fields) < 7 or len(fields) % 2 == 0):
+        raise DatasetFormatError(
+            f'expected 5 fields "class cx cy w h" or a polygon "class x1 y1 x2 y2 x3 y3 ...", '
+            f'got {len(fields)}: {line.strip()!r}',
+            'write one object per line as "class cx cy w h" or "class x1 y1 ... xn yn" (n >= 3)')
+    try:
+        index = int(fields[0])
+    except ValueError:
+        raise DatasetFormatError(f'class {fields[0]!r} is not an integer index',
+                                 'the first field is the 0-based index into the class names') from None
+    try:
+        values = [float(v) for v in fields[1:]]
+    except ValueError:
+        values = []
+    if len(values) != len(fields) - 1 or not all(math.isfinite(v) for v in values):
+        raise DatasetFormatError(f'coordinates {fields[1:]} are not all numbers',
+                                 'coordinates must be decimal numbers')
+    if any(not -YOLO_SLACK <= v <= 1 + YOLO_SLACK for v in values):
+        raise DatasetFormatError(
+            f'coordinates {values} are outside [0, 1]',
+            'YOLO coordinates are fractions of the image size: divide pixel values by the image '
+            'width/height')
+    if len(values) > 4:
+        xs, ys = values[0::2], values[1::2]
+        values = [(min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2,
+                  max(xs) - min(xs), max(ys) - min(ys)]
+    return index, values
+
+
+def read_yolo(src: PathLike, on_invalid: str = 'clip', classes: Sequence[str] | None = None,
+              split_name: str = 'train') -> list[ConvertedSplit]:
+    """Read a YOLO dataset given its yaml or its folder (see the module docstring for the layouts).
+
+    ``classes`` (class names in index order) overrides the yaml and class files; ``split_name``
+    names the split of a folder without splits. An image without a label file has no boxes.
+    """
+    src = Path(src)
+    yaml_path = src if src.is_file() else find_yolo_yaml(src)
+    cfg = load_yaml(yaml_path) if yaml_path else {}
+    splits = _yaml_splits(cfg, yaml_path) if yaml_path else _folder_splits(src, split_name)
+    names, names_source = _class_names(classes, cfg, yaml_path, src, splits)
+    categories = categories_from_names(names.values())
+    category_of = {index: i for i, index in enumerate(names, start=1)}
+    return [_read_split(split, category_of, categories, names_source, on_invalid)
+            for split in splits]
+
+
+# ----------------------------------------------------------------------------- finding the data
+
+def _names_yamls(folder: Path) -> list[Path]:
+    """The yamls with ``names:`` in ``folder``, else in its subfolders (an export unzipped into a
+    folder of its own)."""
+    for pattern in ('*.y*ml', '*/*.y*ml'):
+        found = [p for p in sorted(folder.glob(pattern)) if p.suffix.lower() in ('.yaml', '.yml')
+                 and p.is_file() and NAMES_KEY.search(p.read_text(encoding='utf-8', errors='replace'))]
+        if found:
+            return found
+    return []
+
+
+def find_yolo_yaml(folder: Path) -> Path | None:
+    """The one yaml with ``names:`` in ``folder`` (or one level down); None if there is none."""
+    yamls = _names_yamls(folder)
+    if len(yamls) > 1:
+        raise DatasetFormatError(f'{len(yamls)} YOLO yaml files with names: '
+                                 f'{[p.relative_to(folder).as_posix() for p in yamls]}',
+                                 f'pass the one to convert as the source, e.g. {yamls[0]}',
+                                 folder, 'yaml files')
+    return yamls[0] if yamls else None
+
+
+def yolo_evidence(src: Path) -> list[str]:
+    """What in the folder ``src`` looks like YOLO (for format detection)."""
+    found = [f'YOLO yaml {p.relative_to(src).as_posix()} (names:)' for p in _names_yamls(src)]
+    children = [d for d in sorted(src.iterdir()) if d.is_dir() and not d.name.startswith('.')]
+    for d in [src] + children:
+        rel = d.relative_to(src).as_posix()
+        if (d / 'images').is_dir() and (d / 'labels').is_dir():
+            found.append(f'{"" if rel == "." else rel + "/"}images/ + labels/')
+        files = list(d.iterdir())
+        stems = {p.stem for p in files if is_image(p)}
+        if any(p.suffix == '.txt' and p.stem in stems for p in files):
+            found.append(f'images with .txt labels beside them in {rel}/')
+    return found
+
+
+def load_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise FileNotFoundError(f'{path}: no such file; pass a YOLO yaml or its folder')
+    try:
+        cfg = yaml.safe_load(path.read_text(encoding='utf-8'))
+    except yaml.YAMLError as e:
+        mark = getattr(e, 'problem_mark', None)
+        record = f'line {mark.line + 1}' if mark else 'whole file'
+        raise DatasetFormatError(f'malformed YAML ({e})', 'fix the YAML syntax', path,
+                                 record) from None
+    if not isinstance(cfg, dict):
+        raise DatasetFormatError('not a mapping of keys', 'write train/val/test and names keys',
+                                 path, 'whole file')
+    return cfg
+
+
+def _candidates(value: str, bases: Sequence[Path], fallbacks: Sequence[Path] = ()) -> list[Path]:
+    """Where a path written in a yaml or list may be, most likely first: under each base, as
+    Ultralytics resolves it; then its last 3 and 2 parts under each base, ``fallbacks``, and its
+    last part. These cover Roboflow's ``../train/images`` (Ultralytics drops the ``../``) and the
+    exporter's absolute paths (``/`` or ``\\`` separated) that do not exist here."""
+    parts = [p for p in re.split(r'[\\/]+', value) if p not in ('', '.', '..')
+             and not p.endswith(':')]
+    found = [b / value for b in bases]
+    for k in (3, 2):
+        found += [b.joinpath(*parts[-k:]) for b in bases if len(parts) >= k]
+    found += [*fallbacks, *(b / parts[-1] for b in bases if parts)]
+    return list(dict.fromkeys(found))
+
+
+def _yaml_splits(cfg: dict, yaml_path: Path) -> list[_Split]:
+    """Each of ``train``/``val``/``test``: a folder, a .txt list of images, or a list of either."""
+    root = yaml_path.parent
+    base = root / cfg['path'] if isinstance(cfg.get('path'), str) and cfg['path'] else root
+    bases = [base, root] if base.is_dir() else [root]
+    splits = []
+    for key, dirs in YOLO_SPLIT_DIRS.items():
+        value = cfg.get(key)
+        if value in (None, '', []):
+            continue
+        entries = value if isinstance(value, list) else [value]
+        if not all(isinstance(e, str) and e for e in entries):
+            raise DatasetFormatError(f'{key} must be a path or a list of paths, got {value!r}',
+                                     'point it at the split image folder or .txt image list',
+                                     yaml_path, key)
+        images, listed = [], False
+        for entry in entries:
+            tried = _candidates(entry, bases, [root / d / 'images' for d in dirs]
+                                + [root / 'images' / d for d in dirs])
+            path = next((p for p in tried if p.exists()), None)
+            if path is None:
+                raise DatasetFormatError(
+                    f'no image folder or list for {key}: tried {[str(p) for p in tried]}',
+                    'fix the path in the yaml, or put the images in one of those folders',
+                    yaml_path, f'{key}: {entry}')
+            listed |= path.is_file()
+            images += _listed_images(path, bases) if path.is_file() else image_files(path, True)
+        splits.append(_Split(key, images, check_orphans=not listed))
+    if not splits:
+        raise DatasetFormatError('no train/val/test key', 'list the split image folders in it',
+                                 yaml_path, 'top level')
+    return splits
+
+
+def _listed_images(list_file: Path, bases: list[Path]) -> list[Path]:
+    """The images of a .txt list, one path per line (``./x`` is relative to the list's folder)."""
+    images = []
+    for lineno, line in enumerate(list_file.read_text(encoding='utf-8').splitlines(), start=1):
+        if line.strip():
+            tried = _candidates(line.strip(), [list_file.parent, *bases])
+            image = next((p for p in tried if p.is_file()), None)
+            if image is None:
+                raise DatasetFormatError(f'image {line.strip()} not found (tried {len(tried)} '
+                                         f'places, first {tried[0]})',
+                                         'fix the path or put the image there', list_file,
+                                         f'line {lineno}')
+            images.append(image)
+    return images
+
+
+def _folder_splits(src: Path, split_name: str) -> list[_Split]:
+    """The splits of a folder without a yaml, in the first layout that matches."""
+    subfolders = [d for d in sorted(src.iterdir()) if d.is_dir() and not d.name.startswith('.')]
+    images_dir = src / 'images'
+    if images_dir.is_dir() and has_images(images_dir):
+        splits = [_Split(split_name, image_files(images_dir), True)]
+    elif images_dir.is_dir():
+        splits = [_Split(split_name_of(d.name), image_files(d, True), True)
+                  for d in sorted(images_dir.iterdir()) if d.is_dir()]
+    elif any((d / 'images').is_dir() for d in subfolders):
+        splits = [_Split(split_name_of(d.name), image_files(d / 'images', True), True)
+                  for d in subfolders if (d / 'images').is_dir()]
+    elif has_images(src):
+        splits = [_Split(split_name, image_files(src), True)]
+    else:  # CVAT's obj_train_data/: images with their .txt beside them
+        splits = [_Split(split_name_of(d.name), image_files(d), True) for d in subfolders]
+    splits = [s for s in splits if s.images]
+    if not splits:
+        raise DatasetFormatError(
+            'no images found', 'give the YOLO yaml, or lay the folder out as images/ + labels/, '
+            '<split>/images + <split>/labels, or images with their .txt labels beside them',
+            src, 'folder layout')
+    order = list(YOLO_SPLIT_DIRS)
+    return sorted(splits, key=lambda s: order.index(s.name) if s.name in order else len(order))
+
+
+def _label_candidates(image: Path) -> list[Path]:
+    """Ultralytics' rule (the last ``/images/`` becomes ``/labels/``), then the .txt beside it."""
+    head, sep, tail = image.as_posix().rpartition('/images/')
+    beside = image.with_suffix('.txt')
+    return [Path(f'{head}/labels/{tail}').with_suffix('.txt'), beside] if sep else [beside]
+
+
+# ----------------------------------------------------------------------------- names and labels
+
+def _class_names(classes: Sequence[str] | None, cfg: dict, yaml_path: Path | None, src: Path,
+                 splits: list[_Split]) -> tuple[dict[int, str], str]:
+    """``({class index: name}, where the names came from)``."""
+    if classes is not None:
+        names = [str(c).strip() for c in classes]
+        if not names or not all(names):
+            raise ValueError(f'classes must be non-empty names, got {list(classes)}')
+        return dict(enumerate(names)), 'the --classes list'
+    if yaml_path and cfg.get('names') is not None:
+        return _yaml_names(cfg, yaml_path), f'{yaml_path.name} names'
+    root = yaml_path.parent if yaml_path else src
+    folders = [root, root / 'labels']
+    for split in (s for s in splits if s.images):  # e.g. labels/train/ and labels/
+        label_dir = _label_candidates(split.images[0])[0].parent
+        folders += [label_dir, label_dir.parent]
+    for folder in dict.fromkeys(folders):
+        for name in CLASS_FILES:
+            if (folder / name).is_file():
+                names = [n.strip() for n in (folder / name).read_text(encoding='utf-8-sig')
+                         .splitlines() if n.strip()]
+                if not names:
+                    raise DatasetFormatError('no class names in it', 'write one name per line',
+                                             folder / name, 'whole file')
+                return dict(enumerate(names)), name
+    has = f'{yaml_path.name} has no names' if yaml_path else 'no YOLO yaml with names:'
+    raise DatasetFormatError(
+        f'no class names: {has}, and no {", ".join(CLASS_FILES)} in {root} or its labels folder',
+        "pass the names in class index order with --classes 'name0,name1,...' (classes=[...]), "
+        'or write classes.txt beside the images/labels folders, one name per line', root,
+        'class names')
+
+
+def _yaml_names(cfg: dict, yaml_path: Path) -> dict[int, str]:
+    """``names`` as {class index: name}, in index order."""
+    names = cfg['names']
+    if isinstance(names, list):
+        names = dict(enumerate(names))
+    if not isinstance(names, dict) or not names:
+        raise DatasetFormatError(f'names must be a non-empty list or {{index: name}} dict, got '
+                                 f'{names!r}', 'list the class names', yaml_path, 'names')
+    try:
+        names = {int(k): str(v) for k, v in sorted(names.items(), key=lambda kv: int(kv[0]))}
+    except (TypeError, ValueError):
+        raise DatasetFormatError(f'names keys must be integers, got {list(names)}',
+                                 'map each class index to its name', yaml_path, 'names') from None
+    if 'nc' in cfg and cfg['nc'] != len(names):
+        raise DatasetFormatError(f'nc is {cfg["nc"]} but names has {len(names)} entries',
+                                 'make nc equal the number of names', yaml_path, 'nc')
+    return names
+
+
+def _read_split(split: _Split, category_of: dict[int, int], categories: list[dict],
+                names_source: str, on_invalid: str) -> ConvertedSplit:
+    labels = [_label_candidates(image) for image in split.images]
+    owners = Counter(candidates[0] for candidates in labels)
+    for image, candidates in zip(split.images, labels):
+        if owners[candidates[0]] > 1:
+            raise DatasetFormatError(f'several images share the stem {image.stem!r}',
+                                     'rename them: each label file matches one image by stem',
+                                     image, 'image')
+    if split.check_orphans:
+        _check_orphan_labels(split, set(owners))
+    # names under images/<split>/: relative to the split's common folder, as unique as the sources
+    common = Path(os.path.commonpath([str(p.parent.absolute()) for p in split.images] or ['/']))
+    builder = SplitBuilder(split.name, categories, on_invalid, total=len(split.images))
+    for image, candidates in zip(split.images, labels):
+        image_id = builder.add_image(image, image.absolute().relative_to(common).as_posix(),
+                                     image, 'image')
+        label = next((c for c in candidates if c.is_file()), None)
+        if label is None:
+            continue
+        for lineno, line in enumerate(label.read_text(encoding='utf-8-sig').splitlines(), start=1):
+            if not line.strip():
+                continue
+            record = f'line {lineno}'
+            try:
+                index, values = parse_yolo_line(line)
+            except DatasetFormatError as e:
+                raise e.at(label, record) from None
+            if index not in category_of:
+                raise DatasetFormatError(
+                    f'class index {index} is not in {names_source} (valid: '
+                    f'{sorted(category_of)})', f'fix the label or add the class to {names_source}',
+                    label, record)
+            if len(line.split()) > 5:
+                builder.problems['polygon_to_box'] += 1
+            info = builder.images[image_id]
+            bbox = yolo_to_coco_bbox(*values, info['width'], info['height'])
+            builder.add_box(image_id, category_of[index], bbox, label, record)
+    return builder.finish()
+
+
+def _check_orphan_labels(split: _Split, used: set[Path]) -> None:
+    """A label file in a labels folder with no image is a renamed or deleted image: refuse it."""
+    image_dirs = {image.parent for image in split.images}
+    for folder in sorted({label.parent for label in used} - image_dirs):
+        for label in sorted(folder.glob('*.txt')) if folder.is_dir() else ():
+            if label not in used and label.name not in CLASS_FILES:
+                raise DatasetFormatError(f'no image named {label.stem}.* in split {split.name!r}',
+                                         'add the image or delete the label file', label,
+                                         'whole file')

@@ -5,7 +5,12 @@
 (``mmgen_det.generation``, ``mmgen_det.layouts``) needs only torch and diffusers, so it also imports
 on a GPU box without an mmcv/mmdet install; registration then is skipped.
 """
+import warnings
 from importlib.util import find_spec
+
+# mmengine 0.10.7 imports pkg_resources, which setuptools >= 81 marks deprecated: the warning repeats
+# on every command and says nothing a user can act on. Only that message is silenced.
+warnings.filterwarnings('ignore', message='pkg_resources is deprecated as an API', category=UserWarning)
 
 __version__ = '0.1.0'
 

@@ -8,6 +8,8 @@ We register into mmdet's own registries rather than a scope of our own, so confi
 | DATASETS                   | SyntheticDetDataset       | mmgen_det.datasets.synthetic_dataset     |
 | HOOKS                      | GLIGENGenerationHook      | mmgen_det.engine.hooks.generation_hook   |
 | HOOKS                      | PretrainLoadCheckHook     | mmgen_det.engine.hooks.load_check_hook   |
+| HOOKS                      | DelayedEarlyStoppingHook  | mmgen_det.engine.hooks.early_stopping_hook |
+| HOOKS                      | TrainingProgressHook      | mmgen_det.engine.hooks.progress_hook     |
 | MODELS                     | FixedSSDHead              | mmgen_det.compat.ssd_predict             |
 | TRANSFORMS                 | PRFilter                  | mmgen_det.filters.pr_filter              |
 | WEIGHT_INITIALIZERS        | PretrainedOrScratch       | mmgen_det.engine.pretrained_init         |
@@ -17,8 +19,10 @@ from importlib import import_module
 REGISTERING_MODULES = (
     'mmgen_det.compat.ssd_predict',
     'mmgen_det.datasets.synthetic_dataset',
+    'mmgen_det.engine.hooks.early_stopping_hook',
     'mmgen_det.engine.hooks.generation_hook',
     'mmgen_det.engine.hooks.load_check_hook',
+    'mmgen_det.engine.hooks.progress_hook',
     'mmgen_det.engine.pretrained_init',
     'mmgen_det.filters.pr_filter',
 )

@@ -1,7 +1,13 @@
 """Run an experiment: N real images x arms x seeds, every stage cached by its inputs.
 
+    python tools/run_experiment.py --data PATH [--format auto] [--detector NAME] [--generator copy-paste]
+        [--num-real 50 ...] [--seeds 0 ...] [--work-dir DIR]       # your dataset, no config to write
     python tools/run_experiment.py EXP_CONFIG [--work-dir DIR] [--dry-run] [--cfg-options K=V ...]
     torchrun --nproc_per_node 8 tools/run_experiment.py EXP_CONFIG --launcher pytorch
+
+With ``--data``, the experiment folder is first written into the work dir by the same code as
+``tools/init_experiment.py`` (configs derived from the data); a rerun with the same options reuses it,
+including your edits to ``DIR/experiment.py``.
 
 Stages: data -> subset -> [filter detector] -> generate -> [score] -> pretrain -> finetune / mixed /
 real-only / compute-matched -> test (see mmgen_det/experiments/runner.py). A rerun, or a sweep
@@ -13,16 +19,24 @@ image counts and an estimate of the compute still to run.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
 
+import mmgen_det  # noqa: F401  (first: silences mmengine's pkg_resources warning)
+
 
 def parse_args(argv=None) -> argparse.Namespace:
     from mmengine.config import DictAction
+    from mmgen_det.experiments.init import add_arguments
     parser = argparse.ArgumentParser(description='Run an experiment sweep (cached, stage by stage)')
-    parser.add_argument('config', help='experiment config (configs/experiments/*.py)')
-    parser.add_argument('--work-dir', help='default: work_dirs/experiments/<config name>')
+    parser.add_argument('config', nargs='?', help='experiment config (configs/experiments/*.py); or use --data')
+    parser.add_argument('--work-dir', help='default: work_dirs/experiments/<config or dataset name>')
+    add_arguments(parser.add_argument_group('your dataset, configs derived from it (instead of EXP_CONFIG)'),
+                  ['--data'])
+    parser.add_argument('--reinit', action='store_true', help='with --data: rewrite the experiment folder even if '
+                        'it was made with other options (stage results are kept and reused where unchanged)')
     parser.add_argument('--dry-run', action='store_true', help='resolve every stage, run none; print counts and '
                         'a compute estimate')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
@@ -31,7 +45,30 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--verbose', action='store_true', help="show mmengine's log lines instead of only "
                         "writing them to each stage's console.log; with --dry-run, list every stage")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if (args.config is None) == (args.data is None):
+        parser.error('give an experiment config or --data PATH (one of them)')
+    return args
+
+
+def experiment_from_data(args) -> str:
+    """Write (or reuse) the experiment folder for ``--data`` in the work dir; its experiment.py."""
+    from mmgen_det.experiments.init import init_experiment, settings_from_args
+    settings = settings_from_args(args)
+    work_dir = Path(args.work_dir or Path('work_dirs', 'experiments', Path(args.data).resolve().stem))
+    made_with = work_dir / 'init_args.json'
+    if made_with.is_file() and not args.reinit:
+        old = json.loads(made_with.read_text())
+        if old == json.loads(json.dumps(settings.as_dict())):
+            print(f'run_experiment: reusing {work_dir / "experiment.py"} (made from the same options)')
+            return str(work_dir / 'experiment.py')
+        changed = sorted(k for k in old if old[k] != settings.as_dict().get(k))
+        sys.exit(f'run_experiment: {work_dir} was initialised with other options ({", ".join(changed)}); pass '
+                 '--reinit to rewrite its configs, or choose another --work-dir')
+    path = init_experiment(settings, work_dir)
+    print(f'run_experiment: wrote {path} and {work_dir / "configs"} from {args.data} '
+          f'(derived settings: {work_dir / "data_profile.json"})')
+    return str(path)
 
 
 def main(argv=None) -> None:
@@ -42,10 +79,12 @@ def main(argv=None) -> None:
     from mmgen_det.experiments.cache import read_stage_log
 
     try:
-        exp = load_experiment(args.config, args.cfg_options)
-    except (ExperimentConfigError, FileNotFoundError) as e:
+        config = args.config or experiment_from_data(args)
+        exp = load_experiment(config, args.cfg_options)
+    except (ExperimentConfigError, FileNotFoundError, ValueError) as e:
         sys.exit(f'run_experiment: {e}')
-    work_dir = Path(args.work_dir or Path('work_dirs', 'experiments', Path(args.config).stem))
+    work_dir = Path(args.work_dir or (Path(config).parent if args.data else
+                                      Path('work_dirs', 'experiments', Path(config).stem)))
     if args.launcher != 'none':
         from mmengine.dist import init_dist
         init_dist(args.launcher)

@@ -7,6 +7,7 @@ _base_ = [
     '../_base_/schedules/cpu_demo.py',
 ]
 custom_imports = dict(imports=['mmgen_det'], allow_failed_imports=False)
+model = dict(bbox_head=dict(num_classes={{_base_.num_classes}}))
 
 data_root = 'data/fish4knowledge-mini-coco/'
 train_dataloader = dict(batch_size=4, dataset=dict(data_root=data_root))

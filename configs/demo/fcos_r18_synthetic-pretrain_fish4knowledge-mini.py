@@ -6,6 +6,7 @@ _base_ = [
     '../_base_/schedules/cpu_demo.py',
 ]
 custom_imports = dict(imports=['mmgen_det'], allow_failed_imports=False)
+model = dict(bbox_head=dict(num_classes={{_base_.num_classes}}))
 
 data_root = 'data/fish4knowledge-mini-coco/'
 real_ann_file = data_root + 'annotations/train.json'

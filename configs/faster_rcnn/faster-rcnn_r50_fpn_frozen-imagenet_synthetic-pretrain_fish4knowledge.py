@@ -9,5 +9,6 @@ _base_ = [
     '../_base_/schedules/gpu_1x.py',
 ]
 custom_imports = dict(imports=['mmgen_det'], allow_failed_imports=False)
+model = dict(roi_head=dict(bbox_head=dict(num_classes={{_base_.num_classes}})))
 
 train_dataloader = dict(batch_size=8, num_workers=4)

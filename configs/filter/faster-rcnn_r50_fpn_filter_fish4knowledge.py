@@ -25,7 +25,7 @@ load_from = None
 
 model = dict(
     backbone=dict(init_cfg=dict(type='PretrainedOrScratch', checkpoint=backbone_checkpoint)),
-    roi_head=dict(bbox_head=dict(num_classes=7)))
+    roi_head=dict(bbox_head=dict(num_classes={{_base_.num_classes}})))
 
 train_dataloader = dict(dataset=dict(data_root=data_root, ann_file=real_ann_file))
 val_dataloader = dict(dataset=dict(data_root=data_root))

@@ -8,5 +8,6 @@ _base_ = [
     '../_base_/schedules/gpu_1x.py',
 ]
 custom_imports = dict(imports=['mmgen_det'], allow_failed_imports=False)
+model = dict(bbox_head=dict(num_classes={{_base_.num_classes}}))
 
 train_dataloader = dict(batch_size=8, num_workers=4)

@@ -65,3 +65,46 @@ def make_subset(coco: dict[str, Any], num_images: int, seed: int, *,
             'images': [img for img in coco['images'] if img['id'] in keep],
             'annotations': [ann for ann in coco['annotations'] if ann['image_id'] in keep],
             'categories': coco['categories']}
+
+
+def split_off(coco: dict[str, Any], fractions: dict[str, float], seed: int, *,
+              source: str | None = None) -> dict[str, dict[str, Any]]:
+    """Split held-out sets (e.g. ``{'val': 0.15, 'test': 0.15}``) off a dataset that has none,
+    stratified by class; the rest is ``'train'``.
+
+    Each image is filed under its rarest class (images without boxes under a class of their own);
+    within a class the images are permuted by ``seed`` and every held-out split takes its share,
+    at least one image of every class with three or more images. Deterministic for a given
+    ``coco`` and ``seed``. Each part's ``info`` records the split.
+    """
+    if any(not 0 < f < 1 for f in fractions.values()) or sum(fractions.values()) >= 1:
+        raise ValueError(f'split fractions must be in (0, 1) and sum to < 1, got {fractions}')
+    frequency: dict[int, int] = {}
+    classes: dict[int, set[int]] = {img['id']: set() for img in coco['images']}
+    for ann in coco['annotations']:
+        frequency[ann['category_id']] = frequency.get(ann['category_id'], 0) + 1
+        classes[ann['image_id']].add(ann['category_id'])
+    strata: dict[int, list[int]] = {}
+    for image_id in sorted(classes):
+        rarest = min(classes[image_id], key=lambda c: (frequency[c], c)) if classes[image_id] else -1
+        strata.setdefault(rarest, []).append(image_id)
+    rng = np.random.default_rng(seed)
+    assigned: dict[str, set[int]] = {name: set() for name in ('train', *fractions)}
+    for stratum in sorted(strata):
+        ids = [int(i) for i in rng.permutation(strata[stratum])]
+        start = 0
+        for name, fraction in fractions.items():
+            take = int(round(fraction * len(ids)))
+            if take == 0 and len(ids) >= 3:
+                take = 1
+            assigned[name].update(ids[start:start + take])
+            start += take
+        assigned['train'].update(ids[start:])
+    out = {}
+    for name, ids in assigned.items():
+        out[name] = {**coco,
+                     'info': {'split_of': source, 'split': name, 'fractions': fractions, 'seed': seed},
+                     'images': [img for img in coco['images'] if img['id'] in ids],
+                     'annotations': [ann for ann in coco['annotations'] if ann['image_id'] in ids],
+                     'categories': coco['categories']}
+    return out

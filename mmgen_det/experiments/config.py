@@ -7,8 +7,11 @@ the schema is checked (and ``--dry-run`` planned) before any model code loads.
 
 Keys::
 
-    data = dict(source='data/fish4knowledge-mini', format='yolo',   # convert_dataset input
+    data = dict(source='data/fish4knowledge-mini', format='auto',   # convert_dataset input
+                classes=None,                                       # YOLO without names: ['a', 'b']
                 val_images=None, test_images=None,                  # None: whole split; int: fixed subset
+                split=dict(val=0.15, test=0.15, seed=0),            # held out when the data has no val/test
+                image_mode='copy',                                  # or 'symlink'
                 num_images=dict(train=200, val=50, test=50))        # declared sizes (dry run w/o data)
     detector = 'configs/demo/fcos_r18_real-only_fish4knowledge-mini.py'  # real-data mmdet config;
                                                   # pretrain / finetune / mixed are derived from it
@@ -26,6 +29,7 @@ Keys::
                                   warmup_iters=50, lr_steps=(0.75,)),
                      pretrain=dict(...), finetune=dict(...), mixed=dict(...))  # merged over default
     cfg_options = {'train_dataloader.num_workers': 0}   # applied to every stage's mmdet config
+    derived = dict(...)   # what tools/init_experiment.py derived from the data (recorded in the report)
     estimate = dict(seconds_per_iter=0.5, seconds_per_eval_image=0.05, seconds_per_scored_image=0.05,
                     seconds_per_generated_image={'copy-paste': 0.01, 'gligen-text': 3.0})
 """
@@ -37,7 +41,9 @@ from typing import Any, Mapping, Sequence
 
 ARMS = ('real-only', 'synthetic-pretrain', 'mixed', 'synthetic-only', 'compute-matched')
 SYNTHETIC_ARMS = ('synthetic-pretrain', 'mixed', 'synthetic-only')
-FORMATS = ('yolo', 'voc', 'coco')
+FORMATS = ('auto', 'yolo', 'voc', 'coco')
+IMAGE_MODES = ('copy', 'symlink')
+DEFAULT_SPLIT = dict(val=0.15, test=0.15, seed=0)
 TRAINING_STAGES = ('real', 'pretrain', 'finetune', 'mixed', 'compute-matched', 'filter-detector')
 MONITOR = 'coco/bbox_mAP'
 
@@ -49,19 +55,24 @@ class ExperimentConfigError(ValueError):
 @dataclass(frozen=True)
 class Schedule:
     """How long one training stage may run, and when it stops: val mAP not improving by ``min_delta``
-    for ``patience`` validations (``patience=None``: run all ``max_iters``)."""
+    for ``patience`` validations (``patience=None``: run all ``max_iters``), counted only from
+    ``early_stop_begin`` x ``max_iters`` on: a from-scratch detector's mAP stays flat at first."""
     max_iters: int
     val_interval: int
     patience: int | None = 3
     min_delta: float = 0.001
     warmup_iters: int = 50
     lr_steps: tuple[float, ...] = (0.75,)
+    early_stop_begin: float = 0.0
 
     def __post_init__(self) -> None:
         if self.max_iters < 1 or self.val_interval < 1:
             raise ExperimentConfigError(f'schedule max_iters and val_interval must be >= 1, got {self}')
         if self.patience is not None and self.patience < 1:
             raise ExperimentConfigError(f'schedule patience must be >= 1 or None, got {self.patience}')
+        if not 0 <= self.early_stop_begin < 1:
+            raise ExperimentConfigError(f'schedule early_stop_begin is a fraction of max_iters in [0, 1), got '
+                                        f'{self.early_stop_begin}')
         if any(not 0 < s < 1 for s in self.lr_steps):
             raise ExperimentConfigError(f'schedule lr_steps are fractions of max_iters in (0, 1), got '
                                         f'{self.lr_steps}')
@@ -69,7 +80,7 @@ class Schedule:
     def fixed(self, iters: int) -> 'Schedule':
         """Exactly ``iters`` iterations, no early stop: the compute-matched control."""
         return Schedule(iters, min(self.val_interval, iters), None, self.min_delta,
-                        min(self.warmup_iters, iters), self.lr_steps)
+                        min(self.warmup_iters, iters), self.lr_steps, self.early_stop_begin)
 
 
 @dataclass(frozen=True)
@@ -117,7 +128,11 @@ class Experiment:
     schedules: dict[str, Schedule]
     val_images: int | None = None
     test_images: int | None = None
+    classes: list[str] | None = None
+    split: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_SPLIT))
+    image_mode: str = 'copy'
     declared_images: dict[str, int] = field(default_factory=dict)
+    derived: dict[str, Any] = field(default_factory=dict)
     filter_detector: FilterDetector | None = None
     cfg_options: dict[str, Any] = field(default_factory=dict)
     estimate: dict[str, Any] = field(default_factory=dict)
@@ -249,6 +264,31 @@ def _optional_count(value: Any, what: str) -> int | None:
     return _ints([value], what, minimum=1)[0]
 
 
+def _choice(value: Any, allowed: Sequence, what: str) -> Any:
+    if value not in allowed:
+        raise ExperimentConfigError(f'{what} must be one of {list(allowed)}, got {value!r}')
+    return value
+
+
+def _classes(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str) or not all(isinstance(v, str) and v for v in value) or not value:
+        raise ExperimentConfigError(f"data.classes must be None or a list of class names, got {value!r}")
+    return list(value)
+
+
+def _split(raw: Mapping | None) -> dict[str, Any]:
+    split = {**DEFAULT_SPLIT, **dict(raw or {})}
+    unknown = set(split) - set(DEFAULT_SPLIT)
+    if unknown:
+        raise ExperimentConfigError(f'data.split: unknown keys {sorted(unknown)}; allowed: {sorted(DEFAULT_SPLIT)}')
+    if not all(0 < float(split[k]) < 1 for k in ('val', 'test')) or split['val'] + split['test'] >= 0.9:
+        raise ExperimentConfigError(f'data.split val and test are fractions in (0, 1) leaving training images, '
+                                    f'got {split}')
+    return dict(val=float(split['val']), test=float(split['test']), seed=_ints([split['seed']], 'data.split.seed')[0])
+
+
 def validate(cfg: Mapping[str, Any], name: str = 'experiment', filename: str = '') -> Experiment:
     """Check every key once; the rest of the package then trusts the :class:`Experiment`."""
     data = _need(cfg, 'data')
@@ -304,6 +344,10 @@ def validate(cfg: Mapping[str, Any], name: str = 'experiment', filename: str = '
         schedules=schedules,
         val_images=_optional_count(data.get('val_images'), 'data.val_images'),
         test_images=_optional_count(data.get('test_images'), 'data.test_images'),
+        classes=_classes(data.get('classes')),
+        split=_split(data.get('split')),
+        image_mode=_choice(data.get('image_mode', 'copy'), IMAGE_MODES, 'data.image_mode'),
+        derived=dict(cfg.get('derived') or {}),
         declared_images=dict(data.get('num_images') or {}),
         filter_detector=filter_detector,
         cfg_options=dict(cfg.get('cfg_options') or {}),

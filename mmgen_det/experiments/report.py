@@ -20,8 +20,8 @@ from typing import Any, Iterable, Sequence
 COCO_KEYS = {'coco/bbox_mAP': 'mAP', 'coco/bbox_mAP_50': 'mAP50', 'coco/bbox_mAP_75': 'mAP75',
              'coco/bbox_mAP_s': 'mAP_s', 'coco/bbox_mAP_m': 'mAP_m', 'coco/bbox_mAP_l': 'mAP_l'}
 RUN_FIELDS = ['num_real', 'arm', 'generator', 'filter', 'seed']
-TAIL_FIELDS = ['num_synthetic', 'iterations', 'stage_iterations', 'wall_seconds', 'stage_seconds', 'val_mAP',
-               'best_iter', 'checkpoint', 'test_config']
+TAIL_FIELDS = ['metrics_computed', 'num_synthetic', 'iterations', 'stage_iterations', 'wall_seconds',
+               'stage_seconds', 'val_mAP', 'best_iter', 'checkpoint', 'test_config']
 NONE = '-'
 REAL_ONLY = 'real-only'
 
@@ -35,12 +35,14 @@ class Equivalent:
 
 
 # -- rows -----------------------------------------------------------------------------------------
-def metric_columns(metrics: dict[str, float]) -> dict[str, float]:
+def metric_columns(metrics: dict[str, float]) -> dict[str, Any]:
     """COCO metrics from ``runner.test()`` -> csv columns: mAP, mAP50, ... and ``AP_<class>``.
 
-    CocoMetric returns nothing for a model without a single detection; its mAP is 0.
+    CocoMetric returns nothing for a model without a single detection above its score threshold: its
+    mAP is 0, and ``metrics_computed`` is False so tables flag the figure instead of passing it off.
     """
-    out = {name: metrics.get(key, 0.0) for key, name in COCO_KEYS.items()}
+    out: dict[str, Any] = {name: metrics.get(key, 0.0) for key, name in COCO_KEYS.items()}
+    out['metrics_computed'] = 'coco/bbox_mAP' in metrics
     for key, value in metrics.items():
         if key.startswith('coco/') and key.endswith('_precision'):
             out['AP_' + key[len('coco/'):-len('_precision')]] = value
@@ -88,7 +90,9 @@ def aggregate(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
         def mean(key: str) -> float:
             return statistics.fmean(float(r[key]) for r in group)
-        out.append(dict(series=series, num_real=n, seeds=len(group), mAP=statistics.fmean(maps),
+        flagged = sum(str(r.get('metrics_computed', True)) == 'False' for r in group)
+        out.append(dict(series=series, num_real=n, seeds=len(group), no_detections=flagged,
+                        mAP=statistics.fmean(maps),
                         mAP_std=statistics.stdev(maps) if len(maps) > 1 else 0.0, mAP_min=min(maps),
                         mAP_max=max(maps), mAP50=mean('mAP50'), num_synthetic=mean('num_synthetic'),
                         iterations=mean('iterations'), wall_seconds=mean('wall_seconds')))
@@ -136,8 +140,9 @@ def summary_table(summary: Sequence[dict[str, Any]]) -> str:
     for s in summary:
         arm, gen, filt = s['series']
         eq = equivalent_real_images(curve, s['mAP']).text if arm != REAL_ONLY else NONE
+        flag = f" ({s['no_detections']} without a detection)" if s.get('no_detections') else ''
         lines.append(f"| {s['num_real']} | {arm} | {gen} | {filt} | {s['seeds']} | {s['mAP']:.3f} ± "
-                     f"{s['mAP_std']:.3f} | {s['mAP50']:.3f} | {s['num_synthetic']:.0f} | {s['iterations']:.0f} "
+                     f"{s['mAP_std']:.3f}{flag} | {s['mAP50']:.3f} | {s['num_synthetic']:.0f} | {s['iterations']:.0f} "
                      f"| {s['wall_seconds']:.0f} | {eq} |")
     return '\n'.join(lines)
 
@@ -156,9 +161,34 @@ def headline(summary: Sequence[dict[str, Any]]) -> list[str]:
     return out
 
 
+def data_section(data: dict[str, Any], derived: dict[str, Any]) -> list[str]:
+    """What the runs were made from: classes, split sizes, held-out splits made, derived settings."""
+    counts = data.get('num_images', {})
+    lines = ['## Data', '',
+             f"- classes ({len(data.get('classes', []))}, label order): "
+             + ', '.join(f'`{c}`' for c in data.get('classes', [])),
+             '- images: ' + ', '.join(f'{k} {v}' for k, v in counts.items())]
+    split = data.get('split')
+    if split:
+        lines.append(f"- the data has no {' / '.join(split['split_off'])} split: held out {split['fractions']} of "
+                     f"its training images, class-stratified, seed {split['seed']}")
+    if derived:
+        scale = derived.get('input_scale', {})
+        profile = derived.get('profile', {})
+        lines.append(f"- derived for {derived.get('device', '?').upper()} ({derived.get('detector')}): frames "
+                     f"{profile.get('frame_width')}x{profile.get('frame_height')}, object side p10/p50/p90 "
+                     f"{profile.get('object_side_p10')}/{profile.get('object_side_p50')}/"
+                     f"{profile.get('object_side_p90')} px -> input scale {scale.get('scale')} "
+                     f"({scale.get('factor')}x), training crop {scale.get('train_crop')}")
+        for name, gen in derived.get('generation', {}).items():
+            lines.append(f"- {name}: canvas {gen['canvas']}" + (f", zoom {gen['zoom']}" if gen.get('zoom') else ''))
+        lines += [f'- warning: {w}' for w in derived.get('warnings', [])]
+    return lines + ['']
+
+
 def render_report(name: str, rows: Sequence[dict[str, Any]], settings: dict[str, Any],
-                  images: dict[str, str], notes: Sequence[str] = ()) -> str:
-    """``report.md``: table, headline figure, plots, samples, protocol, exact settings."""
+                  images: dict[str, str], notes: Sequence[str] = (), data: Sequence[str] = ()) -> str:
+    """``report.md``: table, headline figure, data, plots, samples, protocol, exact settings."""
     summary = aggregate(rows)
     parts = [f'# Experiment `{name}`', '',
              f'{len(rows)} runs; every number is COCO bbox mAP on the real **test** split, evaluated once '
@@ -168,7 +198,7 @@ def render_report(name: str, rows: Sequence[dict[str, Any]], settings: dict[str,
              '## Equivalent number of real images', '',
              'The N at which the real-only mAP-vs-N curve of this sweep reaches the arm\'s mAP '
              '(interpolated in log N; outside the measured range only the side is known).', '',
-             *(headline(summary) or ['- (needs a real-only arm)']), '']
+             *(headline(summary) or ['- (needs a real-only arm)']), '', *data]
     if images:
         parts += ['## Plots and samples', '']
         parts += [f'![{title}]({path})' for title, path in images.items()] + ['']

@@ -164,37 +164,61 @@ class ExperimentRunner:
 
     def finalize(self, cfg, schedule: Schedule | None, seed: int, stage_dir: Path, load_from: str | None = None):
         name = f'{stage_dir.parent.name}_{stage_dir.name}'
-        return stages.finalize(cfg, schedule, seed, stage_dir, name, self.launcher, load_from)
+        progress = None if self.verbose or schedule is None else f"{stage_dir.parent.name} {stage_dir.name.rsplit('-', 1)[0]}"
+        return stages.finalize(cfg, schedule, seed, stage_dir, name, self.launcher, load_from, progress)
 
     # -- stages -----------------------------------------------------------------------------------
     def data(self) -> tuple[StageResult, stages.RealData | None]:
         exp = self.exp
         source = Path(exp.source)
-        digest = tree_digest(source) if source.is_dir() else 'missing'
-        inputs = dict(format=exp.format, source_digest=digest, val_images=exp.val_images, test_images=exp.test_images)
+        # a yaml or json file stands for its dataset folder (the files it names live beside it)
+        root = source.parent if source.is_file() else source
+        digest = tree_digest(root) if source.exists() else 'missing'
+        inputs = dict(format=exp.format, source_digest=digest, val_images=exp.val_images, test_images=exp.test_images,
+                      split=exp.split, classes=exp.classes)
 
         def work(d: Path) -> dict:
             if digest == 'missing':
                 raise FileNotFoundError(f'data.source {exp.source} does not exist; see the experiment config')
-            return stages.convert(exp.source, exp.format, d / 'coco', exp.val_images, exp.test_images)
+            return stages.convert(exp.source, exp.format, d / 'coco', exp.val_images, exp.test_images, exp.split,
+                                  exp.image_mode, exp.classes)
         result = self.stage('data', source.name, inputs, work, planned=self._planned_counts(source),
                             main_only=True)
         if result.status == 'to run':
             return result, None
+        self.check_classes(result.record['classes'])
         anns = result.record['ann_files']
         return result, stages.RealData(f"{result.dir / 'coco'}/", anns['val'], anns['test'])
+
+    def check_classes(self, classes: list[str]) -> None:
+        """Every detector config of the experiment must name the data's classes, in the data's order,
+        with that many outputs in every head: mmdet would otherwise drop the other classes silently."""
+        from ..recipes import check_classes
+        paths = dict.fromkeys(self.exp.detector.values())
+        if self.exp.filter_detector:
+            paths[self.exp.filter_detector.config] = None
+        for path in paths:
+            check_classes(self.mmdet_cfg(path), classes, where=path)
 
     def _planned_counts(self, source: Path) -> dict[str, Any]:
         """Image counts for a dry run: read the source when present, else the config's declared ones."""
         exp = self.exp
-        if source.is_dir():
+        if source.exists():
             from ..datasets import read_dataset
-            counts = {s.name: len(s.coco['images']) for s in read_dataset(str(source), exp.format)}
+            counts = {s.name: len(s.coco['images']) for s in read_dataset(str(source), exp.format,
+                                                                           classes=exp.classes)}
             origin = f'read from {source}'
         elif exp.declared_images:
             counts, origin = dict(exp.declared_images), f'declared in the config ({source} not found)'
         else:
             raise FileNotFoundError(f'data.source {source} does not exist and data.num_images is not declared')
+        if 'train' not in counts and len(counts) == 1:
+            counts = dict(train=counts.popitem()[1])
+        for split in ('val', 'test'):
+            if split not in counts and 'train' in counts:  # split off train when the data run converts it
+                counts[split] = round(exp.split[split] * counts['train'])
+                counts['train'] -= counts[split]
+                origin += f'; {split} to be split off train'
         for split, n in (('val', exp.val_images), ('test', exp.test_images)):
             if n is not None and split in counts:
                 counts[split] = min(n, counts[split])
@@ -396,7 +420,9 @@ class ExperimentRunner:
                 images[f'synthetic samples: {gen}'] = grid.name
         notes = ['Filter-detector training (PR filters) is not counted in `iterations`; its time is in '
                  '`wall_seconds`.'] if self.exp.filter_detector else []
-        text = report.render_report(self.exp.name, rows, self.exp.settings(), images, notes)
+        data = next(r.record for r in self.results if r.stage == 'data')
+        text = report.render_report(self.exp.name, rows, self.exp.settings(), images, notes,
+                                    report.data_section(data, self.exp.derived))
         out['report'].write_text(text)
         return out
 

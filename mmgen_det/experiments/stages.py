@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import gc
+import os
 import re
 import sys
 import time
@@ -23,11 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..recipes import inner_dataset
 from ..utils.io import atomic_write_json, read_json
 from ..utils.memory import PeakRSS
 from .config import MONITOR, Filter, Schedule
 
-WRAPPERS = ('RepeatDataset', 'ClassBalancedDataset', 'MultiImageMixDataset')
+STOPPING_HOOKS = ('EarlyStoppingHook', 'DelayedEarlyStoppingHook', 'TrainingProgressHook')
 
 
 @dataclass(frozen=True)
@@ -59,25 +61,48 @@ def console_to(path: Path, verbose: bool) -> Iterator[None]:
 
 
 # -- data -----------------------------------------------------------------------------------------
-def convert(source: str, fmt: str, out: Path, val_images: int | None, test_images: int | None) -> dict:
-    """Real data -> COCO under ``out``; optional fixed (seed 0) val/test subsets for cheap evaluation."""
+def convert(source: str, fmt: str, out: Path, val_images: int | None, test_images: int | None,
+            split: dict[str, Any], image_mode: str = 'copy', classes: list[str] | None = None) -> dict:
+    """Real data -> COCO under ``out``. Held-out splits the data lacks are split off its training
+    split (seeded, class-stratified, recorded); a single split of another name is the training split.
+    Optional fixed (seed 0) val/test subsets make evaluation cheap."""
     from ..datasets import convert_dataset, make_subset
-    convert_dataset(source, fmt, out, overwrite=True)
+    from ..datasets.subsets import split_off
+    converted = convert_dataset(source, fmt, out, image_mode=image_mode, overwrite=True, classes=classes)
+    ann_dir = out / 'annotations'
+    names = [s.name for s in converted]
+    if 'train' not in names:
+        if len(names) == 1 and names[0] not in ('val', 'test'):
+            os.replace(ann_dir / f'{names[0]}.json', ann_dir / 'train.json')
+        else:
+            raise ValueError(f'{source} has splits {names} but no training split; the protocol draws the real '
+                             'subsets from `train`')
+    missing = [s for s in ('val', 'test') if not (ann_dir / f'{s}.json').is_file()]
+    split_record = None
+    if missing:
+        fractions = {s: float(split[s]) for s in missing}
+        parts = split_off(read_json(ann_dir / 'train.json'), fractions, int(split['seed']),
+                          source='annotations/train.json')
+        for name, coco in parts.items():
+            atomic_write_json(ann_dir / f'{name}.json', coco)
+        split_record = dict(split_off=missing, fractions=fractions, seed=int(split['seed']),
+                            num_images={k: len(v['images']) for k, v in parts.items()})
+        print(f'{source} has no {" and no ".join(missing)} split: held out {fractions} of its training images '
+              f"(class-stratified, seed {split['seed']}); train keeps {len(parts['train']['images'])}",
+              file=sys.__stderr__, flush=True)
     counts = {}
     anns = {}
-    for split, n in (('train', None), ('val', val_images), ('test', test_images)):
-        if not (out / 'annotations' / f'{split}.json').is_file():
-            raise ValueError(f'{source} has no {split} split; the protocol needs train (the real subsets), '
-                             'val (checkpoint choice) and test (reporting) splits')
-        coco = read_json(out / 'annotations' / f'{split}.json')
-        ann = f'annotations/{split}.json'
+    for name, n in (('train', None), ('val', val_images), ('test', test_images)):
+        coco = read_json(ann_dir / f'{name}.json')
+        ann = f'annotations/{name}.json'
         if n is not None and n < len(coco['images']):
             coco = make_subset(coco, n, 0, source=ann)
-            ann = f'annotations/{split}_{n}.json'
+            ann = f'annotations/{name}_{n}.json'
             atomic_write_json(out / ann, coco)
-        counts[split] = len(coco['images'])
-        anns[split] = ann
-    return dict(num_images=counts, ann_files=anns)
+        counts[name] = len(coco['images'])
+        anns[name] = ann
+    classes_found = [c['name'] for c in sorted(read_json(ann_dir / 'train.json')['categories'], key=lambda c: c['id'])]
+    return dict(num_images=counts, ann_files=anns, split=split_record, classes=classes_found)
 
 
 def subset(train_json: Path, num_real: int, seed: int, out: Path) -> dict:
@@ -95,14 +120,6 @@ def load_detector_cfg(path: str, options: dict[str, Any]):
     if options:
         cfg.merge_from_dict(dict(options))
     return cfg
-
-
-def inner_dataset(loader_or_dataset: dict) -> dict:
-    """The dataset dict inside a dataloader, through dataset wrappers (RepeatDataset...)."""
-    ds = loader_or_dataset['dataset']
-    while ds.get('type') in WRAPPERS:
-        ds = ds['dataset']
-    return ds
 
 
 def with_real_data(cfg, data: RealData, train_ann: str):
@@ -151,8 +168,8 @@ def schedule_cfg(schedule: Schedule) -> dict[str, Any]:
                                  end=schedule.warmup_iters))
     hooks = []
     if schedule.patience is not None:
-        hooks.append(dict(type='EarlyStoppingHook', monitor=MONITOR, rule='greater', patience=schedule.patience,
-                          min_delta=schedule.min_delta))
+        hooks.append(dict(type='DelayedEarlyStoppingHook', monitor=MONITOR, rule='greater', patience=schedule.patience,
+                          min_delta=schedule.min_delta, begin=int(schedule.early_stop_begin * schedule.max_iters)))
     return dict(
         train_cfg=dict(type='IterBasedTrainLoop', max_iters=schedule.max_iters, val_interval=schedule.val_interval),
         param_scheduler=scheduler,
@@ -164,8 +181,9 @@ def schedule_cfg(schedule: Schedule) -> dict[str, Any]:
 
 
 def finalize(cfg, schedule: Schedule | None, seed: int, work_dir: Path, name: str, launcher: str,
-             load_from: str | None = None):
-    """The runnable config of a stage: schedule, seed, folder, unique logger/visualizer names."""
+             load_from: str | None = None, progress: str | None = None):
+    """The runnable config of a stage: schedule, seed, folder, unique logger/visualizer names, and
+    with ``progress`` a live progress line labelled so."""
     cfg = copy.deepcopy(cfg)
     if schedule is not None:
         sched = schedule_cfg(schedule)
@@ -173,8 +191,10 @@ def finalize(cfg, schedule: Schedule | None, seed: int, work_dir: Path, name: st
         cfg.param_scheduler = sched['param_scheduler']
         cfg.default_hooks.checkpoint = sched['checkpoint']
         cfg.log_processor = dict(cfg.get('log_processor', {}), by_epoch=False)
-        cfg.custom_hooks = [h for h in cfg.get('custom_hooks', []) if h['type'] != 'EarlyStoppingHook'] + \
+        cfg.custom_hooks = [h for h in cfg.get('custom_hooks', []) if h['type'] not in STOPPING_HOOKS] + \
             sched['early_stopping']
+        if progress:
+            cfg.custom_hooks.append(dict(type='TrainingProgressHook', label=progress))
         # iteration-based training never needs an epoch end, and mmengine sleeps 2 s at each one: on a
         # few real images that is most of the wall time
         cfg.train_dataloader.sampler = dict(type='InfiniteSampler', shuffle=True)
@@ -216,13 +236,15 @@ def train(cfg, work_dir: Path) -> dict[str, Any]:
     runner.train()
     checkpoint = runner.message_hub.get_info('best_ckpt')
     val_map = runner.message_hub.get_info('best_score')
-    if not checkpoint:
-        # CocoMetric returns no metrics when a model detects nothing at all (an untrained one):
-        # no validation picked a best checkpoint, so the last one stands for a val mAP of 0.
-        checkpoint, val_map = runner.message_hub.get_info('last_ckpt'), 0.0
+    computed = bool(checkpoint)
+    if not computed:
+        # CocoMetric returns no metrics when a model detects nothing at all (an untrained one): no
+        # validation picked a best checkpoint, so the last one is tested; the record says so
+        checkpoint, val_map = runner.message_hub.get_info('last_ckpt'), None
     # the file name only: the record stays valid when the work dir moves
     record = dict(checkpoint=Path(checkpoint).name, iterations=int(runner.iter),
-                  best_iter=best_iteration(checkpoint), val_mAP=float(val_map))
+                  best_iter=best_iteration(checkpoint) if computed else None,
+                  val_mAP=None if val_map is None else float(val_map), val_metrics_computed=computed)
     _release(runner)
     return record
 

@@ -71,3 +71,32 @@ def test_images_without_boxes_come_last():
 def test_bad_sizes(fish_train, n, message):
     with pytest.raises(ValueError, match=message):
         make_subset(fish_train, n, 0)
+
+
+def _dataset(rng_seed: int = 0):
+    import numpy as np
+    rng = np.random.default_rng(rng_seed)
+    images, anns = [], []
+    for i in range(1, 101):
+        images.append(dict(id=i, file_name=f'{i}.jpg', width=64, height=64))
+        cats = [1] * int(rng.integers(1, 4)) + ([2] if i % 10 == 0 else []) + ([3] if i in (5, 50, 95) else [])
+        for c in cats if i % 17 else []:  # every 17th image has no boxes
+            anns.append(dict(id=len(anns) + 1, image_id=i, category_id=c, bbox=[1, 1, 8, 8], area=64, iscrowd=0))
+    return dict(images=images, annotations=anns, categories=[dict(id=c, name=str(c)) for c in (1, 2, 3)])
+
+
+def test_split_off_is_disjoint_stratified_and_seeded():
+    from mmgen_det.datasets.subsets import split_off
+    coco = _dataset()
+    parts = split_off(coco, {'val': 0.15, 'test': 0.15}, seed=3)
+    ids = {name: {im['id'] for im in part['images']} for name, part in parts.items()}
+    assert sum(len(v) for v in ids.values()) == 100
+    assert not (ids['train'] & ids['val'] or ids['train'] & ids['test'] or ids['val'] & ids['test'])
+    for name in ('val', 'test'):
+        assert 10 <= len(ids[name]) <= 20
+        cats = {a['category_id'] for a in parts[name]['annotations']}
+        assert cats == {1, 2, 3}, f'{name} misses a class: {cats}'  # class 3 has exactly 3 images
+        assert {a['image_id'] for a in parts[name]['annotations']} <= ids[name]
+    assert split_off(coco, {'val': 0.15, 'test': 0.15}, seed=3) == parts
+    assert split_off(coco, {'val': 0.15, 'test': 0.15}, seed=4)['val']['images'] != parts['val']['images']
+    assert parts['val']['info']['split'] == 'val'

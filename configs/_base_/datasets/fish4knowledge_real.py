@@ -5,6 +5,7 @@
 dataset_type = 'CocoDataset'
 data_root = 'data/fish4knowledge-coco/'
 classes = ('0', '1', '2', '5', '6', '7', '8')
+num_classes = len(classes)  # every config's heads: num_classes={{_base_.num_classes}}
 metainfo = dict(classes=classes)
 img_scale = (720, 404)
 backend_args = None

@@ -18,5 +18,4 @@ model = dict(
         frozen_stages=4,
         norm_eval=True,
         init_cfg=dict(type='PretrainedOrScratch', checkpoint=backbone_checkpoint)),
-    rpn_head=dict(anchor_generator=dict(scales=[3])),
-    roi_head=dict(bbox_head=dict(num_classes=7)))
+    rpn_head=dict(anchor_generator=dict(scales=[3])))

@@ -31,7 +31,6 @@ model = dict(
         relu_before_extra_convs=True),
     bbox_head=dict(
         type='FCOSHead',
-        num_classes=7,
         in_channels=64,
         stacked_convs=2,
         feat_channels=64,

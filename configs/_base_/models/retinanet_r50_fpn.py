@@ -11,4 +11,4 @@ _base_ = 'mmdet::_base_/models/retinanet_r50_fpn.py'
 backbone_checkpoint = 'checkpoints/resnet50_imagenet.pth'
 model = dict(
     backbone=dict(init_cfg=dict(type='PretrainedOrScratch', checkpoint=backbone_checkpoint)),
-    bbox_head=dict(num_classes=7, anchor_generator=dict(octave_base_scale=2)))
+    bbox_head=dict(anchor_generator=dict(octave_base_scale=2)))

@@ -41,7 +41,6 @@ model = dict(
     bbox_head=dict(
         type='FixedSSDHead',
         in_channels=(32, 96, 1280, 512, 256, 256),
-        num_classes=7,
         use_depthwise=True,
         norm_cfg=norm_cfg,
         act_cfg=dict(type='ReLU6'),

@@ -1,0 +1,239 @@
+"""Write a complete, editable experiment folder for a user's dataset: no config written by hand.
+
+In: a dataset path (YOLO / VOC / COCO as exported, format detected), a detector name, generators, N
+values, seeds, arms and the device class. Out, in ``OUT``::
+
+    experiment.py                    the sweep; run it with tools/run_experiment.py OUT/experiment.py
+    configs/detector.py              the real-data mmdet config (stock tools/train.py runs it)
+    configs/generation_<name>.py     one per generator: the synthetic-pretrain config with its set
+    data_profile.json                classes, frame and object sizes, and everything derived from them
+    init_args.json                   the settings this folder was made from (a rerun with others refuses)
+
+Everything in the configs that depends on the data comes from ``mmgen_det.recipes``: classes and
+``num_classes`` of every head, input scale and training crop, generation canvas and zoom, phrases.
+The few-image training schedule comes from the device's recipe below.
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..datasets.profile import DataProfile, coco_classes, profile_coco
+from ..recipes import (DETECTORS, MIN_OBJECT_SIDE, detector_config, generation_canvas, gligen_phrases,
+                       input_scale, inner_dataset)
+from .config import ARMS, DEFAULT_SPLIT
+
+GENERATORS = ('copy-paste', 'gligen-text', 'gligen-image')
+DEFAULT_DETECTOR = dict(cpu='ssdlite-mobilenetv2', gpu='faster-rcnn-r50')
+IMAGES_PER_REAL = dict(cpu=8, gpu=30)
+DEFAULT_ARMS = ['real-only', 'synthetic-pretrain', 'mixed', 'compute-matched']
+#: iteration schedules of the few-image protocol per device (batch 8); `early_stop_begin` keeps a
+#: from-scratch detector's flat start from ending the run
+SCHEDULES = dict(
+    cpu=dict(default=dict(max_iters=1200, val_interval=200, patience=2, min_delta=0.002, warmup_iters=50,
+                          lr_steps=(0.75,), early_stop_begin=0.5),
+             finetune=dict(max_iters=600, val_interval=150)),
+    gpu=dict(default=dict(max_iters=12000, val_interval=500, patience=4, min_delta=0.002, warmup_iters=500,
+                          lr_steps=(0.67, 0.92), early_stop_begin=0.3),
+             finetune=dict(max_iters=6000)))
+#: seconds on 2 CPU cores / one GPU, for --dry-run only
+ESTIMATES = dict(
+    cpu=dict(device='CPU', seconds_per_iter=0.6, seconds_per_eval_image=0.05, seconds_per_scored_image=0.1,
+             seconds_per_generated_image={'copy-paste': 0.02, 'gligen-text': 30.0, 'gligen-image': 30.0}),
+    gpu=dict(device='GPU', seconds_per_iter=0.4, seconds_per_eval_image=0.05, seconds_per_scored_image=0.05,
+             seconds_per_generated_image={'copy-paste': 0.02, 'gligen-text': 3.0, 'gligen-image': 3.5}))
+CPU_LOADERS = {'train_dataloader.num_workers': 1, 'train_dataloader.persistent_workers': False,
+               'val_dataloader.num_workers': 0, 'val_dataloader.persistent_workers': False,
+               'test_dataloader.num_workers': 0, 'test_dataloader.persistent_workers': False}
+GLIGEN_MODELS = {'gligen-text': ('masterful/gligen-1-4-generation-text-box', 'text-box'),
+                 'gligen-image': ('anhnct/Gligen_Text_Image', 'text-image')}
+PLACEHOLDER_ROOT = 'data/converted/'  # the runner points every stage at its own converted copy
+
+
+@dataclass
+class InitSettings:
+    """What the user chose (everything else is derived from the data)."""
+    source: str
+    format: str = 'auto'
+    classes: list[str] | None = None
+    detector: str | None = None
+    generators: list[str] = field(default_factory=lambda: ['copy-paste'])
+    num_real: list[int | str] | None = None
+    seeds: list[int] | None = None
+    arms: list[str] | None = None
+    device: str | None = None
+    name: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def default_device() -> str:
+    import torch
+    return 'gpu' if torch.cuda.is_available() else 'cpu'
+
+
+def default_num_real(train_images: int, device: str) -> list[int | str]:
+    """CPU: one N (50, or all when fewer); GPU: a data-efficiency curve up to all images."""
+    if device == 'cpu':
+        return [min(50, train_images)]
+    return [n for n in (10, 50, 100, 300) if n < train_images] + ['all']
+
+
+def read_profile(settings: InitSettings) -> tuple[DataProfile, dict[str, int]]:
+    """Read (and check) the dataset; profile its training split (its only split when it has one)."""
+    from ..datasets import read_dataset
+    splits = read_dataset(settings.source, settings.format, classes=settings.classes)
+    by_name = {s.name: s.coco for s in splits}
+    train = by_name.get('train') or (next(iter(by_name.values())) if len(by_name) == 1 else None)
+    if train is None:
+        raise ValueError(f'{settings.source} has splits {sorted(by_name)} but no training split')
+    return profile_coco(train), {k: len(v['images']) for k, v in by_name.items()}
+
+
+def generation_settings(name: str, profile: DataProfile, factor: float, data_root: str) -> dict[str, Any]:
+    """The ``generation`` dict of one generator, derived from the data."""
+    ann_file = f'{data_root}annotations/train.json'
+    width, height = generation_canvas(profile, name, factor)
+    if name == 'copy-paste':
+        return dict(num_images=100, seed=0, batch_size=16, image_format='jpg',
+                    layout=dict(ann_file=ann_file, strategy='jitter', width=width, height=height, min_box_cells=0.5,
+                                min_boxes=1),
+                    generator=dict(type='copy_paste', ann_file=ann_file, img_root=data_root))
+    # GLIGEN cannot draw an object under two 8-px latent cells: zoom in on real objects until the
+    # 10th-percentile object spans MIN_OBJECT_SIDE px of the canvas (at most 3x)
+    canvas_scale = max(width, height) / profile.long_side
+    zoom_min = min(3.0, max(1.0, MIN_OBJECT_SIDE / (profile.object_side_p10 * canvas_scale)))
+    layout = dict(ann_file=ann_file, strategy='jitter', width=width, height=height, min_box_cells=2, min_boxes=1)
+    if zoom_min > 1.0:
+        layout['zoom'] = (round(zoom_min, 2), round(min(3.0, zoom_min * 1.5), 2))
+    model, grounding = GLIGEN_MODELS[name]
+    generator = dict(type='gligen', model=model, grounding=grounding, prompt='a photo of {phrases}',
+                     phrases=gligen_phrases(profile.classes),
+                     negative_prompt='blurry, distorted, cartoon, text, watermark', num_inference_steps=50,
+                     guidance_scale=7.5, scheduled_sampling_beta=0.3, scheduler='DDIMScheduler', device='auto',
+                     batch_size=8)
+    if grounding == 'text-image':
+        generator.update(min_crop_size=16, crops=dict(ann_file_or_dict=ann_file, img_root=data_root, min_size=16))
+    return dict(num_images=100, seed=0, batch_size=8, image_format='jpg', layout=layout, generator=generator)
+
+
+def synthetic_config(detector_cfg, generation: dict[str, Any], set_dir: str):
+    """The synthetic-pretrain config: the detector config training on the generated set."""
+    import copy
+    cfg = copy.deepcopy(detector_cfg)
+    real = inner_dataset(cfg.train_dataloader)
+    cfg.train_dataloader.dataset = dict(
+        type='SyntheticDetDataset', data_root=set_dir, ann_file='annotations.json', data_prefix=dict(img=''),
+        metainfo=real['metainfo'], filter_cfg=dict(filter_empty_gt=True), pipeline=real['pipeline'],
+        generation=generation)
+    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(type='GLIGENGenerationHook')]
+    return cfg
+
+
+def init_experiment(settings: InitSettings, out: str | Path) -> Path:
+    """Write the experiment folder (see the module docstring); returns ``OUT/experiment.py``."""
+    out = Path(out).resolve()
+    device = settings.device or default_device()
+    detector = settings.detector or DEFAULT_DETECTOR[device]
+    if detector not in DETECTORS:
+        raise ValueError(f'unknown detector {detector!r}; known: {sorted(DETECTORS)}')
+    unknown = [g for g in settings.generators if g not in GENERATORS]
+    if unknown:
+        raise ValueError(f'unknown generators {unknown}; known: {list(GENERATORS)}')
+    profile, counts = read_profile(settings)
+    classes = list(profile.classes)
+    scale = input_scale(profile, device)
+    for note in scale.warnings:
+        warnings.warn(note, stacklevel=2)
+
+    configs = out / 'configs'
+    configs.mkdir(parents=True, exist_ok=True)
+    det_cfg = detector_config(detector, classes, profile, device, data_root=PLACEHOLDER_ROOT)
+    det_path = configs / 'detector.py'
+    det_cfg.dump(str(det_path))
+    generators = {}
+    derived_generation = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        for name in settings.generators:
+            generation = generation_settings(name, profile, scale.factor, PLACEHOLDER_ROOT)
+            path = configs / f'generation_{name}.py'
+            synthetic_config(det_cfg, generation, f'work_dirs/synthetic/{out.name}_{name}/').dump(str(path))
+            generators[name] = dict(config=str(path), images_per_real=IMAGES_PER_REAL[device])
+            derived_generation[name] = dict(canvas=[generation['layout']['width'], generation['layout']['height']],
+                                            zoom=generation['layout'].get('zoom'),
+                                            phrases=generation['generator'].get('phrases'))
+    generation_warnings = sorted({str(w.message) for w in caught})
+    for message in generation_warnings:
+        warnings.warn(message, stacklevel=2)
+
+    train_images = counts.get('train', next(iter(counts.values())))
+    if 'val' not in counts or 'test' not in counts:
+        train_images = round(train_images * (1 - sum(DEFAULT_SPLIT[s] for s in ('val', 'test') if s not in counts)))
+    arms = settings.arms or DEFAULT_ARMS
+    bad = [a for a in arms if a not in ARMS]
+    if bad:
+        raise ValueError(f'unknown arms {bad}; known: {list(ARMS)}')
+    derived = dict(device=device, detector=detector, classes=classes, profile=profile.as_dict(),
+                   input_scale=scale.as_dict(), generation=derived_generation,
+                   warnings=list(scale.warnings) + generation_warnings, splits_found=counts)
+    experiment = dict(
+        name=settings.name or out.name,
+        data=dict(source=str(Path(settings.source).resolve()), format=settings.format, classes=settings.classes,
+                  split=dict(DEFAULT_SPLIT), image_mode='copy', val_images=None, test_images=None),
+        detector=str(det_path),
+        num_real=settings.num_real or default_num_real(train_images, device),
+        seeds=settings.seeds or ([0] if device == 'cpu' else [0, 1, 2]),
+        arms=arms,
+        generators=generators,
+        filters={'none': None},
+        # used once a PR filter is added above, e.g. 'pr-0.1': dict(type='pr', min_precision=0.1, min_recall=0.1);
+        # thresholds as measured by benchmarks/filter_auc.py for a from-scratch filter detector
+        filter_detector=dict(config=str(det_path), score_thr=0.05, iou_thr=0.3, class_aware=False),
+        schedules=SCHEDULES[device],
+        cfg_options=CPU_LOADERS if device == 'cpu' else {},
+        estimate=ESTIMATES[device],
+        derived=derived)
+    path = out / 'experiment.py'
+    path.write_text(render_experiment(experiment, settings, path))
+    (out / 'data_profile.json').write_text(json.dumps(derived, indent=1))
+    (out / 'init_args.json').write_text(json.dumps(settings.as_dict(), indent=1))
+    return path
+
+
+def render_experiment(experiment: dict[str, Any], settings: InitSettings, path: Path) -> str:
+    """experiment.py as a person would write it: one key per statement, a header saying where it came from."""
+    from pprint import pformat
+    header = [f'# Experiment written by tools/init_experiment.py from {settings.source}.',
+              '# Every value below was derived from the data (see data_profile.json) or chosen on the command',
+              f'# line; edit freely, then run:  python tools/run_experiment.py {path}']
+    body = [f'{key} = {pformat(value, width=110, sort_dicts=False)}' for key, value in experiment.items()]
+    return '\n'.join(header) + '\n\n' + '\n'.join(body) + '\n'
+
+
+def add_arguments(parser, data_flag: Sequence[str]) -> None:
+    """The init options, shared by tools/init_experiment.py and tools/run_experiment.py --data."""
+    parser.add_argument(*data_flag, help='the dataset: a YOLO yaml or folder, a VOC folder, a COCO json or folder')
+    parser.add_argument('--format', default='auto', choices=('auto', 'yolo', 'voc', 'coco'))
+    parser.add_argument('--classes', type=lambda s: [c.strip() for c in s.split(',')],
+                        help='class names in label order, for a YOLO folder without a yaml or classes.txt')
+    parser.add_argument('--detector', choices=sorted(DETECTORS),
+                        help=f"default: {DEFAULT_DETECTOR['cpu']} on a CPU, {DEFAULT_DETECTOR['gpu']} on a GPU")
+    parser.add_argument('--generator', nargs='+', default=['copy-paste'], choices=GENERATORS, dest='generators')
+    parser.add_argument('--num-real', nargs='+', type=lambda s: s if s == 'all' else int(s),
+                        help="real training images per run: ints and/or 'all' (default: 50 on a CPU; "
+                             "10 50 100 300 all on a GPU)")
+    parser.add_argument('--seeds', nargs='+', type=int, help='default: 0 on a CPU, 0 1 2 on a GPU')
+    parser.add_argument('--arms', nargs='+', choices=ARMS, help=f'default: {" ".join(DEFAULT_ARMS)}')
+    parser.add_argument('--device', choices=('cpu', 'gpu'), help='the recipe to derive (default: gpu when CUDA is '
+                        'available)')
+
+
+def settings_from_args(args) -> InitSettings:
+    return InitSettings(source=args.data, format=args.format, classes=args.classes, detector=args.detector,
+                        generators=args.generators, num_real=args.num_real, seeds=args.seeds, arms=args.arms,
+                        device=args.device)

@@ -1,0 +1,135 @@
+"""A user's dataset through the whole protocol in one command: datasets of other shapes than the shipped
+samples are built on the fly, every setting is derived from them, and results.csv names every class."""
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import REPO, run_tool
+from mmengine.config import Config
+from PIL import Image
+
+from mmgen_det.experiments.init import InitSettings, init_experiment
+from mmgen_det.experiments.report import read_csv
+from mmgen_det.recipes import heads_with_classes, inner_dataset
+
+TINY_SCHEDULE = ['--cfg-options', 'schedules.default.max_iters=2', 'schedules.default.val_interval=2',
+                 'schedules.default.warmup_iters=1', 'schedules.finetune.max_iters=2',
+                 'schedules.finetune.val_interval=2']
+
+
+def write_image(path: Path, size: tuple[int, int], seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)).save(path)
+
+
+def yolo_folder(root: Path, classes: list[str], size: tuple[int, int], box_frac: float, images: int,
+                names_file: str | None = 'classes.txt') -> Path:
+    """``root/images`` + ``root/labels``, no yaml, no splits; class names in ``names_file``."""
+    rng = np.random.default_rng(0)
+    for i in range(images):
+        write_image(root / 'images' / f'frame {i:03d}.jpg', size, i)
+        lines = []
+        for k in range(1 + i % 3):
+            c = (i + k) % len(classes)
+            w = h = box_frac
+            cx, cy = rng.uniform(w / 2, 1 - w / 2), rng.uniform(h / 2, 1 - h / 2)
+            lines.append(f'{c} {cx:.5f} {cy:.5f} {w:.5f} {h:.5f}')
+        (root / 'labels').mkdir(parents=True, exist_ok=True)
+        (root / 'labels' / f'frame {i:03d}.txt').write_text('\n'.join(lines) + '\n')
+    if names_file:
+        (root / names_file).write_text('\n'.join(classes) + '\n')
+    return root
+
+
+def voc_folder(root: Path, cls: str, size: tuple[int, int], images: int) -> Path:
+    """``Annotations/`` + ``JPEGImages/`` (VOC devkit names), one class, objects of 90% of the frame."""
+    for i in range(images):
+        write_image(root / 'JPEGImages' / f'{i:04d}.jpg', size, i)
+        w, h = size
+        (root / 'Annotations').mkdir(parents=True, exist_ok=True)
+        (root / 'Annotations' / f'{i:04d}.xml').write_text(
+            f'<annotation><filename>/home/someone/else/{i:04d}.jpg</filename><size><width>{w}</width>'
+            f'<height>{h}</height><depth>3</depth></size><object><name>{cls}</name><bndbox>'
+            f'<xmin>{int(w * .05)}</xmin><ymin>{int(h * .05)}</ymin><xmax>{int(w * .95)}</xmax>'
+            f'<ymax>{int(h * .95)}</ymax></bndbox></object></annotation>')
+    return root
+
+
+def init(source: Path, out: Path, **kwargs) -> tuple[Config, dict]:
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter('always')
+        path = init_experiment(InitSettings(source=str(source), device='cpu', **kwargs), out)
+    return Config.fromfile(str(out / 'configs' / 'detector.py')), Config.fromfile(str(path)).to_dict()
+
+
+def test_derived_configs_follow_the_data(tmp_path):
+    classes = [f'class {k}' for k in range(20)]
+    src = yolo_folder(tmp_path / 'twenty', classes, (1920, 1080), 0.01, 24, names_file='obj.names')
+    cfg, exp = init(src, tmp_path / 'exp', generators=['copy-paste', 'gligen-text'])
+    assert all(h['num_classes'] == 20 for h in heads_with_classes(cfg.model))
+    assert list(inner_dataset(cfg.train_dataloader)['metainfo']['classes']) == classes
+    derived = exp['derived']
+    scale = derived['input_scale']
+    assert max(scale['scale']) <= 960 and scale['train_crop'] is not None  # no 1080p training on a CPU
+    assert derived['warnings'], 'objects of ~19 px in 1080p frames shrink under the finest stride: warn'
+    gen = Config.fromfile(exp['generators']['gligen-text']['config'])
+    layout = gen.train_dataloader.dataset.generation.layout
+    assert layout.width % 8 == 0 and layout.height % 8 == 0 and max(layout.width, layout.height) == 512
+    assert abs(layout.width / layout.height - 16 / 9) < 0.05
+    assert layout.zoom[0] > 1  # small objects are zoomed for GLIGEN
+    assert gen.train_dataloader.dataset.generation.generator.phrases['class 3'] == 'class 3'
+
+
+def test_huge_objects_in_small_photos(tmp_path):
+    src = voc_folder(tmp_path / 'voc', 'rock', (300, 300), 6)
+    cfg, exp = init(src, tmp_path / 'exp')
+    assert heads_with_classes(cfg.model)[0]['num_classes'] == 1
+    assert min(exp['derived']['input_scale']['scale']) >= 300 and not exp['derived']['warnings']
+
+
+def test_one_command_from_a_bare_yolo_folder(tmp_path):
+    """images/ + labels/ + classes.txt, multi-word and non-ASCII names, no val or test split."""
+    classes = ['rainbow trout', 'éléphant de mer', 'car']
+    src = yolo_folder(tmp_path / 'drone set', classes, (640, 360), 0.05, 30)
+    work = tmp_path / 'work'
+    args = ['tools/run_experiment.py', '--data', str(src), '--work-dir', str(work), '--num-real', '6',
+            '--arms', 'real-only', 'synthetic-pretrain', '--device', 'cpu', *TINY_SCHEDULE]
+    proc = run_tool(args, timeout=900)
+    assert 'pkg_resources' not in proc.stderr
+    assert re.search(r'real N6_s0: \d+/2 \[', proc.stderr), 'a live progress line per training'
+    rows = read_csv(work / 'results.csv')
+    assert {r['arm'] for r in rows} == {'real-only', 'synthetic-pretrain'}
+    for row in rows:
+        assert {f'AP_{c}' for c in classes} <= set(row), sorted(row)
+    report = (work / 'report.md').read_text()
+    assert 'held out' in report and '`éléphant de mer`' in report
+    data = json.loads(next((work / 'stages' / 'data').glob('*/record.json')).read_text())
+    assert data['split']['split_off'] == ['val', 'test'] and data['classes'] == classes
+    # rerun with the same options: the folder is reused and no stage runs again
+    again = run_tool(args, timeout=900)
+    assert 'reusing' in again.stdout and ', 0 stages run' in again.stdout
+    # other options on the same folder are refused, naming what changed
+    refused = run_tool([*args[:-len(TINY_SCHEDULE)], '--num-real', '4'], check=False)
+    assert refused.returncode != 0 and 'num_real' in refused.stderr
+
+
+def test_class_mismatch_stops_the_experiment(tmp_path):
+    src = yolo_folder(tmp_path / 'ds', ['a', 'b'], (320, 240), 0.1, 12)
+    _, exp = init(src, tmp_path / 'exp')
+    det = Path(exp['detector'])
+    det.write_text(det.read_text().replace("'a',", "'x',"))  # a hand edit gone wrong
+    proc = run_tool(['tools/run_experiment.py', str(tmp_path / 'exp' / 'experiment.py')], check=False)
+    assert proc.returncode != 0
+    assert "data classes (2): ['a', 'b']" in proc.stderr and "['x', 'b']" in proc.stderr
+
+
+def test_raccoon_sample_through_auto(tmp_path):
+    _, exp = init(REPO / 'data' / 'raccoon-mini', tmp_path / 'exp')
+    assert exp['derived']['classes'] == ['raccoon']
+    assert exp['data']['format'] == 'auto'

@@ -1,0 +1,90 @@
+"""Settings derived from the data: input scale and crop, canvas, phrases, classes of every head."""
+from __future__ import annotations
+
+import re
+import warnings
+
+import pytest
+from helpers import REPO
+
+from mmgen_det.datasets.profile import DataProfile
+from mmgen_det.recipes import (DETECTORS, MIN_OBJECT_SIDE, ClassMismatchError, check_classes, detector_config,
+                               generation_canvas, gligen_phrases, heads_with_classes, input_scale)
+
+
+def profile(width: int, height: int, p10: float, classes=('a', 'b')) -> DataProfile:
+    return DataProfile(classes=tuple(classes), num_images=10, num_boxes=40, frame_width=width, frame_height=height,
+                       object_side_p10=p10, object_side_p50=p10 * 2, object_side_p90=p10 * 4,
+                       boxes_per_image_p50=4, boxes_per_image_max=9, boxes_per_class=(20, 20))
+
+
+def test_small_objects_are_upscaled_and_cropped_on_cpu():
+    s = input_scale(profile(360, 202, 7), 'cpu')
+    assert 7 * s.factor >= MIN_OBJECT_SIDE - 0.5
+    assert s.scale == (round(360 * s.factor), round(202 * s.factor))
+    assert s.train_crop is not None and max(s.train_crop) <= 256
+    assert not s.warnings
+
+
+def test_1080p_frames_are_not_trained_full_size_on_cpu():
+    s = input_scale(profile(1920, 1080, 60), 'cpu')
+    assert max(s.scale) <= 960 and s.factor < 1
+    assert 60 * s.factor >= MIN_OBJECT_SIDE
+
+
+def test_tiny_objects_in_large_frames_warn():
+    s = input_scale(profile(1920, 1080, 4), 'cpu')
+    assert max(s.scale) <= 960
+    assert s.warnings and '4 px' in s.warnings[0]
+
+
+def test_huge_objects_keep_a_minimum_frame():
+    s = input_scale(profile(300, 300, 270), 'cpu')
+    assert max(s.scale) >= 320 and s.train_crop is None
+
+
+def test_gpu_keeps_whole_frames():
+    s = input_scale(profile(1280, 720, 30), 'gpu')
+    assert s.train_crop is None and max(s.scale) <= 1333
+
+
+@pytest.mark.parametrize('size', [(360, 202), (1920, 1080), (300, 300), (640, 480)])
+@pytest.mark.parametrize('generator', ['copy-paste', 'gligen-text'])
+def test_canvas_is_a_multiple_of_8_in_the_frames_aspect(size, generator):
+    w, h = generation_canvas(profile(*size, 20), generator)
+    assert w % 8 == 0 and h % 8 == 0
+    assert abs(w / h - size[0] / size[1]) < 0.05 * size[0] / size[1]
+    if generator == 'gligen-text':
+        assert max(w, h) == 512
+
+
+def test_phrases_default_to_names_and_warn_on_non_words():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        phrases = gligen_phrases(['rainbow_trout', 'éléphant', '0'])
+    assert phrases == {'rainbow_trout': 'rainbow trout', 'éléphant': 'éléphant', '0': '0'}
+    assert [str(w.message) for w in caught if "'0'" in str(w.message)]
+    assert len(caught) == 1
+
+
+@pytest.mark.parametrize('name', sorted(DETECTORS))
+def test_every_head_gets_the_data_classes(name):
+    classes = ['rainbow trout', 'éléphant', 'car']
+    cfg = detector_config(name, classes, profile(640, 480, 20, classes), 'cpu')
+    heads = heads_with_classes(cfg.model)
+    assert heads and all(h['num_classes'] == 3 for h in heads)
+    check_classes(cfg, classes, name)  # consistent: no error
+    with pytest.raises(ClassMismatchError, match=r"(?s)data classes \(2\).*'car'.*num_classes"):
+        check_classes(cfg, classes[:2], name)
+
+
+def test_check_classes_names_the_order():
+    cfg = detector_config('fcos-r18', ['a', 'b'], profile(640, 480, 20), 'cpu')
+    with pytest.raises(ClassMismatchError, match=r"train_dataloader classes \(2\): \['a', 'b'\]"):
+        check_classes(cfg, ['b', 'a'], 'x')
+
+
+def test_no_model_base_hard_codes_num_classes():
+    offenders = [p.name for p in (REPO / 'configs/_base_/models').glob('*.py')
+                 if re.search(r'^\s*num_classes\s*=', p.read_text(), re.M)]
+    assert not offenders, f'model bases must take num_classes from the data: {offenders}'

@@ -39,8 +39,8 @@ def detect_format(src: PathLike) -> str:
     """Tell the format of ``src`` from what is on disk: ``'yolo'``, ``'voc'`` or ``'coco'``.
 
     A ``.json`` file is COCO and a ``.yaml`` / ``.yml`` file YOLO. In a folder: COCO jsons (in it or
-    one level down), a yaml with ``names:``, ``images/`` + ``labels/`` or images with ``.txt``
-    labels beside them (YOLO), folders of ``<annotation>`` XML (VOC). Raises a
+    one level down); a yaml with ``names:`` (likewise), ``images/`` + ``labels/`` or images with
+    ``.txt`` labels beside them (YOLO); folders of ``<annotation>`` XML (VOC). Raises a
     :class:`DatasetFormatError` naming what was found when that is none or several of these.
     """
     src = Path(src)

@@ -7,6 +7,8 @@ STAMP := $(VENV)/.mmgen_det-installed
 REQS := requirements/build.txt requirements/mmcv.txt requirements/runtime.txt requirements/tests.txt setup.py
 PYTEST_ARGS ?=
 DEMO_WORK_DIR ?= work_dirs/demo
+GENERATOR ?= copy-paste
+DEMO_DEVICE ?= cpu
 
 .PHONY: install test demo bench clean
 
@@ -31,8 +33,10 @@ $(STAMP): $(REQS)
 test: install
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
+# The shipped sample through the same one command a user runs on their own data.
 demo: install
-	$(PY) tools/run_experiment.py configs/experiments/demo_fish4knowledge-mini$(if $(GENERATOR),_$(GENERATOR)).py --work-dir $(DEMO_WORK_DIR)
+	$(PY) tools/run_experiment.py --data data/fish4knowledge-mini --device $(DEMO_DEVICE) --generator $(GENERATOR) \
+		--work-dir $(DEMO_WORK_DIR)
 
 bench: install
 	$(PY) benchmarks/run_all.py

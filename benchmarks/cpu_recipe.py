@@ -37,6 +37,8 @@ def parse_args():
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--minutes', type=float, default=5.0, help='training budget per candidate (validation excluded)')
     p.add_argument('--batch-size', type=int, default=4)
+    p.add_argument('--min-object-side', type=float, default=None,
+                   help="px of the 10th-percentile object at the input scale (default: the CPU recipe's)")
     p.add_argument('--models', nargs='+', default=list(CANDIDATES), choices=CANDIDATES)
     p.add_argument('--out', type=Path, default=REPO / 'benchmarks' / 'cpu_recipe.json')
     p.add_argument('--work-dir', type=Path, default=None, help='default: a temporary folder')
@@ -44,9 +46,9 @@ def parse_args():
 
 
 def build_cfg(name: str, data_root: str, train_ann: str, classes: list[str], profile, batch_size: int,
-              max_iters: int, val_interval: int, work_dir: Path, seed: int):
+              max_iters: int, val_interval: int, work_dir: Path, seed: int, min_object_side: float | None = None):
     from mmgen_det.recipes import detector_config
-    cfg = detector_config(name, classes, profile, device='cpu', data_root=data_root)
+    cfg = detector_config(name, classes, profile, device='cpu', data_root=data_root, min_object_side=min_object_side)
     for split, ann in (('train', train_ann), ('val', 'annotations/val.json'), ('test', 'annotations/val.json')):
         ds = cfg[f'{split}_dataloader']['dataset']
         ds.update(data_root=data_root, ann_file=ann)
@@ -132,13 +134,13 @@ def main() -> None:
         probe_iters = 20
         hook, _ = train(build_cfg(name, root, 'annotations/train_subset.json', classes, profile,
                                               args.batch_size, probe_iters, probe_iters + 1, work / f'{name}_probe',
-                                              args.seed))
+                                              args.seed, args.min_object_side))
         s_per_iter = hook.train_s / probe_iters
-        max_iters = max(40, int(args.minutes * 60 / s_per_iter))
-        val_interval = max(1, max_iters // 4)
+        val_interval = max(10, int(args.minutes * 60 / s_per_iter) // 4)
+        max_iters = 4 * val_interval  # the last validation is the end of training
         print(f'  probe: {s_per_iter:.2f} s/iter -> {max_iters} iterations in {args.minutes} min', flush=True)
         hook, wall = train(build_cfg(name, root, 'annotations/train_subset.json', classes, profile, args.batch_size,
-                                     max_iters, val_interval, work / name, args.seed))
+                                     max_iters, val_interval, work / name, args.seed, args.min_object_side))
         results[name] = dict(s_per_iter_probe=round(s_per_iter, 3), max_iters=max_iters, train_s=round(hook.train_s, 1),
                              wall_s=round(wall, 1), points=hook.points,
                              recipe=asdict(DETECTORS[name]))
@@ -148,6 +150,7 @@ def main() -> None:
 def write(args, results: dict, profile) -> None:
     out = dict(benchmark='cpu_recipe', settings=dict(data=args.data, num_real=args.num_real, seed=args.seed,
                                                      minutes=args.minutes, batch_size=args.batch_size,
+                                                     min_object_side=args.min_object_side,
                                                      profile=profile.as_dict()),
                machine=machine(), versions=versions(), results=results)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,10 @@ from .datasets.profile import DataProfile, round_to
 
 CONFIGS = Path(__file__).resolve().parents[1] / 'configs'
 DEVICES = ('cpu', 'gpu')
-MIN_OBJECT_SIDE = 16
+#: the side (px at the input scale) the 10th-percentile object is scaled to
+MIN_OBJECT_SIDE = {'cpu': 16, 'gpu': 16}
+#: GLIGEN draws nothing under two 8-px latent cells
+GLIGEN_MIN_OBJECT_SIDE = 16
 MAX_UPSCALE = 3.0
 MIN_LONG_SIDE = 320
 MAX_LONG_SIDE = {'cpu': 960, 'gpu': 1333}
@@ -90,20 +93,22 @@ class InputScale:
         return asdict(self)
 
 
-def input_scale(profile: DataProfile, device: str) -> InputScale:
-    """Upscale until the 10th-percentile object covers ``MIN_OBJECT_SIDE`` px, downscale large objects
-    to save compute, within [MIN_LONG_SIDE, MAX_LONG_SIDE[device]] on the long side."""
+def input_scale(profile: DataProfile, device: str, min_object_side: float | None = None) -> InputScale:
+    """Upscale until the 10th-percentile object covers ``min_object_side`` px (default
+    ``MIN_OBJECT_SIDE[device]``), downscale large objects to save compute, within
+    [MIN_LONG_SIDE, MAX_LONG_SIDE[device]] on the long side."""
     if device not in DEVICES:
         raise ValueError(f'device must be one of {DEVICES}, got {device!r}')
+    min_side = min_object_side or MIN_OBJECT_SIDE[device]
     long = profile.long_side
-    wanted = MIN_OBJECT_SIDE / profile.object_side_p10
+    wanted = min_side / profile.object_side_p10
     high = min(MAX_LONG_SIDE[device] / long, MAX_UPSCALE)
     factor = round(min(max(wanted, MIN_LONG_SIDE / long), high), 3)
     notes = []
     if factor < wanted * 0.75:
         notes.append(f'10% of the objects are under {profile.object_side_p10:.0f} px; at the {device.upper()} '
                      f'input scale ({factor:.2f}x, long side <= {MAX_LONG_SIDE[device]}) they span '
-                     f'{profile.object_side_p10 * factor:.0f} px, under the {MIN_OBJECT_SIDE} px the finest level '
+                     f'{profile.object_side_p10 * factor:.0f} px, under the {min_side:.0f} px the finest level '
                      'resolves: expect them to be missed (a GPU recipe or image tiles would keep them)')
     scale = (round(profile.frame_width * factor), round(profile.frame_height * factor))
     crop_side = TRAIN_CROP[device]
@@ -220,7 +225,7 @@ def pipelines(scale: InputScale) -> tuple[list[dict], list[dict]]:
 
 
 def detector_config(detector: str, classes: list[str] | tuple[str, ...], profile: DataProfile, device: str,
-                    data_root: str = 'data/my-dataset-coco/'):
+                    data_root: str = 'data/my-dataset-coco/', min_object_side: float | None = None):
     """A complete mmdet config: the detector's model base + the generic real-COCO dataset base + the
     device's schedule base, with classes, heads, pipelines, batch and optimizer derived here."""
     from mmengine.config import Config
@@ -233,7 +238,7 @@ def detector_config(detector: str, classes: list[str] | tuple[str, ...], profile
         path.write_text(f'_base_ = {bases!r}\n')
         cfg = Config.fromfile(str(path))
     set_classes(cfg, classes)
-    scale = input_scale(profile, device)
+    scale = input_scale(profile, device, min_object_side)
     train, test = pipelines(scale)
     for split in ('train', 'val', 'test'):
         ds = inner_dataset(cfg[f'{split}_dataloader'])

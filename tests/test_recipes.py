@@ -20,7 +20,7 @@ def profile(width: int, height: int, p10: float, classes=('a', 'b')) -> DataProf
 
 def test_small_objects_are_upscaled_and_cropped_on_cpu():
     s = input_scale(profile(360, 202, 7), 'cpu')
-    assert 7 * s.factor >= MIN_OBJECT_SIDE - 0.5
+    assert 7 * s.factor >= MIN_OBJECT_SIDE['cpu'] - 0.5
     assert s.scale == (round(360 * s.factor), round(202 * s.factor))
     assert s.train_crop is not None and max(s.train_crop) <= 256
     assert not s.warnings
@@ -29,7 +29,7 @@ def test_small_objects_are_upscaled_and_cropped_on_cpu():
 def test_1080p_frames_are_not_trained_full_size_on_cpu():
     s = input_scale(profile(1920, 1080, 60), 'cpu')
     assert max(s.scale) <= 960 and s.factor < 1
-    assert 60 * s.factor >= MIN_OBJECT_SIDE
+    assert 60 * s.factor >= MIN_OBJECT_SIDE['cpu']
 
 
 def test_tiny_objects_in_large_frames_warn():

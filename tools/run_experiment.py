@@ -77,6 +77,7 @@ def main(argv=None) -> None:
     from mmgen_det.experiments.report import aggregate, summary_table
     from mmgen_det.experiments.runner import ExperimentRunner, training_stages_run
     from mmgen_det.experiments.cache import read_stage_log
+    from mmgen_det.recipes import ClassMismatchError
 
     try:
         config = args.config or experiment_from_data(args)
@@ -102,7 +103,10 @@ def main(argv=None) -> None:
     log_start = len(read_stage_log(work_dir))
     runner = ExperimentRunner(exp, work_dir, launcher=args.launcher, verbose=args.verbose,
                               total_stages=len(plan.results))
-    rows = runner.run()
+    try:
+        rows = runner.run()
+    except ClassMismatchError as e:
+        sys.exit(f'run_experiment: {e}')
     outputs = runner.write_outputs(rows)
     if not runner.main:
         return

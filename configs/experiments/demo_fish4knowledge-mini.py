@@ -1,14 +1,14 @@
-# `make demo`: real-only vs copy-paste-pretrained + real-finetuned FCOS-R18 on the shipped sample
-# (data/fish4knowledge-mini: 200 train / 50 val / 50 test frames), on CPU, within 20 minutes on 2 cores,
-# with the compute-matched real-only control (as many iterations as pretrain + finetune took).
+# A hand-written experiment config on the shipped sample (data/fish4knowledge-mini: 200 train / 50 val /
+# 50 test frames): real-only vs copy-paste-pretrained + real-finetuned FCOS-R18 with the compute-matched
+# control, every key spelled out (see mmgen_det/experiments/config.py). The tests derive their tiny
+# sweeps from it. `make demo` runs the same data through `tools/run_experiment.py --data`, whose
+# configs are derived from the data (mmgen_det/recipes.py).
 #   python tools/run_experiment.py configs/experiments/demo_fish4knowledge-mini.py
 #
-# Sized for this data on a CPU: the frames (360x202) are upscaled 2x to 720x404, because most fish are
-# under 16 px and would otherwise be smaller than one stride-8 cell of FCOS's finest level (P3), and
-# training sees random 360x202 crops of the upscaled frame: objects keep the scale they are tested at,
-# while an iteration costs about a quarter of a full frame's. Evaluation uses whole 720x404 frames;
-# checkpoint choice uses a fixed 20-image val subset, reporting the whole 50-image test split.
-# The backbone trains from scratch unless checkpoints/resnet18_imagenet.pth exists: expect low mAP.
+# The frames (360x202) are upscaled 2x to 720x404, because most fish are under 16 px and would
+# otherwise be smaller than one stride-8 cell of FCOS's finest level (P3); training sees random crops
+# of the upscaled frame. Checkpoint choice uses a fixed 20-image val subset. The backbone trains from
+# scratch unless checkpoints/resnet18_imagenet.pth exists.
 name = 'demo_fish4knowledge-mini'
 data = dict(source='data/fish4knowledge-mini', format='yolo', val_images=20, test_images=None,
             num_images=dict(train=200, val=50, test=50))

@@ -39,9 +39,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from ..datasets.formats import FORMAT_CHOICES
+
 ARMS = ('real-only', 'synthetic-pretrain', 'mixed', 'synthetic-only', 'compute-matched')
 SYNTHETIC_ARMS = ('synthetic-pretrain', 'mixed', 'synthetic-only')
-FORMATS = ('auto', 'yolo', 'voc', 'coco')
 IMAGE_MODES = ('copy', 'symlink')
 DEFAULT_SPLIT = dict(val=0.15, test=0.15, seed=0)
 TRAINING_STAGES = ('real', 'pretrain', 'finetune', 'mixed', 'compute-matched', 'filter-detector')
@@ -293,8 +294,8 @@ def validate(cfg: Mapping[str, Any], name: str = 'experiment', filename: str = '
     """Check every key once; the rest of the package then trusts the :class:`Experiment`."""
     data = _need(cfg, 'data')
     fmt = _need(data, 'format', 'data')
-    if fmt not in FORMATS:
-        raise ExperimentConfigError(f'data.format must be one of {FORMATS}, got {fmt!r}')
+    if fmt not in FORMAT_CHOICES:
+        raise ExperimentConfigError(f'data.format must be one of {FORMAT_CHOICES}, got {fmt!r}')
     arms = list(_need(cfg, 'arms'))
     bad = [a for a in arms if a not in ARMS]
     if bad or not arms:

@@ -21,27 +21,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..datasets.formats import FORMAT_CHOICES
 from ..datasets.profile import DataProfile, coco_classes, profile_coco
-from ..recipes import (DETECTORS, MIN_OBJECT_SIDE, detector_config, generation_canvas, gligen_phrases,
+from ..recipes import (DETECTORS, GLIGEN_MIN_OBJECT_SIDE, detector_config, generation_canvas, gligen_phrases,
                        input_scale, inner_dataset)
 from .config import ARMS, DEFAULT_SPLIT
 
 GENERATORS = ('copy-paste', 'gligen-text', 'gligen-image')
-DEFAULT_DETECTOR = dict(cpu='ssdlite-mobilenetv2', gpu='faster-rcnn-r50')
+DEFAULT_DETECTOR = dict(cpu='fcos-r18', gpu='faster-rcnn-r50')
 IMAGES_PER_REAL = dict(cpu=8, gpu=30)
 DEFAULT_ARMS = ['real-only', 'synthetic-pretrain', 'mixed', 'compute-matched']
-#: iteration schedules of the few-image protocol per device (batch 8); `early_stop_begin` keeps a
-#: from-scratch detector's flat start from ending the run
+#: iteration schedules of the few-image protocol per device; `early_stop_begin` keeps a from-scratch
+#: detector's flat start from ending the run. CPU: one N and seed with the four default arms in about
+#: 20 minutes on 2 cores (benchmarks/cpu_recipe.md); raise max_iters for better detectors.
 SCHEDULES = dict(
-    cpu=dict(default=dict(max_iters=1200, val_interval=200, patience=2, min_delta=0.002, warmup_iters=50,
+    cpu=dict(default=dict(max_iters=400, val_interval=100, patience=2, min_delta=0.002, warmup_iters=30,
                           lr_steps=(0.75,), early_stop_begin=0.5),
-             finetune=dict(max_iters=600, val_interval=150)),
+             pretrain=dict(max_iters=250, val_interval=125),
+             finetune=dict(max_iters=150, val_interval=75)),
     gpu=dict(default=dict(max_iters=12000, val_interval=500, patience=4, min_delta=0.002, warmup_iters=500,
                           lr_steps=(0.67, 0.92), early_stop_begin=0.3),
              finetune=dict(max_iters=6000)))
+#: checkpoint choice on a fixed subset of the val split on a CPU (validation is most of a CPU run's cost)
+VAL_IMAGES = dict(cpu=25, gpu=None)
 #: seconds on 2 CPU cores / one GPU, for --dry-run only
 ESTIMATES = dict(
-    cpu=dict(device='CPU', seconds_per_iter=0.6, seconds_per_eval_image=0.05, seconds_per_scored_image=0.1,
+    cpu=dict(device='CPU', seconds_per_iter=0.6, seconds_per_eval_image=0.3, seconds_per_scored_image=0.1,
              seconds_per_generated_image={'copy-paste': 0.02, 'gligen-text': 30.0, 'gligen-image': 30.0}),
     gpu=dict(device='GPU', seconds_per_iter=0.4, seconds_per_eval_image=0.05, seconds_per_scored_image=0.05,
              seconds_per_generated_image={'copy-paste': 0.02, 'gligen-text': 3.0, 'gligen-image': 3.5}))
@@ -104,9 +109,9 @@ def generation_settings(name: str, profile: DataProfile, factor: float, data_roo
                                 min_boxes=1),
                     generator=dict(type='copy_paste', ann_file=ann_file, img_root=data_root))
     # GLIGEN cannot draw an object under two 8-px latent cells: zoom in on real objects until the
-    # 10th-percentile object spans MIN_OBJECT_SIDE px of the canvas (at most 3x)
+    # 10th-percentile object spans GLIGEN_MIN_OBJECT_SIDE px of the canvas (at most 3x)
     canvas_scale = max(width, height) / profile.long_side
-    zoom_min = min(3.0, max(1.0, MIN_OBJECT_SIDE / (profile.object_side_p10 * canvas_scale)))
+    zoom_min = min(3.0, max(1.0, GLIGEN_MIN_OBJECT_SIDE / (profile.object_side_p10 * canvas_scale)))
     layout = dict(ann_file=ann_file, strategy='jitter', width=width, height=height, min_box_cells=2, min_boxes=1)
     if zoom_min > 1.0:
         layout['zoom'] = (round(zoom_min, 2), round(min(3.0, zoom_min * 1.5), 2))
@@ -184,7 +189,7 @@ def init_experiment(settings: InitSettings, out: str | Path) -> Path:
     experiment = dict(
         name=settings.name or out.name,
         data=dict(source=str(Path(settings.source).resolve()), format=settings.format, classes=settings.classes,
-                  split=dict(DEFAULT_SPLIT), image_mode='copy', val_images=None, test_images=None),
+                  split=dict(DEFAULT_SPLIT), image_mode='copy', val_images=VAL_IMAGES[device], test_images=None),
         detector=str(det_path),
         num_real=settings.num_real or default_num_real(train_images, device),
         seeds=settings.seeds or ([0] if device == 'cpu' else [0, 1, 2]),
@@ -218,7 +223,7 @@ def render_experiment(experiment: dict[str, Any], settings: InitSettings, path: 
 def add_arguments(parser, data_flag: Sequence[str]) -> None:
     """The init options, shared by tools/init_experiment.py and tools/run_experiment.py --data."""
     parser.add_argument(*data_flag, help='the dataset: a YOLO yaml or folder, a VOC folder, a COCO json or folder')
-    parser.add_argument('--format', default='auto', choices=('auto', 'yolo', 'voc', 'coco'))
+    parser.add_argument('--format', default='auto', choices=FORMAT_CHOICES)
     parser.add_argument('--classes', type=lambda s: [c.strip() for c in s.split(',')],
                         help='class names in label order, for a YOLO folder without a yaml or classes.txt')
     parser.add_argument('--detector', choices=sorted(DETECTORS),

@@ -164,7 +164,8 @@ class ExperimentRunner:
 
     def finalize(self, cfg, schedule: Schedule | None, seed: int, stage_dir: Path, load_from: str | None = None):
         name = f'{stage_dir.parent.name}_{stage_dir.name}'
-        progress = None if self.verbose or schedule is None else f"{stage_dir.parent.name} {stage_dir.name.rsplit('-', 1)[0]}"
+        label = stage_dir.name.rsplit('-', 1)[0]  # without the cache key
+        progress = None if self.verbose or schedule is None else f'{stage_dir.parent.name} {label}'
         return stages.finalize(cfg, schedule, seed, stage_dir, name, self.launcher, load_from, progress)
 
     # -- stages -----------------------------------------------------------------------------------

@@ -29,7 +29,8 @@ from ..utils.io import atomic_write_json, read_json
 from ..utils.memory import PeakRSS
 from .config import MONITOR, Filter, Schedule
 
-STOPPING_HOOKS = ('EarlyStoppingHook', 'DelayedEarlyStoppingHook', 'TrainingProgressHook')
+# hooks a stage sets from its schedule, replacing any of the base config's
+STAGE_HOOKS = ('EarlyStoppingHook', 'DelayedEarlyStoppingHook', 'TrainingProgressHook')
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ def convert(source: str, fmt: str, out: Path, val_images: int | None, test_image
     split (seeded, class-stratified, recorded); a single split of another name is the training split.
     Optional fixed (seed 0) val/test subsets make evaluation cheap."""
     from ..datasets import convert_dataset, make_subset
+    from ..datasets.profile import coco_classes
     from ..datasets.subsets import split_off
     converted = convert_dataset(source, fmt, out, image_mode=image_mode, overwrite=True, classes=classes)
     ann_dir = out / 'annotations'
@@ -101,8 +103,8 @@ def convert(source: str, fmt: str, out: Path, val_images: int | None, test_image
             atomic_write_json(out / ann, coco)
         counts[name] = len(coco['images'])
         anns[name] = ann
-    classes_found = [c['name'] for c in sorted(read_json(ann_dir / 'train.json')['categories'], key=lambda c: c['id'])]
-    return dict(num_images=counts, ann_files=anns, split=split_record, classes=classes_found)
+    return dict(num_images=counts, ann_files=anns, split=split_record,
+                classes=coco_classes(read_json(ann_dir / 'train.json')))
 
 
 def subset(train_json: Path, num_real: int, seed: int, out: Path) -> dict:
@@ -191,13 +193,16 @@ def finalize(cfg, schedule: Schedule | None, seed: int, work_dir: Path, name: st
         cfg.param_scheduler = sched['param_scheduler']
         cfg.default_hooks.checkpoint = sched['checkpoint']
         cfg.log_processor = dict(cfg.get('log_processor', {}), by_epoch=False)
-        cfg.custom_hooks = [h for h in cfg.get('custom_hooks', []) if h['type'] not in STOPPING_HOOKS] + \
+        cfg.custom_hooks = [h for h in cfg.get('custom_hooks', []) if h['type'] not in STAGE_HOOKS] + \
             sched['early_stopping']
         if progress:
             cfg.custom_hooks.append(dict(type='TrainingProgressHook', label=progress))
         # iteration-based training never needs an epoch end, and mmengine sleeps 2 s at each one: on a
         # few real images that is most of the wall time
         cfg.train_dataloader.sampler = dict(type='InfiniteSampler', shuffle=True)
+    if load_from and not any(h['type'] == 'PretrainLoadCheckHook' for h in cfg.get('custom_hooks', [])):
+        # a fine-tune whose backbone/neck did not load, or whose classes changed order, stops at once
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(type='PretrainLoadCheckHook')]
     cfg.randomness = dict(seed=seed)
     cfg.work_dir = str(work_dir)
     cfg.load_from = load_from

@@ -6,7 +6,7 @@ import math
 import pytest
 
 from mmgen_det.experiments.report import (Equivalent, aggregate, equivalent_real_images, metric_columns,
-                                          plot_map_vs_n, read_csv, render_report, write_csv)
+                                          plot_map_vs_n, read_csv, render_report, summary_table, write_csv)
 
 CURVE = [(10, 0.10), (100, 0.30), (1000, 0.40)]
 
@@ -39,8 +39,18 @@ def test_equivalent_real_images_uses_running_max_of_a_noisy_curve():
 def test_metric_columns_maps_coco_keys_and_per_class_ap():
     cols = metric_columns({'coco/bbox_mAP': 0.2, 'coco/bbox_mAP_50': 0.4, 'coco/0_precision': 0.3,
                            'coco/bbox_mAP_copypaste': '0.2 ...'})
-    assert cols == {'mAP': 0.2, 'mAP50': 0.4, 'mAP75': 0.0, 'mAP_s': 0.0, 'mAP_m': 0.0, 'mAP_l': 0.0, 'AP_0': 0.3}
-    assert metric_columns({})['mAP'] == 0.0  # no detection at all: CocoMetric returns nothing
+    assert cols == {'mAP': 0.2, 'mAP50': 0.4, 'mAP75': 0.0, 'mAP_s': 0.0, 'mAP_m': 0.0, 'mAP_l': 0.0, 'AP_0': 0.3,
+                    'metrics_computed': True}
+    # no detection at all: CocoMetric returns nothing; the 0 is flagged, never passed off as measured
+    assert metric_columns({}) == dict.fromkeys(['mAP', 'mAP50', 'mAP75', 'mAP_s', 'mAP_m', 'mAP_l'], 0.0) | {
+        'metrics_computed': False}
+
+
+def test_summary_flags_runs_without_detections():
+    rows = [dict(num_real=4, arm='real-only', generator='-', filter='-', seed=s, mAP=0.0, mAP50=0.0,
+                 num_synthetic=0, iterations=2, wall_seconds=1, metrics_computed=str(s == 0)) for s in (0, 1)]
+    table = summary_table(aggregate(rows))
+    assert '(1 without a detection)' in table
 
 
 def rows():

@@ -60,9 +60,12 @@ def test_pr_filter_keeps_what_the_stored_scores_pass(setup, tmp_path):
 
 def test_finalize_sets_the_protocol(setup, tmp_path):
     _, cfg = setup
-    out = stages.finalize(cfg, Schedule(30, 10, patience=2), 7, tmp_path, 'real_N4', 'none', load_from='x.pth')
+    out = stages.finalize(cfg, Schedule(30, 10, patience=2, early_stop_begin=0.5), 7, tmp_path, 'real_N4', 'none',
+                          load_from='x.pth', progress='real N4_s7')
     assert out.train_cfg.max_iters == 30 and out.randomness.seed == 7 and out.load_from == 'x.pth'
     assert out.default_hooks.checkpoint.save_best == 'coco/bbox_mAP'
-    assert [h['type'] for h in out.custom_hooks] == ['EarlyStoppingHook']
+    assert [(h['type'], h.get('begin')) for h in out.custom_hooks] == [('DelayedEarlyStoppingHook', 15),
+                                                                        ('TrainingProgressHook', None),
+                                                                        ('PretrainLoadCheckHook', None)]
     assert out.train_dataloader.sampler.type == 'InfiniteSampler'  # no epoch ends, no 2 s sleeps
     assert out.visualizer.name == out.experiment_name == 'real_N4'

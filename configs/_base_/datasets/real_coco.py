@@ -48,20 +48,7 @@ val_dataloader = dict(
         test_mode=True,
         pipeline=test_pipeline,
         backend_args=backend_args))
-test_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='annotations/test.json',
-        data_prefix=dict(img=''),
-        test_mode=True,
-        pipeline=test_pipeline,
-        backend_args=backend_args))
+test_dataloader = dict(val_dataloader, dataset=dict(val_dataloader['dataset'], ann_file='annotations/test.json'))
 val_evaluator = dict(type='CocoMetric', ann_file=data_root + 'annotations/val.json', metric='bbox',
                      backend_args=backend_args)
 test_evaluator = dict(type='CocoMetric', ann_file=data_root + 'annotations/test.json', metric='bbox',

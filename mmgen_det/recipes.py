@@ -10,7 +10,8 @@ Why these rules:
 - objects must cover at least ``MIN_OBJECT_SIDE`` input pixels (two cells of the finest, stride-8
   level) or the detector cannot place them, so small objects are upscaled;
 - a CPU cannot train on 1080p frames: the long side is capped per device, and CPU training sees
-  random crops of ``TRAIN_CROP`` pixels of the scaled frame (objects keep the scale they are tested at);
+  random crops of ``TRAIN_CROP`` pixels of the scaled frame (objects keep the scale they are tested
+  at), unless the objects are too large to fit a crop;
 - copy-paste images are made at the real frames' scale (never upscaled: training does that), GLIGEN at
   its native 512 long side, both in the real frames' aspect, sides multiples of 8 (the VAE's factor).
 """
@@ -113,7 +114,8 @@ def input_scale(profile: DataProfile, device: str, min_object_side: float | None
     scale = (round(profile.frame_width * factor), round(profile.frame_height * factor))
     crop_side = TRAIN_CROP[device]
     crop = None
-    if crop_side and max(scale) > crop_side:
+    # crops pay where objects are small in the frame; a crop would cut large objects apart
+    if crop_side and max(scale) > crop_side and profile.object_side_p90 * factor <= crop_side / 2:
         crop = (min(scale[0], crop_side), min(scale[1], crop_side))
     return InputScale(factor, scale, crop, tuple(notes))
 

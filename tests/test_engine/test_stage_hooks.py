@@ -3,6 +3,7 @@ progress line (iteration / max, rate, ETA, loss, val mAP, patience left)."""
 from __future__ import annotations
 
 import io
+import logging
 import sys
 from types import SimpleNamespace
 
@@ -13,7 +14,7 @@ from mmgen_det.engine.hooks.progress_hook import TrainingProgressHook
 
 
 def fake_runner(hooks=()):
-    return SimpleNamespace(iter=0, max_iters=100, rank=0, hooks=list(hooks),
+    return SimpleNamespace(iter=0, max_iters=100, rank=0, hooks=list(hooks), logger=logging.getLogger('test'),
                            train_loop=SimpleNamespace(stop_training=False))
 
 

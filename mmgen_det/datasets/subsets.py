@@ -74,7 +74,8 @@ def split_off(coco: dict[str, Any], fractions: dict[str, float], seed: int, *,
 
     Each image is filed under its rarest class (images without boxes under a class of their own);
     within a class the images are permuted by ``seed`` and every held-out split takes its share,
-    at least one image of every class with three or more images. Deterministic for a given
+    at least one image of every class with three or more images, and at least one image in all.
+    Deterministic for a given
     ``coco`` and ``seed``. Each part's ``info`` records the split.
     """
     if any(not 0 < f < 1 for f in fractions.values()) or sum(fractions.values()) >= 1:
@@ -90,8 +91,8 @@ def split_off(coco: dict[str, Any], fractions: dict[str, float], seed: int, *,
         strata.setdefault(rarest, []).append(image_id)
     rng = np.random.default_rng(seed)
     assigned: dict[str, set[int]] = {name: set() for name in ('train', *fractions)}
-    for stratum in sorted(strata):
-        ids = [int(i) for i in rng.permutation(strata[stratum])]
+    permuted = {stratum: [int(i) for i in rng.permutation(strata[stratum])] for stratum in sorted(strata)}
+    for stratum, ids in permuted.items():
         start = 0
         for name, fraction in fractions.items():
             take = int(round(fraction * len(ids)))
@@ -100,6 +101,12 @@ def split_off(coco: dict[str, Any], fractions: dict[str, float], seed: int, *,
             assigned[name].update(ids[start:start + take])
             start += take
         assigned['train'].update(ids[start:])
+    for name in fractions:  # many rare classes can leave a small held-out split empty: never evaluate on nothing
+        if not assigned[name] and len(assigned['train']) > 1:
+            by_size = sorted(permuted, key=lambda k: -len(permuted[k]))  # stable: ties keep stratum order
+            moved = next(i for k in by_size for i in permuted[k] if i in assigned['train'])
+            assigned['train'].discard(moved)
+            assigned[name].add(moved)
     out = {}
     for name, ids in assigned.items():
         out[name] = {**coco,

@@ -24,8 +24,9 @@ from typing import Any, Sequence
 from ..datasets.formats import FORMAT_CHOICES
 from ..datasets.profile import DataProfile, coco_classes, profile_coco
 from ..recipes import (DETECTORS, GLIGEN_MIN_OBJECT_SIDE, detector_config, generation_canvas, gligen_phrases,
-                       input_scale, inner_dataset)
-from .config import ARMS, DEFAULT_SPLIT
+                       input_scale)
+from .config import ARMS, DEFAULT_SPLIT, Filter
+from .stages import synthetic_dataset, with_train_dataset
 
 GENERATORS = ('copy-paste', 'gligen-text', 'gligen-image')
 DEFAULT_DETECTOR = dict(cpu='fcos-r18', gpu='faster-rcnn-r50')
@@ -99,7 +100,7 @@ def read_profile(settings: InitSettings) -> tuple[DataProfile, dict[str, int]]:
     return profile_coco(train), {k: len(v['images']) for k, v in by_name.items()}
 
 
-def generation_settings(name: str, profile: DataProfile, factor: float, data_root: str) -> dict[str, Any]:
+def derive_generation(name: str, profile: DataProfile, factor: float, data_root: str) -> dict[str, Any]:
     """The ``generation`` dict of one generator, derived from the data."""
     ann_file = f'{data_root}annotations/train.json'
     width, height = generation_canvas(profile, name, factor)
@@ -127,14 +128,10 @@ def generation_settings(name: str, profile: DataProfile, factor: float, data_roo
 
 
 def synthetic_config(detector_cfg, generation: dict[str, Any], set_dir: str):
-    """The synthetic-pretrain config: the detector config training on the generated set."""
-    import copy
-    cfg = copy.deepcopy(detector_cfg)
-    real = inner_dataset(cfg.train_dataloader)
-    cfg.train_dataloader.dataset = dict(
-        type='SyntheticDetDataset', data_root=set_dir, ann_file='annotations.json', data_prefix=dict(img=''),
-        metainfo=real['metainfo'], filter_cfg=dict(filter_empty_gt=True), pipeline=real['pipeline'],
-        generation=generation)
+    """The synthetic-pretrain config: the detector config training on the generated set, which the
+    ``GLIGENGenerationHook`` makes when stock ``tools/train.py`` runs it."""
+    dataset = synthetic_dataset(detector_cfg, Path(set_dir), Filter('none'), None)
+    cfg = with_train_dataset(detector_cfg, dict(dataset, generation=generation))
     cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [dict(type='GLIGENGenerationHook')]
     return cfg
 
@@ -165,9 +162,9 @@ def init_experiment(settings: InitSettings, out: str | Path) -> Path:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
         for name in settings.generators:
-            generation = generation_settings(name, profile, scale.factor, PLACEHOLDER_ROOT)
+            generation = derive_generation(name, profile, scale.factor, PLACEHOLDER_ROOT)
             path = configs / f'generation_{name}.py'
-            synthetic_config(det_cfg, generation, f'work_dirs/synthetic/{out.name}_{name}/').dump(str(path))
+            synthetic_config(det_cfg, generation, f'work_dirs/synthetic/{out.name}_{name}').dump(str(path))
             generators[name] = dict(config=str(path), images_per_real=IMAGES_PER_REAL[device])
             derived_generation[name] = dict(canvas=[generation['layout']['width'], generation['layout']['height']],
                                             zoom=generation['layout'].get('zoom'),

@@ -315,7 +315,9 @@ def score(set_dir: Path, detector_config: str, checkpoint: str, score_thr: float
     from ..filters.scoring import score_set
     device = 'cuda:0' if torch.cuda.is_available() else 'cpu'
     detector = FilterDetector(detector_config, checkpoint, device=device)
-    summary = score_set(set_dir, detector, MatchSettings(score_thr, iou_thr, class_aware), progress=False)
+    # the progress bar (rate, ETA) goes to the screen, not to the stage's console.log
+    with contextlib.redirect_stderr(sys.__stderr__):
+        summary = score_set(set_dir, detector, MatchSettings(score_thr, iou_thr, class_aware))
     return dict(pr_key=summary.key, failed=summary.failed)
 
 

@@ -100,3 +100,13 @@ def test_split_off_is_disjoint_stratified_and_seeded():
     assert split_off(coco, {'val': 0.15, 'test': 0.15}, seed=3) == parts
     assert split_off(coco, {'val': 0.15, 'test': 0.15}, seed=4)['val']['images'] != parts['val']['images']
     assert parts['val']['info']['split'] == 'val'
+
+
+def test_split_off_never_leaves_a_held_out_split_empty():
+    from mmgen_det.datasets.subsets import split_off
+    images = [dict(id=i, file_name=f'{i}.jpg', width=8, height=8) for i in range(1, 9)]
+    anns = [dict(id=i, image_id=i, category_id=i, bbox=[0, 0, 2, 2], area=4, iscrowd=0) for i in range(1, 9)]
+    coco = dict(images=images, annotations=anns, categories=[dict(id=i, name=str(i)) for i in range(1, 9)])
+    parts = split_off(coco, {'val': 0.15, 'test': 0.15}, seed=0)  # every class has one image
+    assert len(parts['val']['images']) == len(parts['test']['images']) == 1
+    assert len(parts['train']['images']) == 6

@@ -17,9 +17,11 @@ from mmgen_det.experiments.init import InitSettings, init_experiment
 from mmgen_det.experiments.report import read_csv
 from mmgen_det.recipes import heads_with_classes, inner_dataset
 
+# score_thr 0: an untrained detector still outputs boxes, so every class gets a per-class AP
 TINY_SCHEDULE = ['--cfg-options', 'schedules.default.max_iters=2', 'schedules.default.val_interval=2',
-                 'schedules.default.warmup_iters=1', 'schedules.finetune.max_iters=2',
-                 'schedules.finetune.val_interval=2']
+                 'schedules.default.warmup_iters=1', 'schedules.pretrain.max_iters=2',
+                 'schedules.pretrain.val_interval=2', 'schedules.finetune.max_iters=2',
+                 'schedules.finetune.val_interval=2', 'cfg_options.model.test_cfg.score_thr=0']
 
 
 def write_image(path: Path, size: tuple[int, int], seed: int) -> None:
@@ -117,6 +119,43 @@ def test_one_command_from_a_bare_yolo_folder(tmp_path):
     # other options on the same folder are refused, naming what changed
     refused = run_tool([*args[:-len(TINY_SCHEDULE)], '--num-real', '4'], check=False)
     assert refused.returncode != 0 and 'num_real' in refused.stderr
+
+
+def yolo_yaml_export(root: Path, classes: list[str], size: tuple[int, int], box_frac: float) -> Path:
+    """A Roboflow-style export: train/valid folders, a yaml of another name with the exporter's absolute
+    paths, no test split."""
+    for split, n in (('train', 16), ('valid', 6)):
+        yolo_folder(root / split, classes, size, box_frac, n, names_file=None)
+    (root / 'my export v3.yaml').write_text(
+        f'train: /home/exporter/datasets/x/train/images\nval: /home/exporter/datasets/x/valid/images\n'
+        f'nc: {len(classes)}\nnames: {classes!r}\n')
+    return root / 'my export v3.yaml'
+
+
+SHAPES = {
+    # 20 classes, 1080p frames, 4-px objects, a yaml of another name with foreign paths, no test split
+    'yolo-yaml-1080p-tiny-objects': lambda root: (yolo_yaml_export(root, [f'class {k}' for k in range(20)],
+                                                                   (1920, 1080), 4 / 1080), 20),
+    # one class, 300x300 photos, objects of 90% of the frame, VOC devkit folder names
+    'voc-300px-huge-objects': lambda root: (voc_folder(root, 'boulder', (300, 300), 12), 1),
+    # a bare folder, one class named by a file beside it
+    'yolo-bare-one-class': lambda root: (yolo_folder(root, ['only class'], (480, 320), 0.2, 14,
+                                                     names_file='obj.names'), 1),
+}
+
+
+@pytest.mark.parametrize('shape', sorted(SHAPES))
+def test_one_command_on_other_shapes(shape, tmp_path):
+    """Real-only through the one command: every class of the data has its per-class AP column."""
+    src, num_classes = SHAPES[shape](tmp_path / shape)
+    work = tmp_path / 'work'
+    run_tool(['tools/run_experiment.py', '--data', str(src), '--work-dir', str(work), '--num-real', '4',
+              '--arms', 'real-only', '--device', 'cpu', *TINY_SCHEDULE], timeout=600)
+    classes = json.loads((work / 'data_profile.json').read_text())['classes']
+    assert len(classes) == num_classes
+    row, = read_csv(work / 'results.csv')
+    assert row['metrics_computed'] == 'True'
+    assert {f'AP_{c}' for c in classes} <= set(row)
 
 
 def test_class_mismatch_stops_the_experiment(tmp_path):

@@ -17,7 +17,7 @@ def ssdlite(head_type: str) -> torch.nn.Module:
     from mmdet.utils import register_all_modules
     register_all_modules()  # mmdet's modules, default scope 'mmdet'
     cfg = Config.fromfile(SSDLITE)
-    cfg.model.bbox_head.type = head_type
+    cfg.model.bbox_head.update(type=head_type, num_classes=7)  # the model base takes its classes from the data
     torch.manual_seed(0)
     return MODELS.build(cfg.model)
 

@@ -59,3 +59,16 @@ def test_progress_line_shows_iteration_eta_loss_map_and_patience(monkeypatch):
     lines = stream.getvalue().splitlines()
     assert lines[0].startswith('  real N50_s0: 1/100 [') and 'ETA' in lines[0] and 'loss 2.500' in lines[0]
     assert 'loss 1.250, val mAP 0.100 (best 0.100, patience 2/3)' in lines[1]
+
+
+def test_progress_line_survives_a_validation_without_metrics(monkeypatch):
+    """An untrained model detects nothing and CocoMetric returns no metrics: say so, keep training."""
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, '__stderr__', stream)
+    hook = TrainingProgressHook(label='real', interval=0.0)
+    runner = fake_runner([hook])
+    hook.before_train(runner)
+    hook.bar.interval = 0.0
+    hook.after_val_epoch(runner, {})
+    hook.after_train_iter(runner, 0, outputs={'loss': torch.tensor(3.0)})
+    assert 'loss 3.000, val mAP n/a (no detections) (no best yet)' in stream.getvalue()

@@ -26,7 +26,7 @@ class TrainingProgressHook(Hook):
         self.label = label
         self.interval = interval
         self.bar: ProgressBar | None = None
-        self.val_map: float | None = None
+        self.last_val: str | None = None  # what the last validation showed
         self.best_map: float | None = None
 
     def before_train(self, runner) -> None:
@@ -45,8 +45,9 @@ class TrainingProgressHook(Hook):
         loss = (outputs or {}).get('loss')
         if loss is not None:
             parts.append(f'loss {float(loss):.3f}')
-        if self.val_map is not None:
-            parts.append(f'val mAP {self.val_map:.3f} (best {self.best_map:.3f}{self._patience(runner)})')
+        if self.last_val is not None:
+            best = f'best {self.best_map:.3f}' if self.best_map is not None else 'no best yet'
+            parts.append(f'{self.last_val} ({best}{self._patience(runner)})')
         self.bar.suffix = ', '.join(parts)
         self.bar.update()
 
@@ -54,10 +55,11 @@ class TrainingProgressHook(Hook):
         if self.bar is None:
             return
         if metrics and MONITOR in metrics:
-            self.val_map = float(metrics[MONITOR])
-            self.best_map = max(self.best_map or 0.0, self.val_map)
-        else:
-            self.val_map = self.val_map if self.val_map is not None else float('nan')
+            value = float(metrics[MONITOR])
+            self.best_map = value if self.best_map is None else max(self.best_map, value)
+            self.last_val = f'val mAP {value:.3f}'
+        else:  # CocoMetric computes nothing for a model without a single detection
+            self.last_val = 'val mAP n/a (no detections)'
 
     @staticmethod
     def _patience(runner) -> str:

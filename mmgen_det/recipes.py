@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import re
-import tempfile
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -123,10 +122,7 @@ def input_scale(profile: DataProfile, device: str, min_object_side: float | None
 def generation_canvas(profile: DataProfile, generator: str, factor: float = 1.0) -> tuple[int, int]:
     """(w, h) of generated images: the real frames' aspect, sides multiples of 8. Copy-paste keeps the
     real scale (downscaled when training downscales); GLIGEN works at its native 512 long side."""
-    if generator == 'copy-paste':
-        s = min(1.0, factor)
-        return round_to(profile.frame_width * s, 8), round_to(profile.frame_height * s, 8)
-    s = GLIGEN_LONG_SIDE / profile.long_side
+    s = min(1.0, factor) if generator == 'copy-paste' else GLIGEN_LONG_SIDE / profile.long_side
     return round_to(profile.frame_width * s, 8), round_to(profile.frame_height * s, 8)
 
 
@@ -235,10 +231,7 @@ def detector_config(detector: str, classes: list[str] | tuple[str, ...], profile
     model = str(CONFIGS / recipe.model) if recipe else detector
     schedule = 'cpu_demo.py' if device == 'cpu' else 'gpu_1x.py'
     bases = [model, str(CONFIGS / '_base_/datasets/real_coco.py'), str(CONFIGS / '_base_/schedules' / schedule)]
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp, 'detector.py')
-        path.write_text(f'_base_ = {bases!r}\n')
-        cfg = Config.fromfile(str(path))
+    cfg = Config.fromstring(f'_base_ = {bases!r}\n', '.py')
     set_classes(cfg, classes)
     scale = input_scale(profile, device, min_object_side)
     train, test = pipelines(scale)

@@ -28,6 +28,8 @@ Keys::
     schedules = dict(default=dict(max_iters=600, val_interval=100, patience=3, min_delta=0.001,
                                   warmup_iters=50, lr_steps=(0.75,)),
                      pretrain=dict(...), finetune=dict(...), mixed=dict(...))  # merged over default
+    pretrain_val = 'real'     # the pretrain checkpoint is chosen on the real val split, or 'synthetic':
+                              # on 15% of the generated set held out from pretraining (the reference's way)
     cfg_options = {'train_dataloader.num_workers': 0}   # applied to every stage's mmdet config
     derived = dict(...)   # what tools/init_experiment.py derived from the data (recorded in the report)
     estimate = dict(seconds_per_iter=0.5, seconds_per_eval_image=0.05, seconds_per_scored_image=0.05,
@@ -47,6 +49,9 @@ IMAGE_MODES = ('copy', 'symlink')
 DEFAULT_SPLIT = dict(val=0.15, test=0.15, seed=0)
 TRAINING_STAGES = ('real', 'pretrain', 'finetune', 'mixed', 'compute-matched', 'filter-detector')
 MONITOR = 'coco/bbox_mAP'
+PRETRAIN_VAL = ('real', 'synthetic')
+#: the share of a generated set held out to choose the pretrain checkpoint with pretrain_val='synthetic'
+SYNTHETIC_VAL_FRACTION = 0.15
 
 
 class ExperimentConfigError(ValueError):
@@ -135,6 +140,7 @@ class Experiment:
     declared_images: dict[str, int] = field(default_factory=dict)
     derived: dict[str, Any] = field(default_factory=dict)
     filter_detector: FilterDetector | None = None
+    pretrain_val: str = 'real'
     cfg_options: dict[str, Any] = field(default_factory=dict)
     estimate: dict[str, Any] = field(default_factory=dict)
     filename: str = ''
@@ -351,6 +357,7 @@ def validate(cfg: Mapping[str, Any], name: str = 'experiment', filename: str = '
         derived=dict(cfg.get('derived') or {}),
         declared_images=dict(data.get('num_images') or {}),
         filter_detector=filter_detector,
+        pretrain_val=_choice(cfg.get('pretrain_val', 'real'), PRETRAIN_VAL, 'pretrain_val'),
         cfg_options=dict(cfg.get('cfg_options') or {}),
         estimate=dict(cfg.get('estimate') or {}),
         filename=filename)

@@ -25,8 +25,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from ..utils.io import read_json
 from .cache import StageCache, read_stage_log, stage_key, tree_digest
-from .config import Experiment, Filter, Generator, Schedule
+from .config import SYNTHETIC_VAL_FRACTION, Experiment, Filter, Generator, Schedule
 from . import report, stages
 
 TRAINING = ('real', 'pretrain', 'finetune', 'mixed', 'compute-matched', 'filter-detector')
@@ -187,19 +188,23 @@ class ExperimentRunner:
                             main_only=True)
         if result.status == 'to run':
             return result, None
-        self.check_classes(result.record['classes'])
+        self.check_detectors(result.record['classes'])
         anns = result.record['ann_files']
         return result, stages.RealData(f"{result.dir / 'coco'}/", anns['val'], anns['test'])
 
-    def check_classes(self, classes: list[str]) -> None:
+    def check_detectors(self, classes: list[str]) -> None:
         """Every detector config of the experiment must name the data's classes, in the data's order,
-        with that many outputs in every head: mmdet would otherwise drop the other classes silently."""
+        with that many outputs in every head: mmdet would otherwise drop the other classes silently.
+        Its backbone checkpoint must be there unless scratch training is allowed: fail now, not hours
+        into the sweep."""
+        from ..engine.pretrained_init import check_backbone_init
         from ..recipes import check_classes
         paths = dict.fromkeys(self.exp.detector.values())
         if self.exp.filter_detector:
             paths[self.exp.filter_detector.config] = None
         for path in paths:
             check_classes(self.mmdet_cfg(path), classes, where=path)
+            check_backbone_init(self.mmdet_cfg(path).model, where=path)
 
     def _planned_counts(self, source: Path) -> dict[str, Any]:
         """Image counts for a dry run: read the source when present, else the config's declared ones."""
@@ -238,11 +243,12 @@ class ExperimentRunner:
         return stages.with_real_data(cfg, real, str(subset.dir / 'train.json'))
 
     def train_stage(self, stage: str, label: str, inputs: dict[str, Any], build: Callable[[Path], Any],
-                    schedule: Schedule, val_images: int, extra: Callable[[], dict] | None = None) -> StageResult:
-        """A training stage: ``build(stage_dir)`` gives the runnable mmdet config."""
+                    schedule: Schedule, val_images: int, extra: Callable[[Path], dict] | None = None) -> StageResult:
+        """A training stage: ``build(stage_dir)`` gives the runnable mmdet config, ``extra(stage_dir)``
+        more fields for its record."""
         def work(d: Path) -> dict:
             record = stages.train(build(d), d)
-            return dict(record, **(extra() if extra else {}))
+            return dict(record, **(extra(d) if extra else {}))
         return self.stage(stage, label, dict(inputs, schedule=asdict(schedule)), work,
                           self._train_estimate(schedule, val_images), planned=dict(iterations=schedule.max_iters))
 
@@ -319,7 +325,9 @@ class ExperimentRunner:
         pr_key = scored.record.get('pr_key') if scored else None
         inputs = dict(base, generated=generated.key, scored=scored.key if scored else None, filter=asdict(filt))
 
-        def kept() -> dict:
+        def kept(d: Path) -> dict:
+            if (d / 'synthetic_train.json').is_file():  # pretrain_val='synthetic' trains on a part of the set
+                return dict(num_synthetic=len(read_json(d / 'synthetic_train.json')['images']))
             return dict(num_synthetic=stages.kept_images(set_dir, filt, pr_key))
 
         def synthetic(cfg):
@@ -328,9 +336,17 @@ class ExperimentRunner:
         iterations = []
         if {'synthetic-pretrain', 'synthetic-only'} & set(exp.arms):
             sched, pre_cfg = exp.schedule('pretrain'), self.real_cfg('pretrain', real, subset)
-            pre = self.train_stage('pretrain', label, dict(inputs, detector=self.detector_digest('pretrain')),
-                                   lambda d: self.finalize(stages.with_train_dataset(pre_cfg, synthetic(pre_cfg)),
-                                                           sched, seed, d), sched, val_n, kept)
+
+            def pretrain(d: Path):
+                if exp.pretrain_val == 'real':
+                    return self.finalize(stages.with_train_dataset(pre_cfg, synthetic(pre_cfg)), sched, seed, d)
+                split = stages.split_synthetic(set_dir, filt, pr_key, SYNTHETIC_VAL_FRACTION, seed, d)
+                train = dict(synthetic(pre_cfg), ann_file=str(split['train']))
+                cfg = stages.with_synthetic_val(stages.with_train_dataset(pre_cfg, train), set_dir, split['val'])
+                return self.finalize(cfg, sched, seed, d)
+            pre = self.train_stage('pretrain', label, dict(inputs, detector=self.detector_digest('pretrain'),
+                                                           pretrain_val=exp.pretrain_val),
+                                   pretrain, sched, val_n, kept)
             num = pre.record.get('num_synthetic', planned_kept)
             if 'synthetic-only' in exp.arms:
                 row('synthetic-only', pre, chain + [pre], gen.name, filt.name, num)
@@ -404,6 +420,8 @@ class ExperimentRunner:
             wall_seconds=round(sum(s.seconds for s in chain), 1),
             stage_seconds=' '.join(f'{s.stage}={s.seconds:.0f}' for s in chain),
             val_mAP=trained.record.get('val_mAP'), best_iter=trained.record.get('best_iter'),
+            val_metrics_computed=trained.record.get('val_metrics_computed'),
+            backbone_init=trained.record.get('backbone_init'),
             checkpoint=trained.checkpoint if 'checkpoint' in trained.record else None,
             test_config=str(tested.dir / 'config.py'))
 
@@ -429,7 +447,6 @@ class ExperimentRunner:
 
     def sample_grid(self, gen: str, count: int = 8) -> Path | None:
         """A grid of the first images of this generator's first set (with their layout boxes)."""
-        from ..utils.io import read_json
         from ..visualization import coco_grid
         sets = [r for r in self.results if r.stage == 'generate' and r.record.get('generator') == gen]
         if not sets:

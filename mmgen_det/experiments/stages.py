@@ -232,8 +232,18 @@ def best_iteration(checkpoint: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def trained_backbone_init(runner) -> str:
+    """How the backbone started: a fine-tune's pretrain record (``PretrainLoadCheckHook``), else what
+    this run's backbone initialisation recorded."""
+    from mmengine.model import is_model_wrapper
+    from ..engine.pretrained_init import backbone_init
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    return runner.message_hub.get_info('backbone_init') or backbone_init(model)
+
+
 def train(cfg, work_dir: Path) -> dict[str, Any]:
-    """Train with ``Runner``; the record: best checkpoint (by val mAP), its score, iterations run."""
+    """Train with ``Runner``; the record: best checkpoint (by val mAP), its score, iterations run, the
+    backbone initialisation."""
     from mmengine.runner import Runner
     work_dir.mkdir(parents=True, exist_ok=True)
     cfg.dump(str(work_dir / 'config.py'))
@@ -249,7 +259,8 @@ def train(cfg, work_dir: Path) -> dict[str, Any]:
     # the file name only: the record stays valid when the work dir moves
     record = dict(checkpoint=Path(checkpoint).name, iterations=int(runner.iter),
                   best_iter=best_iteration(checkpoint) if computed else None,
-                  val_mAP=None if val_map is None else float(val_map), val_metrics_computed=computed)
+                  val_mAP=None if val_map is None else float(val_map), val_metrics_computed=computed,
+                  backbone_init=trained_backbone_init(runner))
     _release(runner)
     return record
 
@@ -321,15 +332,47 @@ def score(set_dir: Path, detector_config: str, checkpoint: str, score_thr: float
     return dict(pr_key=summary.key, failed=summary.failed)
 
 
-def kept_images(set_dir: Path, filt: Filter, pr_key: str | None) -> int:
-    """How many images of the set training keeps: with boxes, and passing the PR thresholds."""
-    coco = read_json(set_dir / 'annotations.json')
+def kept_image_ids(coco: dict[str, Any], filt: Filter, pr_key: str | None) -> list[int]:
+    """The images of a set that training keeps: with boxes, and passing the PR thresholds."""
     boxed = {a['image_id'] for a in coco['annotations']}
     with_boxes = [im for im in coco['images'] if im['id'] in boxed]
     if filt.kind != 'pr':
-        return len(with_boxes)
+        return [im['id'] for im in with_boxes]
     from ..filters.scoring import passes
-    return sum(passes(im['pr_filter'][pr_key], filt.min_precision, filt.min_recall) for im in with_boxes)
+    return [im['id'] for im in with_boxes if passes(im['pr_filter'][pr_key], filt.min_precision, filt.min_recall)]
+
+
+def kept_images(set_dir: Path, filt: Filter, pr_key: str | None) -> int:
+    return len(kept_image_ids(read_json(set_dir / 'annotations.json'), filt, pr_key))
+
+
+def split_synthetic(set_dir: Path, filt: Filter, pr_key: str | None, fraction: float, seed: int,
+                    out: Path) -> dict[str, Path]:
+    """The kept images of a set split into ``train``/``val`` annotation files under ``out`` (seeded,
+    class-stratified; file names stay relative to ``set_dir``): pretraining picks its checkpoint on
+    generated images it never trained on, as the reference does."""
+    from ..datasets.subsets import split_off
+    coco = read_json(set_dir / 'annotations.json')
+    kept = set(kept_image_ids(coco, filt, pr_key))
+    coco = dict(coco, images=[im for im in coco['images'] if im['id'] in kept],
+                annotations=[a for a in coco['annotations'] if a['image_id'] in kept])
+    parts = split_off(coco, dict(val=fraction), seed, source=str(set_dir / 'annotations.json'))
+    paths = {}
+    for name in ('train', 'val'):
+        paths[name] = out / f'synthetic_{name}.json'
+        atomic_write_json(paths[name], parts[name])
+    return paths
+
+
+def with_synthetic_val(cfg, set_dir: Path, val_json: Path):
+    """``cfg`` validating (and choosing its best checkpoint) on held-out generated images."""
+    cfg = copy.deepcopy(cfg)
+    val = inner_dataset(cfg.val_dataloader)
+    cfg.val_dataloader.dataset = dict(type='SyntheticDetDataset', data_root=f'{set_dir}/', ann_file=str(val_json),
+                                      data_prefix=dict(img=''), metainfo=copy.deepcopy(val['metainfo']),
+                                      test_mode=True, pipeline=copy.deepcopy(val['pipeline']))
+    cfg.val_evaluator['ann_file'] = str(val_json)
+    return cfg
 
 
 def timed(fn, *args, **kwargs) -> dict[str, Any]:

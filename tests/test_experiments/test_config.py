@@ -54,6 +54,7 @@ def test_valid_config_and_derived_values():
     (dict(schedules=dict(default=dict(max_iters=10, val_interval=5, patiense=2))), "unknown keys ['patiense']"),
     (dict(schedules=dict(default=dict(max_iters=10, val_interval=5), testing=dict())), 'not a training stage'),
     (dict(data=dict(source='x', format='csv')), 'data.format must be one of'),
+    (dict(pretrain_val='test'), "pretrain_val must be one of ['real', 'synthetic']"),
 ])
 def test_invalid_configs_say_what_is_wrong(changes, message):
     with pytest.raises(ExperimentConfigError, match=None) as err:

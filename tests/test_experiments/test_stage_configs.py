@@ -69,3 +69,31 @@ def test_finalize_sets_the_protocol(setup, tmp_path):
                                                                         ('PretrainLoadCheckHook', None)]
     assert out.train_dataloader.sampler.type == 'InfiniteSampler'  # no epoch ends, no 2 s sleeps
     assert out.visualizer.name == out.experiment_name == 'real_N4'
+
+
+def test_pretrain_val_synthetic_holds_out_kept_generated_images(setup, tmp_path):
+    import shutil
+    tmp, cfg = setup
+    set_dir = tmp_path / 'set'
+    shutil.copytree(tmp / 'set', set_dir)
+    coco = read_json(set_dir / 'annotations.json')
+    for i, image in enumerate(coco['images']):  # precision 0.0, 0.2, ..., 1.0: the last 3 pass
+        image['pr_filter'] = {'k': dict(precision=i / 5, recall=1.0)}
+    atomic_write_json(set_dir / 'annotations.json', coco)
+    filt = Filter('pr', 'pr', min_precision=0.5)
+    split = stages.split_synthetic(set_dir, filt, 'k', 0.15, 0, tmp_path / 'stage')
+    train, val = read_json(split['train']), read_json(split['val'])
+    kept = {im['id'] for im in coco['images'][3:]}
+    train_ids, val_ids = {im['id'] for im in train['images']}, {im['id'] for im in val['images']}
+    assert train_ids | val_ids == kept and not train_ids & val_ids and val_ids and train_ids
+    assert stages.split_synthetic(set_dir, filt, 'k', 0.15, 0, tmp_path / 'again')['val'].read_text() == \
+        split['val'].read_text()  # deterministic for a seed
+
+    pre = stages.with_synthetic_val(stages.with_train_dataset(
+        cfg, dict(stages.synthetic_dataset(cfg, set_dir, filt, 'k'), ann_file=str(split['train']))),
+        set_dir, split['val'])
+    assert len(build(pre.train_dataloader.dataset)) == len(train_ids)
+    val_set = build(pre.val_dataloader.dataset)
+    assert {info['img_id'] for info in val_set.load_data_list()} == val_ids
+    assert pre.val_evaluator.ann_file == str(split['val'])
+    assert pre.test_dataloader.dataset.ann_file == cfg.test_dataloader.dataset.ann_file  # tested on real

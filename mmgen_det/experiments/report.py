@@ -1,7 +1,11 @@
 """Results of a sweep: ``results.csv``, the summary table, the equivalent-N figure, plots, ``report.md``.
 
-In: one row per run (N, arm, generator, filter, seed, COCO metrics, counts, iterations, seconds).
-Out: files in the work dir. Everything except the plot is pure and needs neither mmdet nor a GPU.
+In: one row per run (N, arm, generator, filter, seed, COCO metrics, counts, iterations, seconds,
+backbone initialisation). Out: files in the work dir. Everything except the plot is pure and needs
+neither mmdet nor a GPU.
+
+A metric that was not computed is missing (``None``; an empty csv cell, ``n/a`` in tables), never 0:
+means over seeds use the seeds that have it, and say how many had none.
 
 Equivalent number of real images (the reference study's headline figure): the N at which the
 real-only mAP-vs-N curve reaches an arm's mAP, interpolated linearly in log N (detection mAP grows
@@ -20,9 +24,11 @@ from typing import Any, Iterable, Sequence
 COCO_KEYS = {'coco/bbox_mAP': 'mAP', 'coco/bbox_mAP_50': 'mAP50', 'coco/bbox_mAP_75': 'mAP75',
              'coco/bbox_mAP_s': 'mAP_s', 'coco/bbox_mAP_m': 'mAP_m', 'coco/bbox_mAP_l': 'mAP_l'}
 RUN_FIELDS = ['num_real', 'arm', 'generator', 'filter', 'seed']
-TAIL_FIELDS = ['metrics_computed', 'num_synthetic', 'iterations', 'stage_iterations', 'wall_seconds',
-               'stage_seconds', 'val_mAP', 'best_iter', 'checkpoint', 'test_config']
+TAIL_FIELDS = ['metrics_computed', 'val_metrics_computed', 'backbone_init', 'num_synthetic', 'iterations',
+               'stage_iterations', 'wall_seconds', 'stage_seconds', 'val_mAP', 'best_iter', 'checkpoint',
+               'test_config']
 NONE = '-'
+MISSING = 'n/a'
 REAL_ONLY = 'real-only'
 
 
@@ -38,15 +44,24 @@ class Equivalent:
 def metric_columns(metrics: dict[str, float]) -> dict[str, Any]:
     """COCO metrics from ``runner.test()`` -> csv columns: mAP, mAP50, ... and ``AP_<class>``.
 
-    CocoMetric returns nothing for a model without a single detection above its score threshold: its
-    mAP is 0, and ``metrics_computed`` is False so tables flag the figure instead of passing it off.
+    CocoMetric returns nothing for a model without a single detection above its score threshold: the
+    metrics are then missing (``None``), not 0, and ``metrics_computed`` is False.
     """
-    out: dict[str, Any] = {name: metrics.get(key, 0.0) for key, name in COCO_KEYS.items()}
+    out: dict[str, Any] = {name: metrics.get(key) for key, name in COCO_KEYS.items()}
     out['metrics_computed'] = 'coco/bbox_mAP' in metrics
     for key, value in metrics.items():
         if key.startswith('coco/') and key.endswith('_precision'):
             out['AP_' + key[len('coco/'):-len('_precision')]] = value
     return out
+
+
+def metric_value(value: Any) -> float | None:
+    """A metric cell as a number, ``None`` when missing (``None`` in memory, ``''`` read back from csv)."""
+    return None if value is None or value in ('', MISSING) else float(value)
+
+
+def fmt(value: float | None, spec: str = '.3f') -> str:
+    return MISSING if value is None else format(value, spec)
 
 
 def fieldnames(rows: Sequence[dict[str, Any]]) -> list[str]:
@@ -80,23 +95,32 @@ def series_label(series: tuple[str, str, str]) -> str:
 
 
 def aggregate(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One entry per (series, N): mean/std/min/max of mAP over seeds, mean of the other numbers."""
+    """One entry per (series, N): mean/std/min/max of mAP over the seeds that have it (``None`` when
+    none has), ``missing`` seeds without it, means of the other numbers."""
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault((series_of(row), int(row['num_real'])), []).append(row)
     out = []
     for (series, n), group in sorted(groups.items(), key=lambda kv: (kv[0][1], _arm_order(kv[0][0]))):
-        maps = [float(r['mAP']) for r in group]
+        maps = [m for m in (metric_value(r['mAP']) for r in group) if m is not None]
+        maps50 = [m for m in (metric_value(r['mAP50']) for r in group) if m is not None]
 
         def mean(key: str) -> float:
             return statistics.fmean(float(r[key]) for r in group)
-        flagged = sum(str(r.get('metrics_computed', True)) == 'False' for r in group)
-        out.append(dict(series=series, num_real=n, seeds=len(group), no_detections=flagged,
-                        mAP=statistics.fmean(maps),
-                        mAP_std=statistics.stdev(maps) if len(maps) > 1 else 0.0, mAP_min=min(maps),
-                        mAP_max=max(maps), mAP50=mean('mAP50'), num_synthetic=mean('num_synthetic'),
+        out.append(dict(series=series, num_real=n, seeds=len(group), missing=len(group) - len(maps),
+                        mAP=statistics.fmean(maps) if maps else None,
+                        mAP_std=statistics.stdev(maps) if len(maps) > 1 else 0.0,
+                        mAP_min=min(maps, default=None), mAP_max=max(maps, default=None),
+                        mAP50=statistics.fmean(maps50) if maps50 else None, num_synthetic=mean('num_synthetic'),
                         iterations=mean('iterations'), wall_seconds=mean('wall_seconds')))
     return out
+
+
+def missing_note(entry: dict[str, Any]) -> str:
+    """Says how many seeds of a summary entry had no metrics (empty when all had them)."""
+    if not entry.get('missing'):
+        return ''
+    return f" (no metrics for {entry['missing']} of {entry['seeds']} seeds: no detection)"
 
 
 def _arm_order(series: tuple[str, str, str]) -> tuple:
@@ -105,20 +129,20 @@ def _arm_order(series: tuple[str, str, str]) -> tuple:
 
 
 def real_only_curve(summary: Sequence[dict[str, Any]]) -> list[tuple[int, float]]:
-    return sorted((s['num_real'], s['mAP']) for s in summary if s['series'][0] == REAL_ONLY)
+    return sorted((s['num_real'], s['mAP']) for s in summary if s['series'][0] == REAL_ONLY and s['mAP'] is not None)
 
 
-def equivalent_real_images(curve: Sequence[tuple[int, float]], value: float) -> Equivalent:
+def equivalent_real_images(curve: Sequence[tuple[int, float]], value: float | None) -> Equivalent:
     """N on the real-only curve with mAP ``value`` (see the module docstring)."""
-    if not curve:
-        return Equivalent(None, 'n/a')
+    if not curve or value is None:
+        return Equivalent(None, MISSING)
     ns, best, envelope = [], -math.inf, []
     for n, m in sorted(curve):
         best = max(best, m)
         ns.append(n)
         envelope.append(best)
     if envelope[-1] <= 0.0:  # real-only learnt nothing: no N to read off
-        return Equivalent(None, 'n/a')
+        return Equivalent(None, MISSING)
     if value > envelope[-1]:
         return Equivalent(None, f'> {ns[-1]}')
     if value < envelope[0]:
@@ -140,9 +164,9 @@ def summary_table(summary: Sequence[dict[str, Any]]) -> str:
     for s in summary:
         arm, gen, filt = s['series']
         eq = equivalent_real_images(curve, s['mAP']).text if arm != REAL_ONLY else NONE
-        flag = f" ({s['no_detections']} without a detection)" if s.get('no_detections') else ''
-        lines.append(f"| {s['num_real']} | {arm} | {gen} | {filt} | {s['seeds']} | {s['mAP']:.3f} ± "
-                     f"{s['mAP_std']:.3f}{flag} | {s['mAP50']:.3f} | {s['num_synthetic']:.0f} | {s['iterations']:.0f} "
+        spread = f" ± {s['mAP_std']:.3f}" if s['mAP'] is not None else ''
+        lines.append(f"| {s['num_real']} | {arm} | {gen} | {filt} | {s['seeds']} | {fmt(s['mAP'])}{spread}"
+                     f"{missing_note(s)} | {fmt(s['mAP50'])} | {s['num_synthetic']:.0f} | {s['iterations']:.0f} "
                      f"| {s['wall_seconds']:.0f} | {eq} |")
     return '\n'.join(lines)
 
@@ -156,9 +180,22 @@ def headline(summary: Sequence[dict[str, Any]]) -> list[str]:
             continue
         eq = equivalent_real_images(curve, s['mAP'])
         worth = f' ({eq.value / s["num_real"]:.2f}x its {s["num_real"]} real images)' if eq.value else ''
-        out.append(f"- {series_label(s['series'])}, N={s['num_real']}: mAP {s['mAP']:.3f} is worth "
-                   f'{eq.text} real images{worth}')
+        out.append(f"- {series_label(s['series'])}, N={s['num_real']}: mAP {fmt(s['mAP'])}{missing_note(s)} is "
+                   f'worth {eq.text} real images{worth}')
     return out
+
+
+def backbone_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """How the runs' backbones started (checkpoint and sha256, or scratch), one line per start."""
+    starts: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        starts.setdefault(str(row.get('backbone_init') or 'not recorded'), []).append(row)
+    lines = []
+    for start, group in starts.items():
+        runs = f'all {len(rows)} runs' if len(group) == len(rows) else \
+            f'{len(group)} runs: ' + ', '.join(dict.fromkeys(series_label(series_of(r)) for r in group))
+        lines.append(f'- backbone initialisation: `{start}` ({runs})')
+    return lines
 
 
 def data_section(data: dict[str, Any], derived: dict[str, Any]) -> list[str]:
@@ -193,7 +230,7 @@ def render_report(name: str, rows: Sequence[dict[str, Any]], settings: dict[str,
     parts = [f'# Experiment `{name}`', '',
              f'{len(rows)} runs; every number is COCO bbox mAP on the real **test** split, evaluated once '
              'per run, with the checkpoint chosen on the real **val** split. Per-run rows (per-class AP, '
-             'iterations and seconds per stage): `results.csv`.', '',
+             'iterations and seconds per stage): `results.csv`.', '', *backbone_lines(rows), '',
              '## Results (mean ± std over seeds)', '', summary_table(summary), '',
              '## Equivalent number of real images', '',
              'The N at which the real-only mAP-vs-N curve of this sweep reaches the arm\'s mAP '
@@ -215,29 +252,55 @@ def render_report(name: str, rows: Sequence[dict[str, Any]], settings: dict[str,
 
 
 # -- plots ----------------------------------------------------------------------------------------
-def plot_map_vs_n(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
-    """mAP vs N (log x) per series: mean line, min-max bar over seeds, each seed a dot."""
+def map_vs_n_figure(rows: Sequence[dict[str, Any]]):
+    """mAP vs N (log x) per series: mean line, min-max bar over seeds, each seed a dot; the
+    compute-matched control dashed. A sweep of one N has no curve: it gets one bar per series
+    (seeds as dots) and a title that says so."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
     summary = aggregate(rows)
+    series_list = list(dict.fromkeys(s['series'] for s in summary))
+    ns = sorted({s['num_real'] for s in summary})
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for series in dict.fromkeys(s['series'] for s in summary):
-        points = [s for s in summary if s['series'] == series]
-        ns = [p['num_real'] for p in points]
+    for i, series in enumerate(series_list):
+        points = [s for s in summary if s['series'] == series and s['mAP'] is not None]
+        if not points:  # no metrics at any N: nothing to draw, the tables say n/a
+            continue
         means = [p['mAP'] for p in points]
         err = [[m - p['mAP_min'] for m, p in zip(means, points)], [p['mAP_max'] - m for m, p in zip(means, points)]]
-        line = ax.errorbar(ns, means, yerr=err, marker='o', capsize=3, label=series_label(series))
-        seeds = [r for r in rows if series_of(r) == series]
-        ax.scatter([int(r['num_real']) for r in seeds], [float(r['mAP']) for r in seeds], s=10, alpha=0.5,
-                   color=line[0].get_color())
-    ax.set_xscale('log')
-    ax.set_xlabel('real training images N')
+        seeds = [r for r in rows if series_of(r) == series and metric_value(r['mAP']) is not None]
+        control = series[0] == 'compute-matched'
+        if len(ns) == 1:
+            bar = ax.bar(i, means[0], yerr=[[e] for e in (err[0][0], err[1][0])], capsize=4, alpha=0.7,
+                         hatch='//' if control else None, label=series_label(series))
+            color = bar.patches[0].get_facecolor()
+            xs = [i] * len(seeds)
+        else:
+            line = ax.errorbar([p['num_real'] for p in points], means, yerr=err, marker='o', capsize=3,
+                               linestyle='--' if control else '-', label=series_label(series))
+            color = line[0].get_color()
+            xs = [int(r['num_real']) for r in seeds]
+        ax.scatter(xs, [float(r['mAP']) for r in seeds], s=12, alpha=0.8, color=color, edgecolors='black',
+                   linewidths=0.3, zorder=3)
+    if len(ns) == 1:
+        ax.set_xticks(range(len(series_list)), [s[0] for s in series_list], rotation=15, fontsize=8)
+        ax.set_title(f'one N ({ns[0]} real images): no curve; run several --num-real for mAP vs N', fontsize=9)
+    else:
+        ax.set_xscale('log')
+        ax.set_xlabel('real training images N')
     ax.set_ylabel('COCO mAP (real test split)')
     ax.grid(True, which='both', alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
+    return fig
+
+
+def plot_map_vs_n(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
+    """:func:`map_vs_n_figure` saved as a PNG."""
+    import matplotlib.pyplot as plt
+    fig = map_vs_n_figure(rows)
     path = Path(path)
     fig.savefig(path, dpi=120)
     plt.close(fig)

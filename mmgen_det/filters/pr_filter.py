@@ -7,10 +7,15 @@ dict stored under ``annotations.json -> images[i] -> "pr_filter" -> KEY``::
     {"precision": 0.75, "recall": 1.0, "num_detections": 4, "num_matched": 3, "num_boxes": 3,
      "matches": [[layout_box_index, detection_score, iou], ...],
      "detector": {"config": ..., "config_sha256": ..., "checkpoint": ..., "sha256": ...},
-     "thresholds": {"score_thr": 0.3, "iou_thr": 0.5, "class_aware": false}}
+     "thresholds": {"score_thr": 0.3, "iou_thr": 0.5, "class_aware": false, "nms": "class-agnostic"}}
 
 ``KEY`` (:func:`pr_key`) is derived from the checkpoint's sha256 and the thresholds, so scores of
 several detectors, or of one detector at several thresholds, coexist in one file.
+
+The detector's final NMS follows the matching mode (``MatchSettings.class_aware``, passed to every
+:meth:`FilterDetector.predict` call, so one loaded detector serves both): across classes when matching is
+class-agnostic, so a fish predicted as two species is one detection rather than one match plus one
+false positive; per class when matching is class-aware.
 
 ``PRFilter`` only *scores*: it never drops a sample. Inside a training pipeline a dropped sample is
 replaced by mmengine with a random other one, which makes the training set depend on the data-loading
@@ -49,8 +54,13 @@ class MatchSettings:
         object.__setattr__(self, 'iou_thr', check_unit_interval('iou_thr', self.iou_thr))
         object.__setattr__(self, 'class_aware', bool(self.class_aware))
 
+    @property
+    def nms(self) -> str:
+        """The detector's NMS mode these settings need (recorded: scores of another mode are not reused)."""
+        return 'per-class' if self.class_aware else 'class-agnostic'
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(asdict(self), nms=self.nms)
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,22 @@ def check_detector_files(config: str | Path, checkpoint: str | Path) -> None:
                                 'detector first (python tools/train.py CONFIG) and pass its .pth')
 
 
+def final_nms_cfg(model, config: str | Path) -> dict:
+    """The NMS settings of the head that outputs the detections, as that head reads them when predicting.
+
+    ``test_cfg.rcnn.nms`` of a two-stage detector (the filter configs' Faster R-CNN), ``test_cfg.nms`` of
+    a one-stage one; mmdet's ``batched_nms`` honours ``class_agnostic`` in it. Never the RPN's: its NMS
+    runs across pyramid levels.
+    """
+    head = getattr(model, 'roi_head', None) or getattr(model, 'bbox_head', None)
+    test_cfg = getattr(head, 'test_cfg', None)
+    if not test_cfg or not test_cfg.get('nms'):
+        raise ValueError(f'{config}: the filter detector has no test_cfg NMS (rcnn.nms or nms); its NMS must '
+                         'follow the matching mode (class-agnostic unless class_aware), so use an NMS-based '
+                         'mmdet detector such as configs/filter/faster-rcnn_*')
+    return test_cfg['nms']
+
+
 class FilterDetector:
     """An mmdet detector that predicts on batches of in-memory images (BGR ``uint8``, as loaded).
 
@@ -113,6 +139,8 @@ class FilterDetector:
         check_detector_files(config, checkpoint)
         self.model = init_detector(str(config), str(checkpoint), device=device, palette='random')
         self.classes = tuple(self.model.dataset_meta.get('classes', ()))
+        self.nms_cfg = final_nms_cfg(self.model, config)
+        self.follow_matching(class_aware=False)  # also for callers of self.model itself
         pipeline_cfg = self.ndarray_pipeline_cfg(get_test_pipeline_cfg(self.model.cfg), config)
         self.pipeline = Compose(pipeline_cfg)
         model_and_pipeline = json.dumps(dict(model=self.model.cfg.model.to_dict(), pipeline=pipeline_cfg),
@@ -131,13 +159,18 @@ class FilterDetector:
         steps[0] = dict(type='mmdet.LoadImageFromNDArray')
         return [s for s in steps if 'LoadAnnotations' not in str(s.get('type'))]
 
-    def predict(self, images: Sequence[np.ndarray]) -> list[Detections]:
-        """One forward pass over the whole list."""
+    def follow_matching(self, class_aware: bool) -> None:
+        """NMS across classes for class-agnostic matching, per class for class-aware matching."""
+        self.nms_cfg['class_agnostic'] = not class_aware
+
+    def predict(self, images: Sequence[np.ndarray], class_aware: bool = False) -> list[Detections]:
+        """One forward pass over the whole list, NMS per class only for ``class_aware`` matching."""
         import torch
         from mmengine.dataset import pseudo_collate
 
         if not images:
             return []
+        self.follow_matching(class_aware)
         batch = pseudo_collate([self.pipeline(dict(img=img, img_id=i)) for i, img in enumerate(images)])
         with torch.no_grad():
             samples = self.model.test_step(batch)
@@ -236,7 +269,7 @@ class PRFilter(BaseTransform):
         boxes = boxes.numpy() if hasattr(boxes, 'numpy') else np.asarray(boxes)
         labels = self._detector_labels(np.asarray(results.get('gt_bboxes_labels', [])).reshape(-1))
         detector = self.detector
-        dets = detector.predict([results['img']])[0]
+        dets = detector.predict([results['img']], self.settings.class_aware)[0]
         score = score_detections(dets, boxes.reshape(-1, 4), labels, self.settings)
         key = pr_key(detector.identity['sha256'], self.settings)
         results[RESULTS_KEY] = {**results.get(RESULTS_KEY, {}),

@@ -204,7 +204,7 @@ def score_set(out_dir: str | Path, detector: FilterDetector, settings: MatchSett
                 print(f'\npr_filter: image {im["id"]} skipped: {e}', flush=True)
                 failed[im['id']] = failed_record(str(e), detector.identity, settings, len(boxes[im['id']][0]))
                 entries.append(dict(image_id=im['id'], error=str(e)))
-        for (im, _), dets in zip(images, detector.predict([img for _, img in images])):
+        for (im, _), dets in zip(images, detector.predict([img for _, img in images], settings.class_aware)):
             gt, names = boxes[im['id']]
             labels = np.array([label_of[n] for n in names], dtype=np.int64) if label_of else None
             record = pr_record(score_detections(dets, gt, labels, settings), detector.identity, settings)

@@ -6,7 +6,7 @@ import math
 import pytest
 
 from mmgen_det.experiments.report import (Equivalent, aggregate, equivalent_real_images, metric_columns,
-                                          plot_map_vs_n, read_csv, render_report, summary_table, write_csv)
+                                          map_vs_n_figure, plot_map_vs_n, read_csv, render_report, summary_table, write_csv)
 
 CURVE = [(10, 0.10), (100, 0.30), (1000, 0.40)]
 
@@ -85,3 +85,27 @@ def test_csv_report_and_plot(tmp_path):
     assert '![mAP vs N](map_vs_n.png)' in text and '"seeds"' in text
     png = plot_map_vs_n(data, tmp_path / 'map_vs_n.png')
     assert png.stat().st_size > 1000
+
+
+def test_map_vs_n_figure_draws_every_arm_with_the_control_dashed():
+    import matplotlib.pyplot as plt
+    data = rows() + [dict(r, arm='compute-matched') for r in rows() if r['arm'] == 'real-only']
+    fig = map_vs_n_figure(data)
+    ax = fig.axes[0]
+    labels = ax.get_legend_handles_labels()[1]
+    assert {'real-only', 'compute-matched'} <= set(labels) and any('synthetic-pretrain' in s for s in labels)
+    styles = {c.get_label(): c.lines[0].get_linestyle() for c in ax.containers}
+    assert styles['compute-matched'] == '--' and styles['real-only'] == '-'
+    assert ax.get_xscale() == 'log'
+    plt.close(fig)
+
+
+def test_map_vs_n_figure_of_one_n_is_a_bar_per_arm_and_says_so():
+    import matplotlib.pyplot as plt
+    data = [r for r in rows() if int(r['num_real']) == 10]
+    fig = map_vs_n_figure(data)
+    ax = fig.axes[0]
+    assert 'one N (10 real images)' in ax.get_title()
+    assert len(ax.patches) == len({(r['arm'], r.get('generator'), r.get('filter')) for r in data})
+    assert ax.get_xscale() == 'linear'
+    plt.close(fig)

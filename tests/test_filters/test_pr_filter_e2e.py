@@ -194,3 +194,51 @@ def test_feature_distance_cli(synth_dir, fish_coco, filter_ckpt, tmp_path):
     assert 'already scored' in run_tool(args, env=ENV).stdout  # no second extraction
     proc = run_tool([*args[:-1], '--checkpoint', str(tmp_path / 'missing.pth')], check=False, env=ENV)
     assert proc.returncode == 1 and 'missing.pth does not exist' in proc.stderr
+
+
+@pytest.fixture(scope='module')
+def random_ckpt(tmp_path_factory) -> Path:
+    """Untrained weights of the filter config: the NMS test plants its own predictions."""
+    import torch
+    from mmdet.apis import init_detector
+    model = init_detector(str(FILTER_CFG), None, device='cpu')
+    path = tmp_path_factory.mktemp('random_filter') / 'random.pth'
+    torch.save(dict(state_dict=model.state_dict(), meta=dict(dataset_meta=dict(classes=CLASSES))), path)
+    return path
+
+
+def test_nms_follows_the_matching_mode(random_ckpt, monkeypatch):
+    """One fish, predicted as two species on the same box: one detection when matching is
+    class-agnostic (else the twin is an extra detection and halves precision), both when class-aware."""
+    import torch
+    from mmengine.structures import InstanceData
+
+    from mmgen_det.filters.pr_filter import FilterDetector, MatchSettings, score_detections
+    detector = FilterDetector(FILTER_CFG, random_ckpt)
+    fish = [100.0, 50.0, 140.0, 80.0]
+    model, head = detector.model, detector.model.roi_head.bbox_head
+
+    def proposals(x, data_samples, rescale=False):
+        return [InstanceData(bboxes=torch.tensor([fish]), scores=torch.ones(1)) for _ in data_samples]
+
+    def two_species(feats):  # classes 0 and 1 equally likely, box deltas zero: the proposal itself
+        cls_score = torch.full((len(feats), head.num_classes + 1), -10.0)
+        cls_score[:, :2] = 5.0
+        return cls_score, torch.zeros(len(feats), 4 * head.num_classes)
+
+    monkeypatch.setattr(model.rpn_head, 'predict', proposals)
+    monkeypatch.setattr(head, 'forward', two_species)
+    image = np.zeros((202, 360, 3), np.uint8)  # the config's test scale: predictions in this frame
+    layout, labels = np.array([fish]), np.array([0])
+
+    agnostic = detector.predict([image])[0]
+    assert len(agnostic.scores) == 1
+    np.testing.assert_allclose(agnostic.boxes[0], fish, atol=1e-3)
+    score = score_detections(agnostic, layout, None, MatchSettings(0.05, 0.3))
+    assert (score.precision, score.recall) == (1.0, 1.0)
+
+    aware = detector.predict([image], class_aware=True)[0]
+    assert sorted(aware.labels.tolist()) == [0, 1]
+    score = score_detections(aware, layout, labels, MatchSettings(0.05, 0.3, class_aware=True))
+    assert (score.precision, score.recall) == (0.5, 1.0)  # the second species is a wrong detection
+    assert len(detector.predict([image])[0].scores) == 1, 'the mode is set by every call, not left over'

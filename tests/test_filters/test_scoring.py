@@ -37,13 +37,14 @@ class StandIn(FilterDetector):
     def __init__(self, classes=CLASSES, sha='ab' * 32, fail_after: int | None = None) -> None:
         self.classes = tuple(classes)
         self.identity = dict(config='standin.py', config_sha256='0' * 64, checkpoint='standin.pth', sha256=sha)
-        self.calls, self.fail_after = [], fail_after
+        self.calls, self.fail_after, self.nms_modes = [], fail_after, set()
 
-    def predict(self, images):
+    def predict(self, images, class_aware=False):
         if self.fail_after is not None and len(self.calls) >= self.fail_after:
             raise KeyboardInterrupt('simulated kill')
         ids = [int(img[0, 0, 0]) for img in images]
         self.calls.append(ids)
+        self.nms_modes.add(class_aware)
         out = []
         for i in ids:
             boxes, scores, names = PLANTED[i]
@@ -85,16 +86,18 @@ def test_scores_stored_per_image_under_the_key(tmp_path):
     assert (rec['num_detections'], rec['num_matched'], rec['num_boxes']) == (2, 1, 1)
     assert rec['matches'] == [[0, 0.9, 1.0]]
     assert rec['detector']['sha256'] == 'ab' * 32
-    assert rec['thresholds'] == dict(score_thr=0.3, iou_thr=0.5, class_aware=False)
+    assert rec['thresholds'] == dict(score_thr=0.3, iou_thr=0.5, class_aware=False, nms='class-agnostic')
     assert all(im['generation']['seed'] == im['id'] for im in coco['images']), 'other fields must survive'
 
 
 def test_several_keys_coexist_and_rescoring_is_a_no_op(tmp_path):
     root = make_set(tmp_path / 'set')
-    score_set(root, StandIn(), MatchSettings(0.3, 0.5), progress=False)
+    agnostic, aware_detector = StandIn(), StandIn()
+    score_set(root, agnostic, MatchSettings(0.3, 0.5), progress=False)
     score_set(root, StandIn(sha='cd' * 32), MatchSettings(0.3, 0.5), progress=False)
-    aware = score_set(root, StandIn(), MatchSettings(0.3, 0.5, class_aware=True), progress=False)
+    aware = score_set(root, aware_detector, MatchSettings(0.3, 0.5, class_aware=True), progress=False)
     assert aware.key.endswith('_classaware')
+    assert (agnostic.nms_modes, aware_detector.nms_modes) == ({False}, {True}), 'NMS follows the matching'
     coco = read(root)
     assert all(len(im['pr_filter']) == 3 for im in coco['images'])
     assert stored_scores(coco, aware.key)[4]['precision'] == 0.0  # right place, wrong species
@@ -128,6 +131,14 @@ def test_log_of_other_detector_settings_is_refused(tmp_path):
     other.identity = dict(other.identity, config_sha256='1' * 64)
     with pytest.raises(ValueError, match='other detector settings'):
         score_set(root, other, MatchSettings(0.3, 0.5), progress=False)
+    # a log written before the NMS followed the matching mode (no "nms" recorded) is not resumed
+    log = root / SCORES_DIR / f'{pr_key("ab" * 32, MatchSettings(0.3, 0.5))}.jsonl'
+    lines = log.read_text().splitlines(keepends=True)
+    header = json.loads(lines[0])
+    del header['header']['thresholds']['nms']
+    log.write_text(json.dumps(header) + '\n' + ''.join(lines[1:]))
+    with pytest.raises(ValueError, match='other detector settings'):
+        score_set(root, StandIn(), MatchSettings(0.3, 0.5), progress=False)
 
 
 def test_undecodable_image_is_reported_counted_and_fails_thresholds(tmp_path, capsys):

@@ -9,9 +9,10 @@ The backbone is ``model.backbone`` of an mmdet config (``--backbone-config``, e.
 experiment's detector config) or a plain ResNet of ``--depth``; the checkpoint is any file the user has:
 an ImageNet backbone, or a trained detector with ``--prefix backbone.``. Give ``--real-ann`` the real
 images the arm may use (its N-image subset), never more. Distances go into SYNTH_DIR/annotations.json
-under a key made of the checkpoint and reference hashes (printed); train on the images that pass with
+under a key made of the checkpoint and reference hashes and the settings (backbone, prefix, input size,
+shrinkage; printed); train on the images that pass with
 ``SyntheticDetDataset(filter_cfg=dict(max_feature_distance=D, feature_key=KEY))``. A set already scored
-with the same backbone and reference is not scored again.
+with the same backbone, reference and settings is not scored again.
 """
 from __future__ import annotations
 
@@ -70,7 +71,7 @@ def main(argv=None) -> None:
             raise FileNotFoundError(f'--real-ann {real_ann} does not exist')
         extractor = FeatureExtractor(backbone_cfg(args), args.checkpoint, prefix=args.prefix,
                                      input_size=tuple(args.input_size), device=args.device)
-        key = feature_key(extractor.identity['sha256'], hashlib.sha256(real_ann.read_bytes()).hexdigest())
+        key = feature_key(extractor.identity, hashlib.sha256(real_ann.read_bytes()).hexdigest(), args.shrinkage)
         records = stored_scores(coco, key, field=FIELD)
         if len(records) == len(coco['images']):
             print(f'feature_distance: {synth_dir} already scored under {key}; nothing to do')

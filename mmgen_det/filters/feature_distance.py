@@ -5,8 +5,10 @@ any checkpoint the user has (ImageNet backbone, or a detector checkpoint with ``
 the real images the arm may use, and a synthetic set. Out: per image, stored like the PR scores::
 
     annotations.json -> images[i] -> "feature_distance" -> KEY ->
-        {"distance": 1.23, "backbone": {config, checkpoint, sha256, prefix},
+        {"distance": 1.23, "backbone": {config, checkpoint, sha256, prefix, input_size},
          "reference": {"ann_file", "sha256", "num_images"}, "shrinkage": 0.1}
+
+KEY (:func:`feature_key`) covers everything in the record but the paths, so scores of two settings coexist.
 
 The reference statistics are FID's — mean and covariance of globally pooled backbone features of the
 real images. FID compares two *sets*; for one image it degenerates to a Euclidean distance plus a
@@ -19,6 +21,7 @@ The statistics are pure numpy; extraction and storage import torch/mmdet when ca
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -151,8 +154,14 @@ def extract(extractor: FeatureExtractor, root: Path, file_names: Sequence[str], 
     return (np.concatenate(feats) if feats else np.zeros((0, 0))), kept, errors
 
 
-def feature_key(backbone_sha256: str, reference_sha256: str) -> str:
-    return f'{backbone_sha256[:12]}_ref{reference_sha256[:8]}'
+def feature_key(backbone: dict[str, Any], reference_sha256: str, shrinkage: float) -> str:
+    """The key a scorer's distances are stored under: its weights, its reference images and every
+    setting that changes a distance (backbone config, prefix, input size, shrinkage), so two settings
+    never overwrite each other's scores. ``backbone`` is :attr:`FeatureExtractor.identity`; the
+    checkpoint's path is left out (the same weights elsewhere give the same distances)."""
+    settings = {k: v for k, v in backbone.items() if k != 'checkpoint'}
+    text = json.dumps(dict(settings, shrinkage=float(shrinkage)), sort_keys=True, default=str)
+    return f"{backbone['sha256'][:12]}_ref{reference_sha256[:8]}_{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
 def score_set_feature_distance(out_dir: str | Path, extractor: FeatureExtractor, real_ann_file: str | Path,
@@ -175,7 +184,7 @@ def score_set_feature_distance(out_dir: str | Path, extractor: FeatureExtractor,
     distances = dict(zip(kept, feature_distance(feats, stats).tolist())) if kept else {}
     reference = dict(ann_file=str(real_ann_file), sha256=hashlib.sha256(real_ann_file.read_bytes()).hexdigest(),
                      num_images=stats.num_images)
-    key = feature_key(extractor.identity['sha256'], reference['sha256'])
+    key = feature_key(extractor.identity, reference['sha256'], shrinkage)
     records = {}
     for pos, im in enumerate(coco['images']):
         records[im['id']] = dict(distance=distances.get(pos), backbone=extractor.identity,

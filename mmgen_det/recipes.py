@@ -222,6 +222,15 @@ def pipelines(scale: InputScale) -> tuple[list[dict], list[dict]]:
     return train, test
 
 
+def allow_scratch(cfg) -> None:
+    """Let the backbone train from scratch (announced, recorded as ``scratch``) when its ImageNet
+    checkpoint is not there: the CPU recipes are sized and measured from scratch, and an offline
+    machine has no checkpoint to download."""
+    init_cfg = cfg.model.backbone.get('init_cfg')
+    if isinstance(init_cfg, dict) and init_cfg.get('type') == 'PretrainedOrScratch':
+        init_cfg['allow_scratch'] = True
+
+
 def detector_config(detector: str, classes: list[str] | tuple[str, ...], profile: DataProfile, device: str,
                     data_root: str = 'data/my-dataset-coco/', min_object_side: float | None = None):
     """A complete mmdet config: the detector's model base + the generic real-COCO dataset base + the
@@ -245,6 +254,7 @@ def detector_config(detector: str, classes: list[str] | tuple[str, ...], profile
         cfg.train_dataloader.batch_size = recipe.batch_size[device]
     if device == 'cpu':
         cfg.env_cfg.dist_cfg = dict(backend='gloo')
+        allow_scratch(cfg)
     # the bases' helper variables now only mislead a reader of the dumped config
     for key in ('img_scale', 'train_pipeline', 'test_pipeline', 'dataset_type', 'max_iters', 'val_interval'):
         cfg.pop(key, None)

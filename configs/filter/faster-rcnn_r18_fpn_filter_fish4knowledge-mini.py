@@ -1,6 +1,6 @@
 # CPU-sized PR-filter detector for the shipped sample (data/fish4knowledge-mini), used by the tests and
 # benchmarks/filter_auc.py: the R50 filter config with a ResNet-18, a narrow (64-channel) FPN and heads.
-# It starts from the ImageNet R18 backbone when present, from scratch (loudly) otherwise.
+# It starts from the ImageNet R18 backbone when present, from scratch (allowed here, announced) otherwise.
 # Frames stay at their own size (no 2x upscale, 4x cheaper): Faster R-CNN's FPN starts at stride 4,
 # and 16-pixel anchors (scale 4 at stride 4) fit the mostly sub-16-pixel fish.
 _base_ = ['./faster-rcnn_r50_fpn_filter_fish4knowledge.py']
@@ -9,7 +9,7 @@ data_root = 'data/fish4knowledge-mini-coco/'
 backbone_checkpoint = 'checkpoints/resnet18_imagenet.pth'
 channels = 64
 model = dict(
-    backbone=dict(depth=18, init_cfg=dict(checkpoint=backbone_checkpoint)),
+    backbone=dict(depth=18, init_cfg=dict(checkpoint=backbone_checkpoint, allow_scratch=True)),
     neck=dict(in_channels=[64, 128, 256, 512], out_channels=channels),
     rpn_head=dict(in_channels=channels, feat_channels=channels, anchor_generator=dict(scales=[4])),
     roi_head=dict(

@@ -2,8 +2,8 @@
 # arm it filters for (never more real data than that arm may use). Set `real_ann_file` to the arm's
 # subset (tools/make_subset.py); tools/run_experiment.py does this per arm.
 #
-# Initialisation: the backbone loads `backbone_checkpoint` (ImageNet) when the file exists and trains
-# from scratch with a loud warning otherwise (PretrainedOrScratch). With a COCO Faster R-CNN checkpoint,
+# Initialisation: the backbone loads `backbone_checkpoint` (ImageNet); a missing file is an error unless
+# `model.backbone.init_cfg.allow_scratch=True` (PretrainedOrScratch). With a COCO Faster R-CNN checkpoint,
 # start the whole detector from it (its 80-class head is skipped with a size-mismatch warning and
 # relearnt for the 7 species):
 #   python tools/train.py configs/filter/faster-rcnn_r50_fpn_filter_fish4knowledge.py \

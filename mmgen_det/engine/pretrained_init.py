@@ -1,22 +1,32 @@
-"""``PretrainedOrScratch``: load a local/URL backbone checkpoint, or train from scratch LOUDLY.
+"""``PretrainedOrScratch``: load a local/URL backbone checkpoint; train from scratch only when allowed.
 
 Why: mmdet's configs initialise backbones from ``torchvision://`` URLs, which need torchvision and a
-download. Users bring their own ImageNet/COCO files instead. When the file is not there, a frozen
-random backbone would learn nothing, so this initialiser unfreezes it (stages and norm layers) and
-logs a warning that the results are from-scratch results. What happened is recorded on the module
-(``module.init_source``) so experiment reports can state the backbone initialisation.
+download. Users bring their own ImageNet/COCO files instead. A missing or unreachable file must not
+quietly turn the reference setting (a frozen ImageNet backbone) into a from-scratch run with far lower
+numbers: it is an error naming the file and the way out, unless the init cfg says
+``allow_scratch=True``. Then the backbone is unfrozen (a frozen random backbone learns nothing) and a
+banner says so, in the log and on the screen. What the backbone started from is recorded on the module
+and in the run's message hub (``init_source`` / ``backbone_init``: the checkpoint with its short
+sha256, or ``'scratch'``), so checkpoints, stage records, ``results.csv`` and ``report.md`` state it.
 """
 from __future__ import annotations
 
 import logging
 import os
+import sys
+from typing import Any
 
-from mmengine.logging import print_log
+from mmengine.dist import get_rank
+from mmengine.logging import MessageHub, print_log
 from mmengine.model.weight_init import PretrainedInit
 from mmdet.registry import WEIGHT_INITIALIZERS
 from torch import nn
 
 REMOTE_PREFIXES = ('http://', 'https://', 'torchvision://', 'open-mmlab://', 'openmmlab://', 'mmcls://')
+SCRATCH = 'scratch'
+ALLOW_SCRATCH = '--cfg-options model.backbone.init_cfg.allow_scratch=True'
+SHA_CHARS = 12
+_shown_on_screen: set[str] = set()
 
 
 def unfreeze(module: nn.Module) -> None:
@@ -43,39 +53,115 @@ def keep_loaded_weights(module: nn.Module) -> None:
             sub.is_init = True
 
 
+def checkpoint_problem(checkpoint: str | None) -> str | None:
+    """Why ``checkpoint`` cannot be loaded, as far as can be told without loading it (URLs only
+    fail when tried); ``None`` when it may load."""
+    if not checkpoint:
+        return 'no checkpoint configured'
+    if not checkpoint.startswith(REMOTE_PREFIXES) and not os.path.isfile(checkpoint):
+        return f'checkpoint file {checkpoint!r} does not exist (working directory {os.getcwd()})'
+    return None
+
+
+def describe_checkpoint(checkpoint: str) -> str:
+    """The record of a loaded checkpoint: the path and its short sha256 (a URL names its file)."""
+    if checkpoint.startswith(REMOTE_PREFIXES):
+        return checkpoint
+    from ..filters.pr_filter import file_sha256
+    return f'{checkpoint} (sha256 {file_sha256(checkpoint)[:SHA_CHARS]})'
+
+
+def backbone_init(model: nn.Module) -> str:
+    """How ``model``'s backbone started: what ``PretrainedOrScratch`` recorded; otherwise the
+    checkpoint of a ``Pretrained`` init cfg, and ``'scratch'`` for random initialisers (RTMDet, YOLOX)."""
+    backbone = getattr(model, 'backbone', None)
+    if backbone is None:
+        return 'unknown (the model has no backbone)'
+    if hasattr(backbone, 'init_source'):
+        return backbone.init_source
+    init_cfg = getattr(backbone, 'init_cfg', None)
+    init_cfgs = init_cfg if isinstance(init_cfg, list) else [init_cfg] if init_cfg else []
+    loaded = [c['checkpoint'] for c in init_cfgs if c.get('type') == 'Pretrained']
+    return describe_checkpoint(loaded[0]) if loaded else SCRATCH
+
+
+def record_init(module: nn.Module, source: str) -> None:
+    """Keep ``source`` on the module and in the running Runner's message hub, so every checkpoint of
+    the run carries how its backbone started (a fine-tune reads it from its ``load_from``)."""
+    module.init_source = source
+    MessageHub.get_current_instance().update_info('backbone_init', source, resumed=True)
+
+
+def missing_checkpoint_message(module_name: str, problem: str) -> str:
+    return (f'{module_name}: {problem}. Put the pretrained checkpoint there (the reference setting), or '
+            f'train the backbone from scratch on purpose (unfrozen; results far below pretrained ones) '
+            f'with init_cfg allow_scratch=True, e.g. {ALLOW_SCRATCH}')
+
+
+def check_backbone_init(model_cfg: dict[str, Any], where: str) -> None:
+    """Fail before any work when the backbone's ``PretrainedOrScratch`` checkpoint is missing and
+    scratch training is not allowed (the same error its initialisation would raise, hours later)."""
+    init_cfg = (model_cfg.get('backbone') or {}).get('init_cfg')
+    if not isinstance(init_cfg, dict) or init_cfg.get('type') != 'PretrainedOrScratch':
+        return
+    if not init_cfg.get('allow_scratch', False):
+        problem = checkpoint_problem(init_cfg.get('checkpoint'))
+        if problem:
+            raise FileNotFoundError(f'{where}: {missing_checkpoint_message("backbone", problem)}')
+
+
+def announce_scratch(module_name: str, problem: str) -> None:
+    """A banner in the log, and on the screen when the console goes to a file (experiment stages):
+    from-scratch numbers must not pass for pretrained ones."""
+    bar = '!' * 100
+    banner = '\n'.join([
+        bar,
+        f'!! {module_name} backbone trained FROM SCRATCH (all stages unfrozen, allow_scratch=True):',
+        f'!!   {problem}',
+        '!! Results will be far below those of a pretrained backbone; put an ImageNet/COCO checkpoint at',
+        '!! the configured path to get the reference setting.',
+        bar])
+    print_log('\n' + banner, logger='current', level=logging.WARNING)
+    if sys.stdout is not sys.__stdout__ and get_rank() == 0 and banner not in _shown_on_screen:
+        _shown_on_screen.add(banner)
+        print(banner, file=sys.__stderr__, flush=True)
+
+
 @WEIGHT_INITIALIZERS.register_module(name='PretrainedOrScratch')
 class PretrainedOrScratchInit(PretrainedInit):
-    """Like ``type='Pretrained'``, but a missing or unreachable checkpoint means training from scratch.
+    """Like ``type='Pretrained'``; a missing or unreachable checkpoint is an error unless
+    ``allow_scratch``, which trains the backbone from scratch, unfrozen, with a banner.
 
     Args:
-        checkpoint: local path or URL; ``None`` or ``''`` means from scratch on purpose.
+        checkpoint: local path or URL; ``None`` or ``''`` needs ``allow_scratch=True``.
         prefix, map_location: as in mmengine's ``Pretrained``.
+        allow_scratch: train from scratch when the checkpoint cannot be loaded (off by default: the
+            configs' reference setting is a pretrained backbone).
     """
 
     def __init__(self, checkpoint: str | None = None, prefix: str | None = None,
-                 map_location: str = 'cpu') -> None:
+                 map_location: str = 'cpu', allow_scratch: bool = False) -> None:
         super().__init__(checkpoint, prefix=prefix, map_location=map_location)
+        self.allow_scratch = allow_scratch
 
     def __call__(self, module: nn.Module) -> None:
         ckpt = self.checkpoint
-        reason = None
-        if not ckpt:
-            reason = 'no checkpoint configured'
-        elif not ckpt.startswith(REMOTE_PREFIXES) and not os.path.isfile(ckpt):
-            reason = f'checkpoint file {ckpt!r} does not exist'
-        if reason is None:
+        name = type(module).__name__
+        problem = checkpoint_problem(ckpt)
+        if problem is None:
             try:
                 super().__call__(module)
                 keep_loaded_weights(module)
-                module.init_source = ckpt
+                record_init(module, describe_checkpoint(ckpt))
                 return
             except (OSError, RuntimeError, ImportError) as e:  # unreachable URL, no torchvision
                 if not ckpt.startswith(REMOTE_PREFIXES):
                     raise
-                reason = f'checkpoint {ckpt!r} could not be loaded ({e})'
+                problem = f'checkpoint {ckpt!r} could not be loaded ({e})'
+                if not self.allow_scratch:
+                    raise RuntimeError(missing_checkpoint_message(name, problem)) from e
+        if not self.allow_scratch:
+            raise FileNotFoundError(missing_checkpoint_message(name, problem))
         unfreeze(module)
-        module.init_source = 'scratch'
-        print_log(f'{"!" * 8} {type(module).__name__}: {reason}. Training it FROM SCRATCH (all stages '
-                  f'unfrozen). Results will be far below pretrained ones; put an ImageNet/COCO checkpoint '
-                  f'at the configured path to get the reference setting. {"!" * 8}',
-                  logger='current', level=logging.WARNING)
+        record_init(module, SCRATCH)
+        announce_scratch(name, problem)

@@ -192,8 +192,8 @@ def backbone_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
         starts.setdefault(str(row.get('backbone_init') or 'not recorded'), []).append(row)
     lines = []
     for start, group in starts.items():
-        runs = f'all {len(rows)} runs' if len(group) == len(rows) else \
-            f'{len(group)} runs: ' + ', '.join(dict.fromkeys(series_label(series_of(r)) for r in group))
+        series = ', '.join(dict.fromkeys(series_label(series_of(r)) for r in group))
+        runs = f'all {len(rows)} runs' if len(group) == len(rows) else f'{len(group)} of {len(rows)} runs: {series}'
         lines.append(f'- backbone initialisation: `{start}` ({runs})')
     return lines
 

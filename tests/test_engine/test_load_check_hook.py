@@ -35,7 +35,7 @@ def tiny_finetune(template: Config, fish_coco: Path, work_dir: Path, load_from: 
         cfg[f'{name}_dataloader'] = cfg[f'{name}_cfg'] = cfg[f'{name}_evaluator'] = None
     cfg.train_cfg.update(max_iters=1, val_interval=1000)
     cfg.default_hooks.update(checkpoint=None, logger=dict(type='LoggerHook', interval=1))
-    cfg.model.backbone.init_cfg.checkpoint = str(work_dir / 'no-imagenet-here.pth')
+    cfg.model.backbone.init_cfg.update(checkpoint=str(work_dir / 'no-imagenet-here.pth'), allow_scratch=True)
     cfg.load_from = load_from
     cfg.work_dir = str(work_dir)
     return cfg
@@ -49,6 +49,7 @@ def save_pretrain(cfg: Config, path: Path, drop: str | None = None, classes=FISH
     register_all_modules()
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg.bbox_head.num_classes = num_classes
+    model_cfg.backbone.init_cfg.allow_scratch = True
     model = MODELS.build(model_cfg)
     model.init_weights()
     state = {k: v for k, v in model.state_dict().items() if drop is None or not k.startswith(drop)}

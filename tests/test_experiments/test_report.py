@@ -39,18 +39,51 @@ def test_equivalent_real_images_uses_running_max_of_a_noisy_curve():
 def test_metric_columns_maps_coco_keys_and_per_class_ap():
     cols = metric_columns({'coco/bbox_mAP': 0.2, 'coco/bbox_mAP_50': 0.4, 'coco/0_precision': 0.3,
                            'coco/bbox_mAP_copypaste': '0.2 ...'})
-    assert cols == {'mAP': 0.2, 'mAP50': 0.4, 'mAP75': 0.0, 'mAP_s': 0.0, 'mAP_m': 0.0, 'mAP_l': 0.0, 'AP_0': 0.3,
-                    'metrics_computed': True}
-    # no detection at all: CocoMetric returns nothing; the 0 is flagged, never passed off as measured
-    assert metric_columns({}) == dict.fromkeys(['mAP', 'mAP50', 'mAP75', 'mAP_s', 'mAP_m', 'mAP_l'], 0.0) | {
+    assert cols == {'mAP': 0.2, 'mAP50': 0.4, 'mAP75': None, 'mAP_s': None, 'mAP_m': None, 'mAP_l': None,
+                    'AP_0': 0.3, 'metrics_computed': True}
+    # no detection at all: CocoMetric returns nothing; every metric is missing, never a 0
+    assert metric_columns({}) == dict.fromkeys(['mAP', 'mAP50', 'mAP75', 'mAP_s', 'mAP_m', 'mAP_l']) | {
         'metrics_computed': False}
 
 
-def test_summary_flags_runs_without_detections():
-    rows = [dict(num_real=4, arm='real-only', generator='-', filter='-', seed=s, mAP=0.0, mAP50=0.0,
-                 num_synthetic=0, iterations=2, wall_seconds=1, metrics_computed=str(s == 0)) for s in (0, 1)]
-    table = summary_table(aggregate(rows))
-    assert '(1 without a detection)' in table
+def run_without_detections(seed: int, arm: str = 'real-only', n: int = 4) -> dict:
+    """A row as the runner writes it when neither validation nor test produced metrics."""
+    return dict(num_real=n, arm=arm, generator='-', filter='-', seed=seed, **metric_columns({}), num_synthetic=0,
+                iterations=2, wall_seconds=1, val_mAP=None, val_metrics_computed=False, backbone_init='scratch')
+
+
+def test_missing_metrics_stay_missing_through_csv_tables_and_plot(tmp_path):
+    measured = dict(run_without_detections(0), **metric_columns({'coco/bbox_mAP': 0.2, 'coco/bbox_mAP_50': 0.4}),
+                    val_mAP=0.25, val_metrics_computed=True)
+    data = [measured, run_without_detections(1), run_without_detections(0, 'mixed')]
+    write_csv(data, tmp_path / 'results.csv')
+    back = read_csv(tmp_path / 'results.csv')
+    assert [(r['mAP'], r['metrics_computed'], r['val_mAP'], r['val_metrics_computed']) for r in back] == [
+        ('0.2', 'True', '0.25', 'True'), ('', 'False', '', 'False'), ('', 'False', '', 'False')]
+    for rows_ in (data, back):
+        summary = aggregate(rows_)
+        assert summary[0]['mAP'] == pytest.approx(0.2) and summary[0]['missing'] == 1  # the measured seed only
+        assert summary[1]['mAP'] is None and summary[1]['missing'] == 1
+        table = summary_table(summary)
+        assert '| 0.200 ± 0.000 (no metrics for 1 of 2 seeds: no detection) |' in table
+        assert '| mixed | - | - | 1 | n/a (no metrics for 1 of 1 seeds: no detection) | n/a |' in table
+        assert '0.000' not in table.split('mixed')[1]
+    png = plot_map_vs_n(back, tmp_path / 'map_vs_n.png')
+    assert png.stat().st_size > 1000
+
+
+def test_backbone_init_column_and_report_line(tmp_path):
+    data = [dict(r, backbone_init='scratch') for r in rows()]
+    data[-1]['backbone_init'] = 'checkpoints/resnet50_imagenet.pth (sha256 0123456789ab)'
+    write_csv(data, tmp_path / 'results.csv')
+    assert [r['backbone_init'] for r in read_csv(tmp_path / 'results.csv')] == [r['backbone_init'] for r in data]
+    text = render_report('toy', data, {}, {})
+    assert f'- backbone initialisation: `scratch` ({len(data) - 1} of {len(data)} runs: real-only, synthetic-pretrain' \
+        in text
+    assert ('- backbone initialisation: `checkpoints/resnet50_imagenet.pth (sha256 0123456789ab)` (1 of 8 runs: '
+            'synthetic-pretrain (copy-paste, filter none))') in text
+    same = render_report('toy', [dict(r, backbone_init='scratch') for r in rows()], {}, {})
+    assert f'- backbone initialisation: `scratch` (all {len(data)} runs)' in same
 
 
 def rows():

@@ -8,7 +8,8 @@
 # Backbone weights: `backbone_checkpoint`, a MobileNetV2 state dict with mmdet's key names, e.g. the
 # file behind open-mmlab://mmdet/mobilenet_v2 (https://download.openmmlab.com/mmdetection/v2.0/
 # third_party/mobilenet_v2_batch256_imagenet-ff34753d.pth). For an mmpretrain classifier checkpoint add
-# prefix='backbone.' to init_cfg. Missing -> from scratch, unfrozen, with a loud warning.
+# prefix='backbone.' to init_cfg. Missing -> an error, unless init_cfg allow_scratch=True (from scratch,
+# unfrozen, announced).
 _base_ = './faster-rcnn_r50_fpn_frozen-imagenet.py'
 
 backbone_checkpoint = 'checkpoints/mobilenetv2_imagenet.pth'

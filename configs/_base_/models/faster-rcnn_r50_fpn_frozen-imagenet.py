@@ -8,8 +8,10 @@
 #
 # Backbone weights: `backbone_checkpoint`, a torchvision-format ResNet-50 state dict, e.g. the file
 # behind mmdet's torchvision://resnet50 (https://download.pytorch.org/models/resnet50-0676ba61.pth).
-# When the file is missing the backbone is trained FROM SCRATCH and UNFROZEN, with a loud warning
-# (mmgen_det/engine/pretrained_init.py): a frozen random backbone would learn nothing.
+# When the file is missing, training stops with an error naming it: this is the reference setting.
+# `--cfg-options model.backbone.init_cfg.allow_scratch=True` trains the backbone FROM SCRATCH and
+# UNFROZEN instead (a frozen random backbone would learn nothing), announced by a banner and recorded
+# as `scratch` (mmgen_det/engine/pretrained_init.py).
 _base_ = 'mmdet::_base_/models/faster-rcnn_r50_fpn.py'
 
 backbone_checkpoint = 'checkpoints/resnet50_imagenet.pth'

@@ -1,7 +1,8 @@
 # FCOS with a ResNet-18 + FPN sized for small objects on CPU: P3 (stride 8) is the finest level, regress
 # ranges shifted down, narrow (64-channel) neck and head. The backbone loads an ImageNet checkpoint
-# from `backbone_checkpoint` when the file exists; otherwise it trains from scratch, unfrozen, with a
-# loud warning (see mmgen_det/engine/pretrained_init.py).
+# from `backbone_checkpoint`; a missing file is an error unless init_cfg allow_scratch=True (the CPU
+# demo configs and recipes set it), which trains it from scratch, unfrozen, announced by a banner
+# (see mmgen_det/engine/pretrained_init.py).
 backbone_checkpoint = 'checkpoints/resnet18_imagenet.pth'
 model = dict(
     type='FCOS',

@@ -4,7 +4,7 @@
 # backbone is ImageNet-initialised with mmdet's usual FCOS freezing (stem + stage 1, BN eval).
 #
 # Backbone weights: `backbone_checkpoint`, a torchvision-format ResNet-50 state dict (see
-# faster-rcnn_r50_fpn_frozen-imagenet.py); missing -> from scratch, unfrozen, with a loud warning.
+# faster-rcnn_r50_fpn_frozen-imagenet.py); missing -> an error, unless init_cfg allow_scratch=True.
 _base_ = './fcos_r18_fpn_small-objects.py'
 
 backbone_checkpoint = 'checkpoints/resnet50_imagenet.pth'

@@ -5,7 +5,7 @@
 # (MaxIoUAssigner min_pos_iou=0).
 #
 # Backbone weights: `backbone_checkpoint`, a torchvision-format ResNet-50 state dict (see
-# faster-rcnn_r50_fpn_frozen-imagenet.py); missing -> from scratch, unfrozen, with a loud warning.
+# faster-rcnn_r50_fpn_frozen-imagenet.py); missing -> an error, unless init_cfg allow_scratch=True.
 _base_ = 'mmdet::_base_/models/retinanet_r50_fpn.py'
 
 backbone_checkpoint = 'checkpoints/resnet50_imagenet.pth'

@@ -11,7 +11,8 @@
 # cannot predict (AttributeError: 'SSDHead' object has no attribute 'loss_cls').
 #
 # Backbone weights: `backbone_checkpoint`, as in faster-rcnn_mobilenetv2_fpn.py. With them the whole
-# network is fine-tuned (mmdet trains SSDLite unfrozen); missing -> from scratch, with a loud warning.
+# network is fine-tuned (mmdet trains SSDLite unfrozen); missing -> an error, unless init_cfg
+# allow_scratch=True (the CPU recipe sets it): from scratch, announced.
 backbone_checkpoint = 'checkpoints/mobilenetv2_imagenet.pth'
 norm_cfg = dict(type='BN', eps=0.001, momentum=0.03)
 model = dict(

@@ -30,6 +30,8 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from mmdet.registry import HOOKS
 from torch import nn
 
+from ..pretrained_init import backbone_init
+
 SHOW = 10  # keys listed per category in messages
 
 
@@ -134,12 +136,11 @@ class PretrainLoadCheckHook(Hook):
     def _record_backbone_init(runner, model: nn.Module, checkpoint: dict, load_from: str) -> None:
         """Log and store how the backbone started: its ImageNet init, then the pretrain weights.
 
-        The pretrain's own record wins if it has one; otherwise this run's ``init_source`` (set by
-        ``PretrainedOrScratch``, same config and files as the pretrain) stands for it.
+        The pretrain's own record wins if it has one; otherwise this run's backbone initialisation
+        (same config and files as the pretrain) stands for it.
         """
         pretrain_info = checkpoint.get('message_hub', {}).get('runtime_info', {})
-        backbone = getattr(model, 'backbone', None)
-        init = pretrain_info.get('backbone_init', getattr(backbone, 'init_source', 'unknown'))
+        init = pretrain_info.get('backbone_init') or backbone_init(model)
         runner.message_hub.update_info('backbone_init', init, resumed=True)
         runner.message_hub.update_info('pretrain_checkpoint', load_from, resumed=True)
         print_log(f'PretrainLoadCheckHook: backbone initialised from {init!r} before synthetic '

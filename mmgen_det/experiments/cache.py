@@ -23,28 +23,14 @@ from ..utils.io import atomic_write_json, read_json
 
 RECORD = 'record.json'
 STAGE_LOG = 'stage_log.jsonl'
+#: content digests of the data source's files, so a rerun reads only the files that changed
+DIGEST_CACHE = 'file_digests.json'
 
 
 def stage_key(stage: str, inputs: dict[str, Any]) -> str:
     """16 hex digits of sha256 over the stage name and its canonical JSON inputs."""
     text = json.dumps(dict(stage=stage, inputs=inputs), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def tree_digest(root: str | Path) -> str:
-    """Hash of every file's relative path and size under ``root``: cheap, and changes when files
-    are added, removed or replaced by others of another size."""
-    root = Path(root)
-    entries = sorted(f'{p.relative_to(root).as_posix()}:{p.stat().st_size}' for p in root.rglob('*') if p.is_file())
-    return hashlib.sha256('\n'.join(entries).encode()).hexdigest()
 
 
 def safe_label(label: str) -> str:

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..utils.io import read_json
-from .cache import StageCache, read_stage_log, stage_key, tree_digest
+from ..utils.hashing import tree_digest
+from .cache import DIGEST_CACHE, StageCache, read_stage_log, stage_key
 from .config import SYNTHETIC_VAL_FRACTION, Experiment, Filter, Generator, Schedule
 from . import report, stages
 
@@ -175,7 +176,8 @@ class ExperimentRunner:
         source = Path(exp.source)
         # a yaml or json file stands for its dataset folder (the files it names live beside it)
         root = source.parent if source.is_file() else source
-        digest = tree_digest(root) if source.exists() else 'missing'
+        cache_file = self.work_dir / DIGEST_CACHE if self.cache.write else None
+        digest = tree_digest(root, cache_file) if source.exists() else 'missing'
         inputs = dict(format=exp.format, source_digest=digest, val_images=exp.val_images, test_images=exp.test_images,
                       split=exp.split, classes=exp.classes)
 

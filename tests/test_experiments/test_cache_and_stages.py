@@ -1,9 +1,18 @@
 """Stage keys, and the pure config derivations of the stages (no training)."""
 from __future__ import annotations
 
-from mmgen_det.experiments.cache import StageCache, read_stage_log, stage_key, tree_digest
-from mmgen_det.experiments.config import Schedule
+import os
+import shutil
+
+from conftest import FISH_MINI
+from helpers import REPO
+
+from mmgen_det.experiments.cache import DIGEST_CACHE, StageCache, read_stage_log, stage_key
+from mmgen_det.experiments.config import Schedule, load_experiment
+from mmgen_det.experiments.runner import ExperimentRunner
 from mmgen_det.experiments.stages import best_iteration, bind_real_data, schedule_cfg
+from mmgen_det.utils import hashing
+from mmgen_det.utils.hashing import tree_digest
 
 
 def test_stage_key_depends_on_inputs_not_their_order():
@@ -34,6 +43,38 @@ def test_tree_digest_sees_added_files(tmp_path):
     before = tree_digest(tmp_path)
     (tmp_path / 'b.txt').write_text('y')
     assert tree_digest(tmp_path) != before
+
+
+def test_tree_digest_sees_an_edit_that_keeps_size_and_mtime(tmp_path, monkeypatch):
+    """A label edited in place (class 3 -> 4) changes the digest, also through the stamp cache, even
+    with its mtime set back; unchanged files are not read again."""
+    data, cache = tmp_path / 'data', tmp_path / 'work' / DIGEST_CACHE
+    data.mkdir()
+    (data / 'a.txt').write_text('3 0.5 0.5 0.1 0.1\n')
+    (data / 'b.txt').write_text('1 0.2 0.2 0.1 0.1\n')
+    before = tree_digest(data, cache)
+    reads = []
+    real_digest = hashing.file_digest
+    monkeypatch.setattr(hashing, 'file_digest', lambda path: reads.append(path.name) or real_digest(path))
+    assert tree_digest(data, cache) == before and reads == []
+    stat = (data / 'a.txt').stat()
+    (data / 'a.txt').write_text('4 0.5 0.5 0.1 0.1\n')
+    os.utime(data / 'a.txt', ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert tree_digest(data, cache) != before and reads == ['a.txt']
+    assert tree_digest(data, cache) == tree_digest(data)
+
+
+def test_data_stage_reruns_after_a_label_edit_of_the_same_length(tmp_path):
+    """The conversion is keyed by the data's content: an edited label is never read from a stale stage."""
+    source = tmp_path / 'fish'
+    shutil.copytree(FISH_MINI, source)
+    exp = load_experiment(REPO / 'configs/experiments/demo_fish4knowledge-mini.py', {'data.source': str(source)})
+    first, _ = ExperimentRunner(exp, tmp_path / 'work', echo=False).data()
+    label = next(p for p in sorted((source / 'train' / 'labels').iterdir()) if p.read_text().startswith('1 '))
+    label.write_text('2' + label.read_text()[1:])
+    again, _ = ExperimentRunner(exp, tmp_path / 'work', echo=False).data()
+    assert again.key != first.key and again.status == 'ran'
+    assert [r['status'] for r in read_stage_log(tmp_path / 'work')] == ['ran', 'ran']
 
 
 def test_schedule_cfg_with_and_without_early_stop():

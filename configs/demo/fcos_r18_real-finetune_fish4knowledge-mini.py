@@ -1,4 +1,6 @@
-# Fine-tune the synthetic-pretrained CPU demo detector on the real training sample.
+# Fine-tune the synthetic-pretrained CPU demo detector on the real training sample. PretrainLoadCheckHook
+# stops the run when the backbone or neck did not load from `load_from`, or when the pretrain's class
+# order differs from the real dataset's.
 _base_ = ['./fcos_r18_synthetic-pretrain_fish4knowledge-mini.py']
 
 load_from = 'work_dirs/fcos_r18_synthetic-pretrain_fish4knowledge-mini/iter_600.pth'  # the pretrain's last iteration
@@ -12,4 +14,4 @@ train_dataloader = dict(
         data_prefix=dict(img=''),
         filter_cfg=dict(filter_empty_gt=True, min_size=0),
         pipeline={{_base_.train_pipeline}}))
-custom_hooks = []
+custom_hooks = [dict(type='PretrainLoadCheckHook', required_prefixes=('backbone.', 'neck.'))]

@@ -114,6 +114,23 @@ def test_no_checkpoint_stops_the_finetune(finetune_cfg, fish_coco, tmp_path):
         train(tiny_finetune(finetune_cfg, fish_coco, tmp_path / 'w', None))
 
 
+FINETUNES = sorted(str(p.relative_to(REPO / 'configs')) for p in (REPO / 'configs').rglob('*.py')
+                   if 'finetune' in p.name or re.search(r"^load_from = '", p.read_text(), re.M))
+
+
+def test_finetune_configs_are_found():
+    assert 'demo/fcos_r18_real-finetune_fish4knowledge-mini.py' in FINETUNES and len(FINETUNES) >= 6
+
+
+@pytest.mark.parametrize('config', FINETUNES)
+def test_every_finetune_config_checks_its_load(config):
+    cfg = Config.fromfile(REPO / 'configs' / config)
+    assert cfg.load_from, f'{config} fine-tunes from nothing'
+    checks = [h for h in cfg.custom_hooks if h.type == 'PretrainLoadCheckHook']
+    assert len(checks) == 1, f'{config}: no PretrainLoadCheckHook, a backbone that did not load would go unnoticed'
+    assert {'backbone.', 'neck.'} <= set(checks[0].get('required_prefixes', ('backbone.', 'neck.')))
+
+
 def test_compare_state_dicts_categories():
     from mmgen_det.engine.hooks.load_check_hook import compare_state_dicts
     model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Linear(3, 1))

@@ -22,8 +22,8 @@ Keys::
     arms = ['real-only', 'synthetic-pretrain', 'mixed', 'synthetic-only', 'compute-matched']
     generators = {'copy-paste': dict(config='configs/_base_/generation/copy-paste_fish4knowledge.py',
                                      images_per_real=30, max_images=None)}
-    filters = {'none': None, 'pr-p0.5': dict(type='pr', min_precision=0.5, min_recall=None)}
-    filter_detector = dict(config='configs/filter/...py', score_thr=0.3, iou_thr=0.5,
+    filters = {'none': None, 'pr-0.1': dict(type='pr', min_precision=0.1, min_recall=0.1)}
+    filter_detector = dict(config='configs/filter/...py', score_thr=0.05, iou_thr=0.3,  # measured defaults
                            class_aware=False, schedule=dict(...))   # needed by 'pr' filters only
     schedules = dict(default=dict(max_iters=600, val_interval=100, patience=3, min_delta=0.001,
                                   warmup_iters=50, lr_steps=(0.75,)),
@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..datasets.formats import FORMAT_CHOICES
+from ..filters.matching import DEFAULT_IOU_THR, DEFAULT_SCORE_THR
 
 ARMS = ('real-only', 'synthetic-pretrain', 'mixed', 'synthetic-only', 'compute-matched')
 SYNTHETIC_ARMS = ('synthetic-pretrain', 'mixed', 'synthetic-only')
@@ -115,8 +116,8 @@ class Filter:
 class FilterDetector:
     config: str
     schedule: Schedule
-    score_thr: float = 0.3
-    iou_thr: float = 0.5
+    score_thr: float = DEFAULT_SCORE_THR
+    iou_thr: float = DEFAULT_IOU_THR
     class_aware: bool = False
 
 
@@ -334,8 +335,8 @@ def validate(cfg: Mapping[str, Any], name: str = 'experiment', filename: str = '
         filter_detector = FilterDetector(
             _existing_file(_need(raw, 'config', 'filter_detector'), 'filter_detector.config'),
             _schedule({**raw_schedules['default'], **raw.get('schedule', {})}, 'filter_detector.schedule'),
-            _threshold(raw.get('score_thr', 0.3), 'filter_detector.score_thr'),
-            _threshold(raw.get('iou_thr', 0.5), 'filter_detector.iou_thr'),
+            _threshold(raw.get('score_thr', DEFAULT_SCORE_THR), 'filter_detector.score_thr'),
+            _threshold(raw.get('iou_thr', DEFAULT_IOU_THR), 'filter_detector.iou_thr'),
             bool(raw.get('class_aware', False)))
 
     return Experiment(

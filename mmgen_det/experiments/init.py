@@ -23,6 +23,7 @@ from typing import Any, Sequence
 
 from ..datasets.formats import FORMAT_CHOICES
 from ..datasets.profile import DataProfile, coco_classes, profile_coco
+from ..filters.matching import DEFAULT_IOU_THR, DEFAULT_SCORE_THR
 from ..recipes import (DETECTORS, GLIGEN_MIN_OBJECT_SIDE, detector_config, generation_canvas, gligen_phrases,
                        input_scale)
 from .config import ARMS, DEFAULT_SPLIT, Filter
@@ -195,7 +196,8 @@ def init_experiment(settings: InitSettings, out: str | Path) -> Path:
         filters={'none': None},
         # used once a PR filter is added above, e.g. 'pr-0.1': dict(type='pr', min_precision=0.1, min_recall=0.1);
         # thresholds as measured by benchmarks/filter_auc.py for a from-scratch filter detector
-        filter_detector=dict(config=str(det_path), score_thr=0.05, iou_thr=0.3, class_aware=False),
+        filter_detector=dict(config=str(det_path), score_thr=DEFAULT_SCORE_THR, iou_thr=DEFAULT_IOU_THR,
+                             class_aware=False),
         schedules=SCHEDULES[device],
         cfg_options=CPU_LOADERS if device == 'cpu' else {},
         estimate=ESTIMATES[device],

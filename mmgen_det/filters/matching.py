@@ -25,6 +25,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+# Defaults measured by benchmarks/filter_auc.py (results: benchmarks/filter_auc_measured.json): the
+# matching thresholds of the best ROC AUC of min(P, R) on its grid (0.907; score 0.3 / IoU 0.5 was the
+# worst cell, 0.783), and the keep thresholds that kept 33 of 60 correct images and none of 60 with
+# shifted boxes (min_precision = min_recall = 0.5 kept 1 of 60 correct images).
+DEFAULT_SCORE_THR = 0.05
+DEFAULT_IOU_THR = 0.3
+DEFAULT_MIN_PRECISION = 0.1
+DEFAULT_MIN_RECALL = 0.1
+
 
 def check_unit_interval(name: str, value: float) -> float:
     """Thresholds are probabilities/overlaps: refuse anything outside [0, 1] (or NaN) up front."""
@@ -80,7 +89,7 @@ class PRScore:
         return len(self.matches)
 
 
-def match_detections(det_boxes, det_scores, gt_boxes, iou_thr: float = 0.5,
+def match_detections(det_boxes, det_scores, gt_boxes, iou_thr: float = DEFAULT_IOU_THR,
                      det_labels=None, gt_labels=None, class_aware: bool = False) -> tuple[Match, ...]:
     """Greedy one-to-one matching by score; ``det`` indices refer to the inputs' order."""
     det_boxes, gt_boxes = as_boxes(det_boxes, 'detection boxes'), as_boxes(gt_boxes, 'layout boxes')
@@ -113,7 +122,8 @@ def precision_recall(num_matched: int, num_detections: int, num_boxes: int) -> t
     return precision, recall
 
 
-def score_image(det_boxes, det_scores, gt_boxes, score_thr: float = 0.3, iou_thr: float = 0.5,
+def score_image(det_boxes, det_scores, gt_boxes, score_thr: float = DEFAULT_SCORE_THR,
+                iou_thr: float = DEFAULT_IOU_THR,
                 det_labels=None, gt_labels=None, class_aware: bool = False) -> PRScore:
     """Keep detections with score >= ``score_thr``, match them to the layout boxes, count.
 

@@ -7,7 +7,7 @@ dict stored under ``annotations.json -> images[i] -> "pr_filter" -> KEY``::
     {"precision": 0.75, "recall": 1.0, "num_detections": 4, "num_matched": 3, "num_boxes": 3,
      "matches": [[layout_box_index, detection_score, iou], ...],
      "detector": {"config": ..., "config_sha256": ..., "checkpoint": ..., "sha256": ...},
-     "thresholds": {"score_thr": 0.3, "iou_thr": 0.5, "class_aware": false, "nms": "class-agnostic"}}
+     "thresholds": {"score_thr": 0.05, "iou_thr": 0.3, "class_aware": false, "nms": "class-agnostic"}}
 
 ``KEY`` (:func:`pr_key`) is derived from the checkpoint's sha256 and the thresholds, so scores of
 several detectors, or of one detector at several thresholds, coexist in one file.
@@ -35,10 +35,8 @@ from mmcv.transforms import BaseTransform, Compose
 
 from mmdet.registry import TRANSFORMS
 
-from .matching import PRScore, check_unit_interval, score_image
+from .matching import DEFAULT_IOU_THR, DEFAULT_SCORE_THR, PRScore, check_unit_interval, score_image
 
-DEFAULT_SCORE_THR = 0.3
-DEFAULT_IOU_THR = 0.5
 RESULTS_KEY = 'pr_filter'  # same key as SyntheticDetDataset's data infos, so both carry one dict
 
 
@@ -80,7 +78,7 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
 
 
 def pr_key(checkpoint_sha256: str, settings: MatchSettings) -> str:
-    """Short, stable, file-name-safe key, e.g. ``'3f2a9c1b0d4e_s0.3_i0.5_agnostic'``."""
+    """Short, stable, file-name-safe key, e.g. ``'3f2a9c1b0d4e_s0.05_i0.3_agnostic'``."""
     mode = 'classaware' if settings.class_aware else 'agnostic'
     return f'{checkpoint_sha256[:12]}_s{settings.score_thr:g}_i{settings.iou_thr:g}_{mode}'
 

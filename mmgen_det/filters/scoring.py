@@ -11,6 +11,9 @@ In: a set folder (``annotations.json`` whose COCO annotations are the layout box
 A killed run resumes from the log: images with a complete line are not scored again. Images that
 fail to decode are reported, counted, and stored with precision = recall = 0 and an ``error``, so
 that any positive threshold in ``SyntheticDetDataset`` drops them deterministically.
+
+Before thresholds are committed to a training config, :func:`kept_at` says what they keep (images,
+their layout boxes, per class), with a warning when that is under ``MIN_KEPT_FRACTION`` of the set.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import fcntl
 import json
 import os
 from contextlib import contextmanager
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -34,7 +38,8 @@ ANNOTATIONS = 'annotations.json'
 SCORES_DIR = 'pr_scores'
 LOCK_FILE = '.annotations.lock'
 PR_FIELD = 'pr_filter'
-DEFAULT_GRID = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0)
+DEFAULT_GRID = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
+MIN_KEPT_FRACTION = 0.1  # thresholds keeping less of the images or boxes than this are warned about
 
 
 @dataclass
@@ -239,3 +244,54 @@ def survival_table(records: Sequence[dict[str, Any]], grid: Sequence[float] = DE
     rows = [f'{p:>14g}' + ''.join(f'{sum(passes(x, p, r) for x in records):>8d}' for r in grid)
             for p in grid]
     return '\n'.join([head, *rows])
+
+
+@dataclass(frozen=True)
+class Kept:
+    """What ``(min_precision, min_recall)`` keeps of a scored set: images, their layout boxes, per class.
+
+    ``per_class`` maps a class name to (boxes kept, boxes in the set). Images without a stored score
+    count as not kept, as ``SyntheticDetDataset`` drops them.
+    """
+    min_precision: float | None
+    min_recall: float | None
+    images: int
+    num_images: int
+    boxes: int
+    num_boxes: int
+    per_class: dict[str, tuple[int, int]]
+
+    @property
+    def fraction(self) -> float:
+        """The smaller of the kept image and box fractions (1.0 for an empty set)."""
+        return min(self.images / self.num_images if self.num_images else 1.0,
+                   self.boxes / self.num_boxes if self.num_boxes else 1.0)
+
+    def lines(self) -> list[str]:
+        def part(kept: int, total: int) -> str:
+            return f'{kept}/{total} ({kept / total:.1%})' if total else f'{kept}/0'
+
+        classes = ', '.join(f'{name} {part(*counts)}' for name, counts in self.per_class.items())
+        return [f'kept at min_precision={self.min_precision}, min_recall={self.min_recall}: '
+                f'{part(self.images, self.num_images)} images, {part(self.boxes, self.num_boxes)} boxes',
+                f'  boxes kept per class: {classes}']
+
+    def warning(self) -> str | None:
+        if self.fraction >= MIN_KEPT_FRACTION:
+            return None
+        return (f'min_precision={self.min_precision}, min_recall={self.min_recall} keep '
+                f'{self.images}/{self.num_images} images and {self.boxes}/{self.num_boxes} boxes, under '
+                f'{MIN_KEPT_FRACTION:.0%} of the set: lower them (the table shows what each pair keeps) or '
+                'check that the filter detector finds the objects at all')
+
+
+def kept_at(coco: dict[str, Any], key: str, min_precision: float | None, min_recall: float | None,
+            field: str = PR_FIELD) -> Kept:
+    """What the keep rule :func:`passes` keeps of ``coco`` with the scores stored under ``key``."""
+    records = stored_scores(coco, key, field)
+    kept = {i for i, r in records.items() if passes(r, min_precision, min_recall)}
+    names = {c['id']: c['name'] for c in coco['categories']}
+    total = Counter(names[a['category_id']] for a in coco['annotations'])
+    in_kept = Counter(names[a['category_id']] for a in coco['annotations'] if a['image_id'] in kept)
+    return Kept(min_precision, min_recall, len(kept), len(coco['images']), sum(in_kept.values()),
+                sum(total.values()), {name: (in_kept[name], total[name]) for name in sorted(total)})

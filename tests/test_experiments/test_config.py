@@ -32,7 +32,7 @@ def test_valid_config_and_derived_values():
     exp = validate(cfg())
     assert exp.schedule('finetune') == Schedule(40, 10)       # merged over default
     assert exp.schedule('pretrain') == Schedule(100, 10)      # falls back to default
-    assert exp.filter_detector.schedule.max_iters == 7 and exp.filter_detector.score_thr == 0.3
+    assert exp.filter_detector.schedule.max_iters == 7 and exp.filter_detector.score_thr == 0.05  # the measured default
     assert exp.filters['pr'].min_precision == 0.5 and exp.filters['pr'].min_recall is None
     assert exp.generators['copy-paste'].num_images(10) == 300
     assert exp.generators['copy-paste'].num_images(100) == 500  # capped by max_images

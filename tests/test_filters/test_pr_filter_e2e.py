@@ -65,7 +65,8 @@ def synthetic_dataset(synth_dir: Path, pipeline=(), **filter_cfg):
 
 
 def test_tool_scores_the_set_and_the_dataset_keeps_exactly_the_passing_images(synth_dir, filter_ckpt):
-    from mmgen_det.filters.scoring import SCORES_DIR, passes, stored_scores
+    from mmgen_det.filters.matching import DEFAULT_MIN_RECALL
+    from mmgen_det.filters.scoring import SCORES_DIR, kept_at, passes, stored_scores
     proc = run_tool(['tools/pr_filter.py', str(synth_dir), '--detector-config', str(FILTER_CFG),
                      '--checkpoint', str(filter_ckpt), '--score-thr', str(SCORE_THR), '--batch-size', '8',
                      '--min-precision', '0.1', '--no-progress'], env=ENV)
@@ -76,6 +77,10 @@ def test_tool_scores_the_set_and_the_dataset_keeps_exactly_the_passing_images(sy
     (key,) = coco['images'][0]['pr_filter']
     records = stored_scores(coco, key)
     assert len(records) == 8 and (synth_dir / SCORES_DIR / f'{key}.png').is_file()
+    # what the thresholds keep is shown before they go into a config (--min-recall: the measured default)
+    kept = kept_at(coco, key, 0.1, DEFAULT_MIN_RECALL)
+    assert '\n'.join(kept.lines()) in proc.stdout
+    assert ('pr_filter: WARNING: min_precision=0.1' in proc.stderr) == (kept.warning() is not None), proc.stderr
     log_before = (synth_dir / SCORES_DIR / f'{key}.jsonl').read_bytes()
 
     # a detector trained for two iterations scores most images alike; the varied-score case is

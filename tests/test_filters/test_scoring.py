@@ -12,9 +12,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mmgen_det.filters.matching import (DEFAULT_IOU_THR, DEFAULT_MIN_PRECISION, DEFAULT_MIN_RECALL,
+                                        DEFAULT_SCORE_THR)
 from mmgen_det.filters.pr_filter import Detections, FilterDetector, MatchSettings, pr_key
-from mmgen_det.filters.scoring import (SCORES_DIR, passes, score_set, stored_scores,
+from mmgen_det.filters.scoring import (MIN_KEPT_FRACTION, SCORES_DIR, kept_at, passes, score_set, stored_scores,
                                        survival_table)
+
+REPO = Path(__file__).resolve().parents[2]
 
 CLASSES = ('0', '1', '2', '5', '6', '7', '8')
 W, H = 64, 48
@@ -195,3 +199,65 @@ def test_dataset_keeps_exactly_the_images_whose_stored_scores_pass(tmp_path):
         expected = {i for i, r in records.items() if passes(r, min_p, min_r)}
         assert {dataset.get_data_info(i)['img_id'] for i in range(len(dataset))} == expected, (min_p, min_r)
     assert len(expected) == 2 and len({len(x) for x in (records, expected)}) == 2
+
+
+def test_kept_at_counts_images_boxes_and_classes_and_warns_under_a_tenth(tmp_path):
+    root = make_set(tmp_path / 'set')
+    key = score_set(root, StandIn(), MatchSettings(0.3, 0.5), progress=False).key
+    coco = read(root)
+    # P, R per image 0..4: (1, 1), (0.5, 1), (1, 0), (0, 1), (1, 1); boxes 2, 1, 1, 0, 1
+    kept = kept_at(coco, key, 0.6, 0.5)
+    assert (kept.images, kept.num_images, kept.boxes, kept.num_boxes) == (2, 5, 3, 5)
+    assert kept.per_class == {'0': (1, 2), '1': (1, 1), '2': (0, 1), '5': (1, 1)}
+    assert kept.lines()[0] == 'kept at min_precision=0.6, min_recall=0.5: 2/5 (40.0%) images, 3/5 (60.0%) boxes'
+    assert '2 0/1 (0.0%)' in kept.lines()[1] and kept.warning() is None
+    nothing = kept_at(coco, key, 1.0, 1.0)
+    assert nothing.images == 2 and nothing.warning() is None
+    # a set where one image of eleven passes keeps 9%: warned
+    coco['images'] += [dict(im, id=10 + i) for i, im in enumerate(coco['images'][2:4] * 3)]
+    for im in coco['images'][5:]:
+        im['pr_filter'] = {key: dict(precision=0.0, recall=0.0)}
+    lone = kept_at(coco, key, 1.0, 1.0)
+    assert (lone.images, lone.num_images) == (2, 11) and lone.warning() is None  # 18% of the images
+    for im in coco['images'][1:]:
+        im['pr_filter'] = {key: dict(precision=0.0, recall=0.0)}
+    lone = kept_at(coco, key, 1.0, 1.0)
+    assert (lone.images, lone.num_images) == (1, 11) and lone.fraction < MIN_KEPT_FRACTION
+    assert '1/11 images and 2/5 boxes, under 10% of the set' in lone.warning()
+
+
+def measured_correct_kept(measured: dict, min_precision: float, min_recall: float) -> float:
+    """Fraction of the measured correct images whose min(P, R) passes: thresholds sit on histogram edges."""
+    hist = measured['best_cell']['histogram_min_pr']
+    t = max(min_precision or 0.0, min_recall or 0.0)
+    assert t in hist['edges'], f'{t} is not a bin edge of the measured histogram'
+    kept = sum(n for lo, n in zip(hist['edges'], hist['correct']) if lo >= t)
+    return kept / sum(hist['correct'])
+
+
+def test_defaults_follow_the_measured_filter_auc():
+    """benchmarks/filter_auc.py measured which thresholds separate good images from wrong ones; the
+    shipped defaults must be the best of them, and keep a usable share of the good images."""
+    import runpy
+    measured = json.loads((REPO / 'benchmarks' / 'filter_auc_measured.json').read_text())
+    best = max(measured['grid'], key=lambda cell: cell['auc_min_pr'])
+    assert (best['score_thr'], best['iou_thr']) == (measured['best_cell']['score_thr'],
+                                                    measured['best_cell']['iou_thr'])
+    assert (DEFAULT_SCORE_THR, DEFAULT_IOU_THR) == (best['score_thr'], best['iou_thr'])
+    assert MatchSettings() == MatchSettings(best['score_thr'], best['iou_thr'])
+    assert measured_correct_kept(measured, DEFAULT_MIN_PRECISION, DEFAULT_MIN_RECALL) >= 0.5
+    assert measured['best_cell']['histogram_min_pr']['shifted'][0] == measured['num_images'], \
+        'at the default keep thresholds no image with wrong boxes is kept'
+
+    tool = runpy.run_path(str(REPO / 'tools' / 'pr_filter.py'))
+    args = tool['parse_args'](['set', '--detector-config', __file__, '--checkpoint', __file__])
+    assert (args.score_thr, args.iou_thr, args.min_precision, args.min_recall) == (
+        DEFAULT_SCORE_THR, DEFAULT_IOU_THR, DEFAULT_MIN_PRECISION, DEFAULT_MIN_RECALL)
+
+    reference = runpy.run_path(str(REPO / 'configs' / 'experiments' / 'reference_fish4knowledge.py'))
+    detector = reference['filter_detector']
+    assert (detector['score_thr'], detector['iou_thr']) == (DEFAULT_SCORE_THR, DEFAULT_IOU_THR)
+    for name, spec in reference['filters'].items():
+        if spec and spec['type'] == 'pr':
+            kept = measured_correct_kept(measured, spec.get('min_precision'), spec.get('min_recall'))
+            assert kept >= MIN_KEPT_FRACTION, f'filter {name} keeps {kept:.0%} of the measured good images'

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 from PIL import Image, ImageDraw, ImageOps
 
-from .utils.io import safe_join
+from ..utils.io import safe_join
 
 
 def class_colors(names: Sequence[str]) -> dict[str, tuple[int, int, int]]:

@@ -29,7 +29,7 @@ from ..utils.io import read_json
 from ..utils.hashing import tree_digest
 from .cache import DIGEST_CACHE, StageCache, read_stage_log, stage_key
 from .config import SYNTHETIC_VAL_FRACTION, Experiment, Filter, Generator, Schedule
-from . import report, stages
+from . import report, report_html, stages
 
 TRAINING = ('real', 'pretrain', 'finetune', 'mixed', 'compute-matched', 'filter-detector')
 
@@ -429,7 +429,8 @@ class ExperimentRunner:
 
     # -- outputs ----------------------------------------------------------------------------------
     def write_outputs(self, rows: list[dict[str, Any]]) -> dict[str, Path]:
-        """results.csv, map_vs_n.png, samples_<generator>.png, report.md (rank 0 only)."""
+        """results.csv, map_vs_n.png, samples_<generator>.png, report.md, report.html with a gallery of every
+        generated set (rank 0 only)."""
         if not self.main or not rows:
             return {}
         out = dict(csv=self.work_dir / 'results.csv', report=self.work_dir / 'report.md')
@@ -445,6 +446,7 @@ class ExperimentRunner:
         text = report.render_report(self.exp.name, rows, self.exp.settings(), images, notes,
                                     report.data_section(data, self.exp.derived))
         out['report'].write_text(text)
+        out['html'] = report_html.write_report_html(self.work_dir, self.exp.name, text, self.results)
         return out
 
     def sample_grid(self, gen: str, count: int = 8) -> Path | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import re
 import sys
 from types import SimpleNamespace
 
@@ -206,3 +207,21 @@ def test_stage_records_say_how_the_backbone_started(fish_coco, tmp_path):
                                             'finetune_backbone_init', 'none',
                                             load_from=str(pre_dir / pre['checkpoint'])), ft_dir)
     assert fine['backbone_init'] == expected
+
+
+def test_an_experiment_without_its_reference_checkpoint_stops_before_any_training(tmp_path, monkeypatch):
+    """The reference sweep checks its detectors' checkpoints right after the data: no GPU hours are spent
+    before a missing ImageNet file is found."""
+    from mmgen_det.experiments import load_experiment
+    from mmgen_det.experiments.runner import ExperimentRunner
+    monkeypatch.chdir(REPO)
+    missing = tmp_path / 'resnet50_imagenet.pth'
+    exp = load_experiment('configs/experiments/reference_fish4knowledge.py', {
+        'data.source': str(REPO / 'data' / 'fish4knowledge-mini'), 'data.image_mode': 'symlink',
+        'cfg_options': {'model.backbone.init_cfg.checkpoint': str(missing)}})
+    runner = ExperimentRunner(exp, tmp_path / 'work', echo=False)
+    expected = (r'faster-rcnn_r50_fpn_frozen-imagenet_real-only_fish4knowledge\.py: backbone: '
+                rf"checkpoint file '{re.escape(str(missing))}' does not exist")
+    with pytest.raises(FileNotFoundError, match=expected):
+        runner.run()
+    assert [r.stage for r in runner.results] == ['data']

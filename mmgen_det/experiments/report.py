@@ -185,6 +185,17 @@ def headline(summary: Sequence[dict[str, Any]]) -> list[str]:
     return out
 
 
+def unvalidated_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Runs whose tested checkpoint was not chosen on val: no validation produced metrics (no
+    detection), so the stage tested its last checkpoint."""
+    flagged = [r for r in rows if str(r.get('val_metrics_computed')) == 'False']
+    if not flagged:
+        return []
+    runs = ', '.join(f"{series_label(series_of(r))} N={r['num_real']} seed {r['seed']}" for r in flagged)
+    return [f'- no validation produced metrics (no detection) in {len(flagged)} of {len(rows)} runs, so their '
+            f'last checkpoint was tested: {runs}']
+
+
 def backbone_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
     """How the runs' backbones started (checkpoint and sha256, or scratch), one line per start."""
     starts: dict[str, list[dict[str, Any]]] = {}
@@ -230,7 +241,8 @@ def render_report(name: str, rows: Sequence[dict[str, Any]], settings: dict[str,
     parts = [f'# Experiment `{name}`', '',
              f'{len(rows)} runs; every number is COCO bbox mAP on the real **test** split, evaluated once '
              'per run, with the checkpoint chosen on the real **val** split. Per-run rows (per-class AP, '
-             'iterations and seconds per stage): `results.csv`.', '', *backbone_lines(rows), '',
+             'iterations and seconds per stage): `results.csv`.', '',
+             *backbone_lines(rows), *unvalidated_lines(rows), '',
              '## Results (mean ± std over seeds)', '', summary_table(summary), '',
              '## Equivalent number of real images', '',
              'The N at which the real-only mAP-vs-N curve of this sweep reaches the arm\'s mAP '

@@ -70,6 +70,10 @@ def test_missing_metrics_stay_missing_through_csv_tables_and_plot(tmp_path):
         assert '0.000' not in table.split('mixed')[1]
     png = plot_map_vs_n(back, tmp_path / 'map_vs_n.png')
     assert png.stat().st_size > 1000
+    text = render_report('toy', back, {}, {})
+    assert ('- no validation produced metrics (no detection) in 2 of 3 runs, so their last checkpoint was tested: '
+            'real-only N=4 seed 1, mixed N=4 seed 0') in text
+    assert 'no validation produced metrics' not in render_report('toy', back[:1], {}, {})
 
 
 def test_backbone_init_column_and_report_line(tmp_path):

@@ -62,8 +62,8 @@ class SyntheticDetDataset(CocoDataset):
 
     Args:
         generation: how the set is made (``mmgen_det.generation.synthetic_set`` keys, without
-            ``out_dir``: the set is written to ``data_root``). With a ``GLIGENGenerationHook`` in the
-            config, a missing or partial set is generated before the annotations are read.
+            ``out_dir``: the set is written to ``data_root``). When the Runner building the dataset has a
+            ``GLIGENGenerationHook``, a missing or partial set is generated before the annotations are read.
     """
 
     def __init__(self, *args, generation: dict[str, Any] | None = None, **kwargs) -> None:
@@ -86,7 +86,7 @@ class SyntheticDetDataset(CocoDataset):
 
     def load_data_list(self) -> list[dict]:
         from ..engine.hooks.generation_hook import GLIGENGenerationHook
-        generation, hook = self.generation_cfg(), GLIGENGenerationHook.active()
+        generation, hook = self.generation_cfg(), GLIGENGenerationHook.of_building_runner()
         if generation is not None and hook is not None:
             hook.ensure_set(generation)
         elif not os.path.isfile(self.ann_file):

@@ -1,4 +1,5 @@
-"""mmdet's STOCK train.py with a synthetic-pretrain config generates the set, then trains on all of it."""
+"""mmdet's STOCK train.py with a synthetic-pretrain config generates the set, then trains on all of it;
+the hook generates only for datasets its own Runner builds."""
 from __future__ import annotations
 
 import json
@@ -6,7 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
+from conftest import FISH_CLASSES
 from helpers import REPO, run_tool, stock_mmdet_tool
+from mmengine.model import BaseModel
 
 PRETRAIN_CFG = REPO / 'configs' / 'demo' / 'fcos_r18_synthetic-pretrain_fish4knowledge-mini.py'
 
@@ -63,3 +67,51 @@ def test_missing_set_without_hook_is_a_clear_error(tmp_path, fish_coco):
     assert proc.returncode != 0
     assert 'the synthetic set has not been generated' in proc.stderr + proc.stdout
     assert 'GLIGENGenerationHook' in proc.stderr + proc.stdout
+
+
+class ToyModel(BaseModel):
+    """A Runner needs a model; these tests only build its dataloader."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, inputs=None, data_samples=None, mode='tensor'):
+        return dict(loss=self.weight.sum())
+
+
+def dataset_cfg(tmp_path: Path, fish_coco: Path, name: str) -> dict:
+    """A copy-paste set of 2 images at ``tmp_path/name``, not generated yet."""
+    real_ann = str(fish_coco / 'annotations' / 'train.json')
+    generation = dict(num_images=2, batch_size=2, image_format='png',
+                      layout=dict(ann_file=real_ann, strategy='copy', width=360, height=200, min_box_cells=0.5),
+                      generator=dict(type='copy_paste', ann_file=real_ann, img_root=str(fish_coco)))
+    return dict(type='SyntheticDetDataset', data_root=f'{tmp_path / name}/', ann_file='annotations.json',
+                data_prefix=dict(img=''), metainfo=dict(classes=FISH_CLASSES), pipeline=[], generation=generation)
+
+
+def build_runner(tmp_path: Path, fish_coco: Path, name: str, with_hook: bool):
+    from mmengine.runner import Runner
+    return Runner(model=ToyModel(), work_dir=str(tmp_path / f'work_{name}'), experiment_name=name,
+                  train_dataloader=dict(dataset=dataset_cfg(tmp_path, fish_coco, name),
+                                        sampler=dict(type='DefaultSampler', shuffle=False), batch_size=1,
+                                        num_workers=0, collate_fn=dict(type='pseudo_collate')),
+                  train_cfg=dict(by_epoch=True, max_epochs=1), optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
+                  custom_hooks=[dict(type='GLIGENGenerationHook', progress=False)] if with_hook else [],
+                  default_scope='mmdet')
+
+
+def test_hook_generates_only_for_its_own_runner(tmp_path, fish_coco):
+    """Two Runners in one process: the second, without the hook, must not generate through the
+    first's, and neither must a dataset built outside any Runner."""
+    from mmdet.registry import DATASETS
+    first = build_runner(tmp_path, fish_coco, 'first', with_hook=True)
+    assert len(first.train_loop.dataloader.dataset) == 2  # generated while its dataloader was built
+    second = build_runner(tmp_path, fish_coco, 'second', with_hook=False)
+    with pytest.raises(FileNotFoundError, match='the synthetic set has not been generated'):
+        second.train_loop
+    with pytest.raises(FileNotFoundError, match='the synthetic set has not been generated'):
+        DATASETS.build(dataset_cfg(tmp_path, fish_coco, 'second'))
+    assert not (tmp_path / 'second').exists()
+    third = build_runner(tmp_path, fish_coco, 'third', with_hook=True)
+    assert len(third.train_loop.dataloader.dataset) == 2

@@ -238,26 +238,34 @@ class BackgroundBank:
             self._cache.popitem(last=False)
         return pixels
 
-    def pick(self, rng: np.random.Generator, width: int, height: int,
-             image_id: int | None = None) -> tuple[Image.Image, dict[str, Any]]:
+    def pick(self, rng: np.random.Generator, width: int, height: int, image_id: int | None = None,
+             window: Sequence[float] | None = None) -> tuple[Image.Image, dict[str, Any]]:
         """Draw a background and fit it to ``width x height`` (random crop of that aspect, then resize).
 
         With ``image_id`` of a real image (e.g. the one a layout was copied from), only backgrounds of
         that image's camera are candidates when there are any: its boxes then sit in the scene they
-        were drawn in (fish in water, not inside a rock).
+        were drawn in (fish in water, not inside a rock). ``window``, a normalised ``xyxy`` window of
+        that image (e.g. the zoom window a layout was cut from), is then cut instead of a random crop,
+        so the background also has the layout's scale.
 
         Returns:
             ``(image, record)`` with record ``{'method', 'camera', 'image_ids' or 'num_frames', 'crop'}``.
         """
         candidates = list(range(len(self.sources)))
+        same: list[int] = []
         if image_id is not None and image_id in self.camera_of:
             same = [k for k in candidates if self.sources[k].camera == self.camera_of[image_id]]
             candidates = same or candidates
         weights = np.array([self.sources[k].weight for k in candidates], np.float64)
         index = candidates[int(rng.choice(len(candidates), p=weights / weights.sum()))]
         pixels = self.image(index)
-        crop = random_aspect_crop((pixels.shape[1], pixels.shape[0]), (width, height), rng)
-        image = Image.fromarray(pixels).crop(crop).resize((width, height), Image.Resampling.BICUBIC)
+        if window is not None and same:  # same camera, so same frame size as the window's image
+            h, w = pixels.shape[:2]
+            crop = tuple(round(float(v) * s, 2) for v, s in zip(window, (w, h, w, h)))
+            image = Image.fromarray(pixels).resize((width, height), Image.Resampling.BICUBIC, box=crop)
+        else:
+            crop = random_aspect_crop((pixels.shape[1], pixels.shape[0]), (width, height), rng)
+            image = Image.fromarray(pixels).crop(crop).resize((width, height), Image.Resampling.BICUBIC)
         src = self.sources[index]
         record: dict[str, Any] = dict(method=src.method, camera=src.camera)
         if src.method == 'median':

@@ -1,5 +1,8 @@
 """Build a generator from a plain config dict: ``dict(type='gligen' | 'copy_paste', **kwargs)``.
 
+``type='gligen'`` takes ``background='none'`` (default: whole images, text-to-image GLIGEN) or
+``background='inpaint'`` (objects generated into real, emptied frames; an inpainting GLIGEN).
+
 A dict lookup rather than an mmengine registry, so the generation stage needs no OpenMMLab install.
 Imports are lazy: the copy-paste generator never imports diffusers.
 """
@@ -10,6 +13,7 @@ from typing import Any
 from .base import BaseGenerator
 
 GENERATOR_TYPES = ('gligen', 'copy_paste')
+GLIGEN_BACKGROUNDS = ('none', 'inpaint')
 
 
 def build_generator(cfg: dict[str, Any]) -> BaseGenerator:
@@ -19,10 +23,16 @@ def build_generator(cfg: dict[str, Any]) -> BaseGenerator:
         from .copy_paste import CopyPasteGenerator
         return CopyPasteGenerator(**cfg)
     if kind == 'gligen':
-        from .gligen import GLIGENGenerator
+        background = cfg.pop('background', 'none')
+        if background not in GLIGEN_BACKGROUNDS:
+            raise ValueError(f'gligen background must be one of {GLIGEN_BACKGROUNDS}, got {background!r}')
         crops = cfg.pop('crops', None)
         if crops is not None:
             from .crops import ObjectCropBank
             cfg['crop_bank'] = ObjectCropBank.from_coco(**crops)
+        if background == 'inpaint':
+            from .gligen_inpaint import GLIGENInpaintGenerator
+            return GLIGENInpaintGenerator(**cfg)
+        from .gligen import GLIGENGenerator
         return GLIGENGenerator(**cfg)
     raise ValueError(f'generator type must be one of {GENERATOR_TYPES}, got {kind!r}')

@@ -33,7 +33,8 @@ from PIL import Image
 from ..layouts import Layout
 from ..layouts.layout import GLIGEN_MAX_BOXES
 from .base import BaseGenerator, GeneratedImage
-from .model_loading import PIPELINE_CLASSES, ResolvedModel, load_gligen_pipeline
+from .model_loading import (EXAMPLE_CHECKPOINTS, PIPELINE_CLASSES, NotAGligenModelError, ResolvedModel,
+                            load_gligen_pipeline)
 from ..utils.seeds import derive_seed
 
 if TYPE_CHECKING:
@@ -48,6 +49,12 @@ IMAGE_EMBEDDING_NORM = 28.7
 # The pipelines require grounding inputs and build one-layout tensors from them; the UNet pre-hook
 # replaces those tensors by the per-sample ones, so a one-box placeholder is all they need.
 _PLACEHOLDER_GROUNDING = dict(gligen_phrases=[''], gligen_boxes=[[0.0, 0.0, 1.0, 1.0]])
+#: UNet input channels of GLIGEN's inpainting checkpoints: 4 noisy latents + 4 masked-image latents + 1 mask
+INPAINTING_IN_CHANNELS = 9
+#: public inpainting checkpoints, quoted in error messages
+INPAINTING_CHECKPOINTS = {'text-box': 'masterful/gligen-1-4-inpainting-text-box',
+                          'text-image': 'anhnct/Gligen_Inpainting_Text_Image',
+                          'image': 'anhnct/Gligen_Inpainting_Text_Image'}
 
 
 class CropSource(Protocol):
@@ -59,6 +66,25 @@ class CropSource(Protocol):
 
 class SafetyCheckError(RuntimeError):
     """The safety checker flagged every try of an image."""
+
+
+def check_unet_inputs(model: str, grounding: str, in_channels: int, inpainting: bool) -> None:
+    """Raise :class:`NotAGligenModelError` unless the UNet's input channels fit the generation mode.
+
+    Both kinds of checkpoint have the same pipeline class: only the UNet's input channels tell them
+    apart, and a mismatch would otherwise fail deep inside the UNet's first convolution.
+    """
+    if inpainting and in_channels != INPAINTING_IN_CHANNELS:
+        raise NotAGligenModelError(
+            f"background='inpaint' needs an inpainting GLIGEN, whose UNet takes {INPAINTING_IN_CHANNELS} input "
+            f'channels (latents, masked-background latents, mask), e.g. {INPAINTING_CHECKPOINTS[grounding]!r}; '
+            f"{model!r} is a text-to-image GLIGEN ({in_channels} input channels): use it with background='none'.")
+    if not inpainting and in_channels == INPAINTING_IN_CHANNELS:
+        raise NotAGligenModelError(
+            f'{model!r} is an inpainting GLIGEN (its UNet takes {in_channels} input channels: latents, '
+            f"masked-background latents, mask): generating whole images (background='none') needs a "
+            f"text-to-image checkpoint such as {EXAMPLE_CHECKPOINTS[grounding]!r}, or set background='inpaint' "
+            'to generate objects into your real frames.')
 
 
 def retry_seed(seed: int, attempt: int) -> int:
@@ -111,6 +137,8 @@ class GLIGENGenerator(BaseGenerator):
     """
 
     name = 'gligen'
+    #: whether the model must be an inpainting GLIGEN (see :func:`check_unet_inputs`)
+    inpainting = False
 
     def __init__(self,
                  model: str,
@@ -151,6 +179,7 @@ class GLIGENGenerator(BaseGenerator):
 
         self.pipeline, resolved = load_gligen_pipeline(self.model, grounding, DTYPES[self.dtype], self.device,
                                                        revision=revision)
+        check_unet_inputs(self.model, grounding, self.pipeline.unet.config.in_channels, self.inpainting)
         #: where the weights were read from (local directory or HF cache snapshot) and the Hub commit
         self.resolved_model: ResolvedModel = resolved
         if scheduler is not None:
@@ -291,6 +320,13 @@ class GLIGENGenerator(BaseGenerator):
                    seeds: Sequence[int]) -> tuple[np.ndarray, list[bool], list[dict[str, Any]]]:
         """Denoise same-size layouts together; float images, safety flags and records."""
         conditions = [self._condition(layout, seed) for layout, seed in zip(layouts, seeds)]
+        images, nsfw = self._denoise(layouts, conditions, seeds)
+        return images, nsfw, [c.record for c in conditions]
+
+    def _denoise(self, layouts: Sequence[Layout], conditions: Sequence[_Condition], seeds: Sequence[int],
+                 **pipeline_kwargs: Any) -> tuple[np.ndarray, list[bool]]:
+        """One pipeline call over same-size layouts, each grounded by its own boxes; float images and
+        safety flags. ``pipeline_kwargs`` go to the pipeline (e.g. ``latents``)."""
         gligen = self._batch_grounding(layouts, conditions)
         marker: dict[str, Any] = {}
         n = len(layouts)
@@ -302,9 +338,9 @@ class GLIGENGenerator(BaseGenerator):
                 num_inference_steps=self.num_inference_steps, guidance_scale=self.guidance_scale,
                 gligen_scheduled_sampling_beta=self.scheduled_sampling_beta,
                 generator=[torch.Generator('cpu').manual_seed(seed) for seed in seeds],
-                output_type='np', cross_attention_kwargs=marker, **_PLACEHOLDER_GROUNDING)
+                output_type='np', cross_attention_kwargs=marker, **_PLACEHOLDER_GROUNDING, **pipeline_kwargs)
         nsfw = out.nsfw_content_detected or [False] * n
-        return out.images, [bool(x) for x in nsfw], [c.record for c in conditions]
+        return out.images, [bool(x) for x in nsfw]
 
     def _condition(self, layout: Layout, seed: int) -> _Condition:
         box_phrases = [self.phrases[label] for label in layout.labels] if self.phrases else []

@@ -4,6 +4,9 @@ It has the real pipeline classes and component types, so it is saved with ``save
 loaded with ``from_pretrained`` exactly like a real checkpoint, but it needs no download and runs a
 64x64, 2-step generation on a CPU in well under a second.
 
+The ``inpainting-*`` kinds have the UNet of GLIGEN's inpainting checkpoints: 9 input channels (4 noisy
+latents + 4 masked-background latents + 1 mask) instead of 4.
+
 Two things differ from what a freshly initialised diffusers GLIGEN UNet would give:
 
 * the gates ``alpha_attn`` / ``alpha_dense`` of every ``GatedSelfAttentionDense`` are set to
@@ -16,6 +19,7 @@ Two things differ from what a freshly initialised diffusers GLIGEN UNet would gi
 Usage::
 
     python -m mmgen_det.testing.tiny_gligen --out /tmp/tiny-gligen --kind text-box --seed 0
+    python -m mmgen_det.testing.tiny_gligen --out /tmp/tiny-gligen-inpainting --kind inpainting-text-box
 """
 from __future__ import annotations
 
@@ -33,8 +37,10 @@ FUSER_GAIN = 16.0
 #: text/cross-attention width shared by the text encoder, image projection and UNet
 HIDDEN = 32
 
-_KINDS = ('text-box', 'text-image')
+#: grounding kinds, and the same with the UNet of GLIGEN's inpainting checkpoints
+KINDS = ('text-box', 'text-image', 'inpainting-text-box', 'inpainting-text-image')
 _ATTENTION_TYPE = {'text-box': 'gated', 'text-image': 'gated-text-image'}
+_INPAINTING = 'inpainting-'
 
 
 def _bytes_to_unicode() -> dict[int, str]:
@@ -82,15 +88,15 @@ def _text_encoder(tokenizer):
     return CLIPTextModel(config)
 
 
-def _unet(kind: str):
+def _unet(grounding: str, inpainting: bool):
     from diffusers import UNet2DConditionModel
     from diffusers.models.attention import GatedSelfAttentionDense
 
     unet = UNet2DConditionModel(
-        block_out_channels=(32, 64), layers_per_block=2, sample_size=32, in_channels=4, out_channels=4,
-        down_block_types=('DownBlock2D', 'CrossAttnDownBlock2D'),
+        block_out_channels=(32, 64), layers_per_block=2, sample_size=32, in_channels=9 if inpainting else 4,
+        out_channels=4, down_block_types=('DownBlock2D', 'CrossAttnDownBlock2D'),
         up_block_types=('CrossAttnUpBlock2D', 'UpBlock2D'),
-        cross_attention_dim=HIDDEN, attention_type=_ATTENTION_TYPE[kind])
+        cross_attention_dim=HIDDEN, attention_type=_ATTENTION_TYPE[grounding])
     with torch.no_grad():
         for module in unet.modules():
             if isinstance(module, GatedSelfAttentionDense):
@@ -132,14 +138,16 @@ def _image_components(tokenizer) -> dict:
 
 
 def build_tiny_gligen(kind: str = 'text-box', seed: int = 0):
-    """A random GLIGEN pipeline of the given grounding ``kind``; same ``seed`` -> same weights.
+    """A random GLIGEN pipeline of the given ``kind``; same ``seed`` -> same weights.
 
     ``'text-box'`` gives a ``StableDiffusionGLIGENPipeline``, ``'text-image'`` a
-    ``StableDiffusionGLIGENTextImagePipeline`` (which also does image-only grounding). No safety
-    checker (``requires_safety_checker=False``).
+    ``StableDiffusionGLIGENTextImagePipeline`` (which also does image-only grounding);
+    ``'inpainting-<grounding>'`` the same pipeline with a 9-input-channel UNet. No safety checker
+    (``requires_safety_checker=False``).
     """
-    if kind not in _KINDS:
-        raise ValueError(f'kind must be one of {_KINDS}, got {kind!r}')
+    if kind not in KINDS:
+        raise ValueError(f'kind must be one of {KINDS}, got {kind!r}')
+    grounding, inpainting = kind.removeprefix(_INPAINTING), kind.startswith(_INPAINTING)
     from diffusers import StableDiffusionGLIGENPipeline, StableDiffusionGLIGENTextImagePipeline
 
     # torch.manual_seed would reseed the process-wide generator; fork_rng restores it afterwards.
@@ -147,9 +155,9 @@ def build_tiny_gligen(kind: str = 'text-box', seed: int = 0):
         torch.manual_seed(seed)
         tokenizer = _tokenizer()
         components = dict(vae=_vae(), text_encoder=_text_encoder(tokenizer), tokenizer=tokenizer,
-                          unet=_unet(kind), scheduler=_scheduler(), safety_checker=None,
+                          unet=_unet(grounding, inpainting), scheduler=_scheduler(), safety_checker=None,
                           feature_extractor=None, requires_safety_checker=False)
-        if kind == 'text-box':
+        if grounding == 'text-box':
             return StableDiffusionGLIGENPipeline(**components)
         return StableDiffusionGLIGENTextImagePipeline(**components, **_image_components(tokenizer))
 
@@ -164,7 +172,7 @@ def save_tiny_gligen(out_dir: str | Path, kind: str = 'text-box', seed: int = 0)
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description='Save a tiny random GLIGEN pipeline for offline tests.')
     parser.add_argument('--out', required=True, help='directory to save_pretrained into')
-    parser.add_argument('--kind', default='text-box', choices=_KINDS)
+    parser.add_argument('--kind', default='text-box', choices=KINDS)
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args(argv)
     out_dir = save_tiny_gligen(args.out, args.kind, args.seed)

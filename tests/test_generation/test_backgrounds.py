@@ -141,6 +141,21 @@ def test_pick_fits_target_size_and_is_seeded(tmp_path):
     assert record == dict(method='median', camera=0, num_frames=5, crop=record['crop'])
 
 
+def test_pick_cuts_a_given_window_of_the_same_camera(tmp_path):
+    frames_a, boxes_a = _frames_with_objects(_scene(1), 5)
+    frames_b, boxes_b = _frames_with_objects(_scene(2), 2, seed=1)
+    bank = BackgroundBank.from_coco(_write_set(tmp_path, frames_a + frames_b, boxes_a + boxes_b), tmp_path,
+                                    min_frames=5)
+    window = [0.25, 0.5, 0.75, 1.0]  # of a 64 x 48 frame: 32 x 24 px
+    image, record = bank.pick(np.random.default_rng(0), 64, 48, image_id=2, window=window)
+    assert record['camera'] == 0 and record['crop'] == [16.0, 24.0, 48.0, 48.0]
+    expected = Image.fromarray(bank.image(0)).crop((16, 24, 48, 48)).resize((64, 48), Image.Resampling.BICUBIC)
+    assert np.abs(np.asarray(image, int) - np.asarray(expected, int)).mean() < 2
+    # without a camera match the window means nothing: a random crop of the target's aspect, as before
+    _, unmatched = bank.pick(np.random.default_rng(0), 64, 48, window=window)
+    assert unmatched == bank.pick(np.random.default_rng(0), 64, 48)[1]
+
+
 def test_unknown_method_is_refused(tmp_path):
     with pytest.raises(ValueError, match='auto'):
         BackgroundBank.from_coco(dict(images=[], annotations=[], categories=[]), tmp_path, method='blur')

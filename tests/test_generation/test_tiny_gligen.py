@@ -47,3 +47,15 @@ def test_cli_is_deterministic_per_seed(tiny_gligen_dir, tmp_path, capsys):
 
     other = build_tiny_gligen('text-box', seed=1).unet.state_dict()
     assert not torch.equal(other['conv_in.weight'], first['conv_in.weight'])
+
+
+def test_inpainting_kinds_have_the_inpainting_unet(tiny_gligen_dir):
+    kinds = {'inpainting-text-box': StableDiffusionGLIGENPipeline,
+             'inpainting-text-image': StableDiffusionGLIGENTextImagePipeline}
+    for kind, pipeline_class in kinds.items():
+        config = json.loads((tiny_gligen_dir(kind) / 'model_index.json').read_text())
+        assert config['_class_name'] == pipeline_class.__name__
+        pipe = pipeline_class.from_pretrained(tiny_gligen_dir(kind), use_safetensors=True)
+        # 4 noisy latents + 4 masked-image latents + 1 mask in, 4 channels of noise out
+        assert pipe.unet.config.in_channels == 9 and pipe.unet.config.out_channels == 4
+        assert all(f.alpha_attn.item() != 0 and f.alpha_dense.item() != 0 for f in _fusers(pipe.unet))

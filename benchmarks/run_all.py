@@ -32,6 +32,7 @@ BENCHMARKS = {
     'hook_overhead': 'bench_hook_overhead.py',
     'pr_scoring': 'bench_pr_scoring.py',
     'demo_stages': 'bench_demo_stages.py',
+    'gallery': 'bench_gallery.py',
 }
 GPU_GENERATION = ['--random-weights', '--device', 'cuda', '--dtype', 'float16', '--batch-sizes', '1', '4', '8',
                   '--no-profile']

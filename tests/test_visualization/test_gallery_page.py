@@ -1,14 +1,13 @@
 """The gallery page in a real headless Chromium: it loads without console errors, its threshold control
 keeps exactly the images ``SyntheticDetDataset(filter_cfg=...)`` keeps for the filter_cfg it prints,
-and it sorts. A screenshot is left in work_dirs/test_artifacts/gallery.png.
+and it sorts. Screenshots are left in work_dirs/test_artifacts/ (gallery.png, gallery_classes.png).
 
 Chromium comes from the distribution (``make browser``); without it the test skips and says so.
 """
 from __future__ import annotations
 
 import ast
-import shutil
-import tempfile
+import json
 from pathlib import Path
 
 import pytest
@@ -16,34 +15,21 @@ from gallery_sets import FEATURE_KEY, KEY_A, KEY_B, NUM_IMAGES
 from helpers import REPO, run_tool
 
 from mmgen_det.datasets.synthetic_dataset import SyntheticDetDataset
+from mmgen_det.testing.browser import find_chromium, headless_chromium
 
 CLASSES = ('0', '1', '2', '5', '6', '7', '8')
 ARTIFACTS = REPO / 'work_dirs' / 'test_artifacts'
-CHROMIUM_FLAGS = ('--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-                  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-                  '--window-size=1400,1000')
 
 
 @pytest.fixture(scope='module')
 def browser():
-    """A headless Chromium driven by selenium, with its console log readable."""
-    webdriver = pytest.importorskip('selenium.webdriver', reason='selenium is not installed (requirements/tests.txt)')
-    from selenium.webdriver.chrome.service import Service
-    binary = shutil.which('chromium') or shutil.which('chromium-browser')
-    driver_path = shutil.which('chromedriver')
-    if not binary or not driver_path:
-        pytest.skip('Chromium or chromedriver not found: `make browser` installs them with apt-get '
-                    '(needs root), or install chromium and chromium-driver from your distribution')
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    profile = tempfile.mkdtemp(prefix='chromium-profile-')
-    for flag in (*CHROMIUM_FLAGS, f'--user-data-dir={profile}'):
-        options.add_argument(flag)
-    options.set_capability('goog:loggingPrefs', {'browser': 'ALL'})
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    pytest.importorskip('selenium', reason='selenium is not installed (requirements/tests.txt)')
+    try:
+        find_chromium()
+    except RuntimeError as e:
+        pytest.skip(str(e))
+    with headless_chromium() as driver:
+        yield driver
 
 
 @pytest.fixture(scope='module')
@@ -126,7 +112,6 @@ def test_threshold_control_keeps_what_the_dataset_keeps(page, scored_set):
 
 
 def test_sorting_and_views(page, scored_set):
-    import json
     coco = json.loads((scored_set / 'annotations.json').read_text())
     precision = {im['id']: im['pr_filter'][KEY_A]['precision'] for im in coco['images']}
     distance = {im['id']: im['feature_distance'][FEATURE_KEY]['distance'] for im in coco['images']}
@@ -152,4 +137,6 @@ def test_sorting_and_views(page, scored_set):
     page.find_element('css selector', '#tabs button[data-tab=classes]').click()
     assert len(page.find_elements('css selector', '.class-block')) == len(CLASSES)
     assert page.find_elements('css selector', '.class-block svg.hist rect')
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.save_screenshot(str(ARTIFACTS / 'gallery_classes.png'))
     assert not console_errors(page)

@@ -29,7 +29,7 @@ from ..recipes import (DETECTORS, GLIGEN_MIN_OBJECT_SIDE, detector_config, gener
 from .config import ARMS, DEFAULT_SPLIT, Filter
 from .stages import synthetic_dataset, with_train_dataset
 
-GENERATORS = ('copy-paste', 'gligen-text', 'gligen-image')
+GENERATORS = ('copy-paste', 'gligen-text', 'gligen-image', 'gligen-inpaint')
 DEFAULT_DETECTOR = dict(cpu='fcos-r18', gpu='faster-rcnn-r50')
 IMAGES_PER_REAL = dict(cpu=8, gpu=30)
 DEFAULT_ARMS = ['real-only', 'synthetic-pretrain', 'mixed', 'compute-matched']
@@ -49,14 +49,17 @@ VAL_IMAGES = dict(cpu=25, gpu=None)
 #: seconds on 2 CPU cores / one GPU, for --dry-run only
 ESTIMATES = dict(
     cpu=dict(device='CPU', seconds_per_iter=0.6, seconds_per_eval_image=0.3, seconds_per_scored_image=0.1,
-             seconds_per_generated_image={'copy-paste': 0.02, 'gligen-text': 30.0, 'gligen-image': 30.0}),
+             seconds_per_generated_image={'copy-paste': 0.02, 'gligen-text': 30.0, 'gligen-image': 30.0,
+                                          'gligen-inpaint': 50.0}),
     gpu=dict(device='GPU', seconds_per_iter=0.4, seconds_per_eval_image=0.05, seconds_per_scored_image=0.05,
-             seconds_per_generated_image={'copy-paste': 0.02, 'gligen-text': 3.0, 'gligen-image': 3.5}))
+             seconds_per_generated_image={'copy-paste': 0.02, 'gligen-text': 3.0, 'gligen-image': 3.5,
+                                          'gligen-inpaint': 5.0}))
 CPU_LOADERS = {'train_dataloader.num_workers': 1, 'train_dataloader.persistent_workers': False,
                'val_dataloader.num_workers': 0, 'val_dataloader.persistent_workers': False,
                'test_dataloader.num_workers': 0, 'test_dataloader.persistent_workers': False}
 GLIGEN_MODELS = {'gligen-text': ('masterful/gligen-1-4-generation-text-box', 'text-box'),
-                 'gligen-image': ('anhnct/Gligen_Text_Image', 'text-image')}
+                 'gligen-image': ('anhnct/Gligen_Text_Image', 'text-image'),
+                 'gligen-inpaint': ('masterful/gligen-1-4-inpainting-text-box', 'text-box')}
 PLACEHOLDER_ROOT = 'data/converted/'  # the runner points every stage at its own converted copy
 
 
@@ -121,10 +124,11 @@ def derive_generation(name: str, profile: DataProfile, factor: float, data_root:
     generator = dict(type='gligen', model=model, grounding=grounding, prompt='a photo of {phrases}',
                      phrases=gligen_phrases(profile.classes),
                      negative_prompt='blurry, distorted, cartoon, text, watermark', num_inference_steps=50,
-                     guidance_scale=7.5, scheduled_sampling_beta=0.3, scheduler='DDIMScheduler', device='auto',
-                     batch_size=8)
+                     guidance_scale=7.5, scheduled_sampling_beta=0.3, scheduler='DDIMScheduler', device='auto')
     if grounding == 'text-image':
         generator.update(min_crop_size=16, crops=dict(ann_file_or_dict=ann_file, img_root=data_root, min_size=16))
+    if name == 'gligen-inpaint':  # objects into the real frames, emptied; grounded at every step
+        generator.update(background='inpaint', ann_file=ann_file, img_root=data_root, scheduled_sampling_beta=1.0)
     return dict(num_images=100, seed=0, batch_size=8, image_format='jpg', layout=layout, generator=generator)
 
 

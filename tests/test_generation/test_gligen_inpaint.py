@@ -336,3 +336,38 @@ def test_resume_after_sigkill_equals_an_uninterrupted_set(tiny_gligen_dir, scene
     assert '4 already done' in resumed.stdout
     assert_complete_set(tmp_path / 'set', 6)
     assert_same_images(tmp_path / 'ref', tmp_path / 'set')
+
+
+def test_shipped_config_generates_into_the_real_frames(tiny_gligen_dir, fish_coco, tmp_path):
+    """configs/_base_/generation/gligen_inpaint_*.py on the shipped sample, the tiny model swapped in."""
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(str(REPO / 'configs/_base_/generation/gligen_inpaint_text-box_fish4knowledge.py'))
+    generation = cfg.train_dataloader.dataset.generation.to_dict()
+    ann_file = str(fish_coco / 'annotations' / 'train.json')
+    generation['layout'].update(ann_file=ann_file)
+    generation['generator'].update(model=str(tiny_gligen_dir('inpainting-text-box')), ann_file=ann_file,
+                                   img_root=f'{fish_coco}/', num_inference_steps=2, device='cpu')
+    generate_synthetic_set(dict(generation, out_dir=str(tmp_path / 'set'), num_images=2, image_format='png'),
+                           progress=False)
+    coco = assert_complete_set(tmp_path / 'set', 2)
+    for im in coco['images']:
+        assert (im['width'], im['height']) == (512, 288)
+        record = im['generation']
+        assert record['background']['square'] == dict(size=64, window=[0, 14, 64, 50])
+        assert record['background']['crop'][2] <= 360  # cut from a real 360 x 202 frame
+
+
+def test_experiment_entry_takes_its_backgrounds_from_the_runs_real_images(scenes):
+    from mmgen_det.datasets.profile import profile_coco
+    from mmgen_det.experiments.init import GENERATORS, derive_generation
+    from mmgen_det.experiments.stages import bind_real_data
+
+    assert 'gligen-inpaint' in GENERATORS  # tools/run_experiment.py --generator gligen-inpaint
+    generation = derive_generation('gligen-inpaint', profile_coco(json.loads(scenes[0].read_text())), 1.0,
+                                   'data/converted/')
+    generator = generation['generator']
+    assert generator['background'] == 'inpaint' and generator['model'] == 'masterful/gligen-1-4-inpainting-text-box'
+    bound = bind_real_data(generation, 'stages/subset/train_10.json', 'data/converted/')
+    assert bound['generator']['ann_file'] == bound['layout']['ann_file'] == 'stages/subset/train_10.json'
+    assert bound['generator']['img_root'] == 'data/converted/'

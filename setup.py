@@ -24,6 +24,7 @@ setup(
     long_description=(HERE / 'README.md').read_text(encoding='utf-8'),
     long_description_content_type='text/markdown',
     packages=find_packages(include=['mmgen_det', 'mmgen_det.*']),
+    package_data={'mmgen_det.visualization': ['gallery_page/*']},  # the gallery's page files
     python_requires='>=3.10',
     install_requires=read_requirements('build.txt', 'mmcv.txt', 'runtime.txt'),
     extras_require={'tests': read_requirements('tests.txt')},

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote
 
+from ..filters.matching import DEFAULT_MIN_PRECISION, DEFAULT_MIN_RECALL
 from ..generation.writer import read_annotations
 from ..utils.io import atomic_write, read_json, safe_join
 from . import gallery_data
@@ -130,6 +131,7 @@ def build_gallery(set_dir: str | Path, out_dir: str | Path, real_ann: str | Path
         title=title or set_dir.name, set_dir=str(set_dir), classes=names, images=images,
         pr_keys=gallery_data.stored_keys(coco, gallery_data.PR_FILTER_KEY), pr_info=gallery_data.scorer_info(coco),
         feature_keys=gallery_data.stored_keys(coco, gallery_data.FEATURE_DISTANCE_KEY), real=real, crops=crops,
+        defaults=dict(min_precision=DEFAULT_MIN_PRECISION, min_recall=DEFAULT_MIN_RECALL),
         unreadable=unreadable[:20], num_unreadable=len(unreadable)))
     return GallerySummary(out_dir / 'index.html', len(images), sum(len(b) for b in boxes.values()), summary.line())
 

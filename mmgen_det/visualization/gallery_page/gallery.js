@@ -382,6 +382,10 @@
       const top = images.reduce((m, im) => Object.values(im.fd).reduce((a, d) => (Number.isFinite(d) ? Math.max(a, d) : a), m), 1);
       $('max-feature-distance-range').max = Math.ceil(top);
     }
+    for (const [name, value] of Object.entries(D.defaults)) {  // the measured defaults, switched off
+      const id = name.replace('_', '-');
+      $(id).value = $(`${id}-range`).value = value;
+    }
     bindThreshold('min-precision', 'min_precision');
     bindThreshold('min-recall', 'min_recall');
     bindThreshold('max-feature-distance', 'max_feature_distance');

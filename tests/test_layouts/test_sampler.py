@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmgen_det.layouts import LayoutSampler, build_layout_sampler, layout_stats
+from mmgen_det.layouts import LayoutSampler, build_layout_sampler, format_stats, layout_stats
 from mmgen_det.layouts.sampler import (box_iou, crop_boxes, flip_boxes, largest_boxes, place_window,
                                        scale_shift_boxes, window_fraction)
 
@@ -180,6 +180,110 @@ def test_fit_draws_known_classes_by_frequency():
     for layout in layouts:  # placed boxes never overlap more than allowed
         for k in range(1, len(layout)):
             assert box_iou(layout.boxes[k], layout.boxes[:k]).max() <= 0.3 + 1e-9
+
+
+def single_box_frames(width, height, n=40, seed=0):
+    """``n`` real frames of one size, one small box each (3-5% of each side) anywhere in the frame."""
+    rng = np.random.default_rng(seed)
+    images = []
+    for k in range(n):
+        w, h = rng.uniform(0.03, 0.05) * width, rng.uniform(0.03, 0.05) * height
+        images.append((width, height, [(rng.uniform(0, width - w), rng.uniform(0, height - h), w, h,
+                                        'crab' if k % 3 == 0 else 'fish')]))
+    return make_coco(images)
+
+
+def to_frame(layout):
+    """The layout's boxes mapped back through its recorded window: normalised boxes of the real frame."""
+    window = np.asarray(layout.source['window'])
+    return np.tile(window[:2], 2) + layout.boxes * np.tile(window[2:] - window[:2], 2)
+
+
+FRAMES = [((1920, 1080), (512, 512)), ((300, 400), (640, 360))]
+EXACT = dict(size_noise=0.0, position_noise=0.0, **NO_DROPS)
+
+
+@pytest.mark.parametrize('zoom', [(1.0, 1.0), (2.0, 3.0)])
+@pytest.mark.parametrize('real, canvas', FRAMES)
+def test_fit_boxes_are_real_boxes_through_the_window(real, canvas, zoom):
+    """Without noise, every 'fit' box is a real box (its size and its place in the real frame) seen
+    through the layout's window: sizes and positions are in one frame and zoom moves both."""
+    coco = single_box_frames(*real)
+    sampler = LayoutSampler(coco, strategy='fit', width=canvas[0], height=canvas[1], zoom=zoom, **EXACT)
+    real_boxes = {name: np.array([[x / real[0], y / real[1], (x + w) / real[0], (y + h) / real[1]]
+                                  for x, y, w, h in (a['bbox'] for a in coco['annotations']
+                                                     if coco['categories'][a['category_id']]['name'] == name)])
+                  for name in ('fish', 'crab')}
+    for i in range(200):
+        layout = sampler.sample(i)
+        assert len(layout) == 1
+        frame_box = to_frame(layout)[0]
+        assert np.abs(real_boxes[layout.labels[0]] - frame_box).max(axis=1).min() < 1e-5, (i, layout.source)
+
+
+@pytest.mark.parametrize('zoom', [(1.0, 1.0), (2.0, 3.0)])
+@pytest.mark.parametrize('real, canvas', FRAMES)
+def test_fit_places_boxes_as_copy_maps_real_ones(real, canvas, zoom):
+    """On one-box frames without noise 'fit' and 'copy' draw from the same law: the real boxes mapped
+    to the canvas by the documented window. Compared in canvas pixels: centres and box sides."""
+    coco = single_box_frames(*real)
+
+    def canvas_stats(strategy):
+        sampler = LayoutSampler(coco, strategy=strategy, width=canvas[0], height=canvas[1], zoom=zoom, **EXACT)
+        boxes = np.concatenate([sampler.sample(i).pixel_boxes() for i in range(800)])
+        centres, sides = (boxes[:, :2] + boxes[:, 2:]) / 2, boxes[:, 2:] - boxes[:, :2]
+        return centres.mean(0), centres.std(0), sides.mean(0)
+
+    (fit_mean, fit_std, fit_sides), (copy_mean, copy_std, copy_sides) = canvas_stats('fit'), canvas_stats('copy')
+    spread = np.array(canvas) * 0.04  # a few standard errors of 800 draws
+    np.testing.assert_array_less(np.abs(fit_mean - copy_mean), spread)
+    np.testing.assert_array_less(np.abs(fit_std - copy_std), spread)
+    np.testing.assert_allclose(fit_sides, copy_sides, rtol=0.05)
+
+
+def test_jitter_keeps_min_visible_of_the_real_box_and_counts_every_drop():
+    """Window and jitter cut one after the other: a kept box still shows ``min_visible`` of the real
+    box, and every real box of the source image is in the layout or counted as a drop."""
+    names = tuple('abcdefgh')
+    rng = np.random.default_rng(1)
+    images = [(400, 300, [(rng.uniform(0, 340), rng.uniform(0, 250), rng.uniform(20, 60), rng.uniform(15, 50), n)
+                          for n in names]) for _ in range(10)]
+    coco = make_coco(images, names)
+    sampler = LayoutSampler(coco, strategy='jitter', width=256, height=256, zoom=(1.0, 2.5), shift=0.3,
+                            scale=(0.8, 1.3), flip=0.5, **NO_DROPS)
+    real = {im.id: dict(zip(im.labels, im.boxes)) for im in sampler.real.images}
+    shown = []
+    for i in range(300):
+        layout = sampler.sample(i)
+        source = layout.source
+        assert len(real[source['image_id']]) == len(layout) + sum(source['dropped'].values())
+        boxes = ((layout.boxes.reshape(-1, 2, 2) - 0.5 - source['shift']) / source['scale'] + 0.5).reshape(-1, 4)
+        if source['flip']:
+            boxes = flip_boxes(boxes)
+        window = np.asarray(source['window'])
+        boxes = np.tile(window[:2], 2) + boxes * np.tile(window[2:] - window[:2], 2)
+        for box, label in zip(boxes, layout.labels):
+            whole = real[source['image_id']][label]
+            shown.append(np.prod(box[2:] - box[:2]) / np.prod(whole[2:] - whole[:2]))
+    assert len(shown) > 300 and min(shown) >= 0.5 - 0.01  # recorded scale/shift are rounded to 4 digits
+    assert layout_stats([sampler.sample(i) for i in range(300)])['dropped']['cut'] > 0
+
+
+def test_boxes_of_redrawn_attempts_are_counted():
+    # image 1 keeps one box of two (the crab is too small): under min_boxes=2, so it is redrawn
+    coco = make_coco([(512, 512, [(0, 0, 100, 100, 'fish'), (200, 200, 4, 4, 'crab')]),
+                      (512, 512, [(0, 0, 100, 100, 'crab'), (200, 200, 100, 100, 'fish')])])
+    sampler = LayoutSampler(coco, strategy='copy', aspect='stretch', min_boxes=2)
+    layouts = [sampler.sample(i) for i in range(8)]
+    redraws = 0
+    for layout in layouts:
+        n = layout.source['attempt']
+        assert layout.source['redraw_dropped'] == ({'too_small': n, 'under_min_boxes': n} if n else {})
+        redraws += n
+    assert redraws >= 4  # every layout of image 1 was redrawn at least once
+    stats = layout_stats(layouts)
+    assert stats['redraw_dropped'] == {'too_small': redraws, 'under_min_boxes': redraws}
+    assert 'dropped in redraws: under_min_boxes' in format_stats(stats)
 
 
 # ---------------------------------------------------------------- drops, limits

@@ -11,13 +11,16 @@ Strategies (``strategy=``):
   ``e = i // n``, of the ``n`` real images that have boxes: every real layout is used equally often.
 - ``'jitter'``: ``'copy'`` + a random horizontal flip, scale and shift of the whole layout (the scene
   stays coherent: no new overlaps), boxes clipped to the image.
-- ``'fit'``: new layouts drawn from the real set's statistics: object count from the real
-  objects-per-image counts (of images with boxes), each object's class from the class frequencies,
-  its size (and aspect) from a random real box of that class with log-normal noise, its centre from
-  that box's centre plus noise (``position='empirical'``) or uniform; a box overlapping a placed one by IoU > ``iou_threshold`` is
-  redrawn, at most ``max_place_tries`` times, then dropped (``'overlap'``).
+- ``'fit'``: new real-like frames drawn from the real set's statistics, then cut like a copied frame.
+  A random real image gives the frame (its size) and the object count; each object's class comes from
+  the class frequencies, its size (and aspect) from a random real box of that class (its pixel shape,
+  scaled by the ratio of the frames' areas when frames differ in size) with log-normal noise, its
+  centre from that box's centre plus noise (``position='empirical'``) or uniform, all in the frame's
+  normalised coordinates; a box overlapping a placed one by IoU > ``iou_threshold`` is redrawn, at
+  most ``max_place_tries`` times, then dropped (``'overlap'``).
 
-From the real image to the generated one (``'copy'`` and ``'jitter'``):
+From the real frame (a real image, or a ``'fit'`` frame) to the generated image, one mapping for every
+strategy, so sizes and positions share one frame and zoom enlarges both:
 
 - ``aspect='crop'`` (default): a window of the real image with the generated image's aspect ratio
   (the largest that fits, e.g. 202x202 of a 360x202 frame for a 512x512 output) is cut out around a
@@ -29,15 +32,21 @@ From the real image to the generated one (``'copy'`` and ``'jitter'``):
 - ``zoom=(min, max)``: the window is further shrunk by ``z ~ U(min, max)`` around a random box, so
   its boxes become ``z`` times larger. This is the fix for small objects: most real boxes in
   surveillance-like data are 1-2 latent cells, which the generator cannot render. ``(1, 1)`` = off.
-  With ``'fit'``, ``z`` multiplies the drawn box sizes.
+
+The window (``source['window']``, normalised ``xyxy`` of the frame) maps a frame box ``b`` to the layout
+box ``(b - window[:2]) / (window[2:] - window[:2])`` per axis, clipped to [0, 1]. ``'jitter'`` then
+flips, scales and shifts the windowed layout.
 
 Boxes are then dropped, and every drop is counted in ``layout.source['dropped']`` by reason:
-``'cut'`` (less than ``min_visible`` of its area left inside the window/image), ``'overlap'``
+``'cut'`` (less than ``min_visible`` of the real box's area left inside the window and, after
+``'jitter'``, inside the image: the two steps' visible fractions multiply), ``'overlap'``
 (``'fit'`` only), ``'too_small'`` (shorter side under ``min_box_cells`` latent cells of 8 px) and
 ``'too_many'`` (more than ``max_boxes``, default GLIGEN's 30: the smallest are dropped, or
 ``too_many_boxes='error'`` raises naming the real image). A layout left with fewer than ``min_boxes``
 boxes is redrawn with the next attempt's seed (``source['attempt']`` counts redraws; a redraw of
-``'copy'``/``'jitter'`` also picks a random real image, as the same one would usually fail again).
+``'copy'``/``'jitter'`` also picks a random real image, as the same one would usually fail again). The
+boxes of redrawn attempts are counted too, in ``source['redraw_dropped']``: by the same reasons, plus
+``'under_min_boxes'`` for the boxes such an attempt kept before it was redrawn.
 
 Real annotations: crowd boxes and boxes of zero area (after clipping to the image) are skipped and
 counted in ``sampler.real.skipped``; a file without images or without any usable box is an error.
@@ -64,6 +73,7 @@ ASPECTS = ('crop', 'stretch')
 TOO_MANY_POLICIES = ('drop_smallest', 'error')
 POSITIONS = ('empirical', 'uniform')
 DROP_REASONS = ('cut', 'overlap', 'too_small', 'too_many')
+REDRAWN = 'under_min_boxes'  # boxes kept by an attempt that was redrawn for having fewer than min_boxes
 UNIT_WINDOW = np.array([0.0, 0.0, 1.0, 1.0])
 
 
@@ -284,23 +294,23 @@ class LayoutSampler:
         self._pool = [im for im in self.real.images if len(im.boxes)]
         self._build_fit_tables()
 
-    def _base_fraction(self, image: RealImage) -> np.ndarray:
+    def _base_fraction(self, width: int, height: int) -> np.ndarray:
         s = self.settings
-        return window_fraction(image.width, image.height, s.width, s.height, s.aspect)
+        return window_fraction(width, height, s.width, s.height, s.aspect)
 
     def _build_fit_tables(self) -> None:
-        """Per class: real box sizes in the generated image's normalised units (before zoom) and centres."""
-        self._counts = np.array([len(im.boxes) for im in self._pool])
+        """Per class: real box sizes in pixels, centres normalised to their frame, and frame areas."""
         labels = np.concatenate([im.labels for im in self._pool])
         boxes = np.concatenate([im.boxes for im in self._pool])
-        sizes = np.concatenate([(im.boxes[:, 2:] - im.boxes[:, :2]) / self._base_fraction(im)
-                                for im in self._pool])
+        frames = np.concatenate([np.tile([im.width, im.height], (len(im.boxes), 1)) for im in self._pool])
         image_ids = np.concatenate([[im.id] * len(im.boxes) for im in self._pool])
         self._classes = sorted(set(labels.tolist()))
         self._class_p = np.array([np.sum(labels == c) for c in self._classes]) / len(labels)
+        sizes_px = (boxes[:, 2:] - boxes[:, :2]) * frames
         centres = (boxes[:, :2] + boxes[:, 2:]) / 2
-        self._by_class = [dict(sizes=sizes[labels == c], centres=centres[labels == c],
-                               image_ids=image_ids[labels == c]) for c in self._classes]
+        self._by_class = [dict(sizes_px=sizes_px[labels == c], centres=centres[labels == c],
+                               frame_areas=frames[labels == c].prod(axis=1), image_ids=image_ids[labels == c])
+                          for c in self._classes]
 
     def real_image_for(self, index: int) -> RealImage:
         """The real image ``'copy'``/``'jitter'`` use for ``index``: balanced seeded round-robin."""
@@ -310,6 +320,7 @@ class LayoutSampler:
     def sample(self, index: int) -> Layout:
         """Layout ``index``: a pure function of the settings (seed included) and ``index``."""
         s = self.settings
+        redraw_dropped: Counter[str] = Counter()
         for attempt in range(s.max_attempts):
             # attempt 0 draws from rng_for(seed, index, 'layout'); redraws from the next attempts' seeds
             rng = np.random.default_rng(derive_seed(s.seed, index, attempt, 'layout'))
@@ -321,49 +332,66 @@ class LayoutSampler:
                 boxes, labels, source, where = self._draw_copy(image, rng, dropped)
             boxes, labels = self._drop_small_and_excess(boxes, labels, dropped, index, where)
             if len(boxes) >= s.min_boxes:
-                source.update(attempt=attempt, dropped=dropped)
+                source.update(attempt=attempt, dropped=dropped, redraw_dropped=dict(+redraw_dropped))
                 return Layout(index=index, width=s.width, height=s.height, boxes=boxes, labels=tuple(labels),
                               source=dict(strategy=s.strategy, **source))
+            redraw_dropped.update({**dropped, REDRAWN: len(boxes)})
         raise RuntimeError(f'layout {index}: all {s.max_attempts} attempts kept fewer than '
-                           f'min_boxes={s.min_boxes} boxes (last attempt dropped {dropped}); lower '
-                           'min_box_cells, raise zoom, or set min_boxes=0 to allow layouts without boxes')
+                           f'min_boxes={s.min_boxes} boxes (boxes dropped over all attempts: '
+                           f'{dict(+redraw_dropped)}); lower min_box_cells, raise zoom, or set min_boxes=0 '
+                           'to allow layouts without boxes')
+
+    def _window(self, width: int, height: int, boxes: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
+                dropped: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """Cut the generated image's window from a ``width x height`` frame whose boxes are normalised to it.
+
+        Returns the boxes in the window's coordinates, their labels and visible fractions (boxes under
+        ``min_visible`` dropped as ``'cut'``), and the zoom and window for the layout's record.
+        """
+        s = self.settings
+        zoom = rng.uniform(*s.zoom)
+        size = self._base_fraction(width, height) / zoom
+        anchor = boxes[rng.integers(len(boxes))]
+        # the anchor box lands anywhere in the middle half of the window, so windows vary around it
+        centre = (anchor[:2] + anchor[2:]) / 2 + (rng.random(2) - 0.5) * size / 2
+        window = place_window(size, centre)
+        cropped, visible = crop_boxes(boxes, window)
+        keep = visible >= s.min_visible
+        cropped, labels = _keep(cropped, labels, keep, 'cut', dropped)
+        return cropped, labels, visible[keep], dict(zoom=round(float(zoom), 4), window=np.round(window, 6).tolist())
 
     def _draw_copy(self, image: RealImage, rng: np.random.Generator,
                    dropped: dict[str, int]) -> tuple[np.ndarray, np.ndarray, dict[str, Any], str]:
         """A real image's boxes through a (zoom) window and, for ``'jitter'``, a flip/scale/shift."""
         s = self.settings
-        zoom = rng.uniform(*s.zoom)
-        size = self._base_fraction(image) / zoom
-        anchor = image.boxes[rng.integers(len(image.boxes))]
-        # the anchor box lands anywhere in the middle half of the window, so windows vary around it
-        centre = (anchor[:2] + anchor[2:]) / 2 + (rng.random(2) - 0.5) * size / 2
-        window = place_window(size, centre)
-        boxes, visible = crop_boxes(image.boxes, window)
-        boxes, labels = _keep(boxes, image.labels, visible >= s.min_visible, 'cut', dropped)
-        source = dict(image_id=image.id, file_name=image.file_name, zoom=round(float(zoom), 4),
-                      window=np.round(window, 6).tolist(), flip=False)
+        boxes, labels, visible, window = self._window(image.width, image.height, image.boxes, image.labels, rng,
+                                                      dropped)
+        source = dict(image_id=image.id, file_name=image.file_name, **window, flip=False)
         if s.strategy == 'jitter':
             flip = bool(rng.random() < s.flip)
             scale = rng.uniform(*s.scale)
             shift = rng.uniform(-s.shift, s.shift, 2)
-            boxes, visible = crop_boxes(scale_shift_boxes(flip_boxes(boxes) if flip else boxes, scale, shift),
-                                        UNIT_WINDOW)
-            boxes, labels = _keep(boxes, labels, visible >= s.min_visible, 'cut', dropped)
+            boxes, still_visible = crop_boxes(scale_shift_boxes(flip_boxes(boxes) if flip else boxes, scale, shift),
+                                              UNIT_WINDOW)
+            # visible share of the real box: both cuts together, not each step on its own
+            boxes, labels = _keep(boxes, labels, visible * still_visible >= s.min_visible, 'cut', dropped)
             source.update(flip=flip, scale=round(float(scale), 4), shift=np.round(shift, 4).tolist())
         return boxes, labels, source, f'real image id {image.id} ({image.file_name})'
 
     def _draw_fit(self, rng: np.random.Generator,
                   dropped: dict[str, int]) -> tuple[np.ndarray, np.ndarray, dict[str, Any], str]:
-        """New objects drawn from the real per-class statistics, avoiding heavy overlaps."""
+        """A new frame of objects drawn from the real per-class statistics, then cut like a real one."""
         s = self.settings
-        zoom = rng.uniform(*s.zoom)
-        classes = rng.choice(len(self._classes), size=int(rng.choice(self._counts)), p=self._class_p)
+        frame = self._pool[rng.integers(len(self._pool))]  # gives the frame size and the object count
+        frame_px = np.array([frame.width, frame.height], dtype=np.float64)
+        classes = rng.choice(len(self._classes), size=len(frame.boxes), p=self._class_p)
         boxes, labels, image_ids = [], [], set()
         for c in classes:
             table = self._by_class[c]
             for _ in range(s.max_place_tries):
-                k = rng.integers(len(table['sizes']))
-                size = table['sizes'][k] * zoom * np.exp(rng.normal(0.0, s.size_noise, 2))
+                k = rng.integers(len(table['sizes_px']))
+                px = table['sizes_px'][k] * np.sqrt(frame_px.prod() / table['frame_areas'][k])
+                size = px / frame_px * np.exp(rng.normal(0.0, s.size_noise, 2))
                 centre = (table['centres'][k] + rng.normal(0.0, s.position_noise, 2)
                           if s.position == 'empirical' else rng.random(2))
                 box = place_window(size, centre)
@@ -374,9 +402,11 @@ class LayoutSampler:
                     break
             else:
                 dropped['overlap'] += 1
-        source = dict(image_ids=sorted(image_ids), zoom=round(float(zoom), 4))
-        return (np.array(boxes, dtype=np.float64).reshape(-1, 4), np.array(labels, dtype=object), source,
-                'the fit strategy (object count drawn from the real images)')
+        # the first object always finds room, so the window has a box to anchor on
+        boxes, labels, _, window = self._window(frame.width, frame.height, np.array(boxes, dtype=np.float64),
+                                                np.array(labels, dtype=object), rng, dropped)
+        source = dict(frame_image_id=frame.id, image_ids=sorted(image_ids), **window)
+        return boxes, labels, source, 'the fit strategy (object count drawn from the real images)'
 
     def _drop_small_and_excess(self, boxes: np.ndarray, labels: np.ndarray, dropped: dict[str, int],
                                index: int, where: str) -> tuple[np.ndarray, np.ndarray]:
@@ -396,7 +426,8 @@ class LayoutSampler:
     def source_stats(self, min_cells: float = 2.0) -> dict[str, Any]:
         """Statistics of the real boxes as they land on the generated image without zoom or jitter."""
         s = self.settings
-        sizes = [(im.boxes[:, 2:] - im.boxes[:, :2]) / self._base_fraction(im) * np.array([s.width, s.height])
+        sizes = [(im.boxes[:, 2:] - im.boxes[:, :2]) / self._base_fraction(im.width, im.height)
+                 * np.array([s.width, s.height])
                  for im in self.real.images]
         return summarize_boxes(sizes, [im.labels for im in self.real.images], name='real',
                                dropped=self.real.skipped, min_cells=min_cells)

@@ -30,11 +30,12 @@ def _percentiles(values: np.ndarray) -> dict[str, float | None]:
 
 def summarize_boxes(sizes_px: Sequence[np.ndarray], labels: Sequence[Sequence[str]], *, name: str,
                     dropped: Mapping[str, int] | None = None, redraws: int = 0,
-                    min_cells: float = 2.0) -> dict[str, Any]:
+                    redraw_dropped: Mapping[str, int] | None = None, min_cells: float = 2.0) -> dict[str, Any]:
     """Statistics of a set of images given each image's ``(K, 2)`` box ``(width, height)`` in pixels.
 
     The "side" of a box is its shorter side: it decides whether the generator can render it.
-    ``dropped`` (boxes removed, by reason) and ``redraws`` are reported as given.
+    ``dropped`` (boxes removed, by reason), ``redraws`` and ``redraw_dropped`` (boxes of redrawn
+    attempts, by reason) are reported as given.
     """
     counts = np.array([len(s) for s in sizes_px], dtype=np.int64)
     sides = np.concatenate([np.asarray(s, dtype=np.float64).reshape(-1, 2).min(axis=1) for s in sizes_px]) \
@@ -56,6 +57,7 @@ def summarize_boxes(sizes_px: Sequence[np.ndarray], labels: Sequence[Sequence[st
         per_class=dict(sorted(Counter(str(x) for ls in labels for x in ls).items())),
         dropped=dict(sorted((k, int(v)) for k, v in (dropped or {}).items())),
         redraws=int(redraws),
+        redraw_dropped=dict(sorted((k, int(v)) for k, v in (redraw_dropped or {}).items() if v)),
     )
 
 
@@ -63,12 +65,14 @@ def layout_stats(layouts: Iterable[Layout], name: str = 'layouts', min_cells: fl
     """Statistics of sampled layouts; drops and redraws are summed from each ``layout.source``."""
     layouts = list(layouts)
     dropped: Counter[str] = Counter()
+    redraw_dropped: Counter[str] = Counter()
     for layout in layouts:
         dropped.update(layout.source.get('dropped', {}))
+        redraw_dropped.update(layout.source.get('redraw_dropped', {}))
     sizes = [np.diff(layout.pixel_boxes().reshape(-1, 2, 2), axis=1).reshape(-1, 2) for layout in layouts]
     return summarize_boxes(sizes, [layout.labels for layout in layouts], name=name, dropped=dropped,
                            redraws=sum(int(layout.source.get('attempt', 0)) for layout in layouts),
-                           min_cells=min_cells)
+                           redraw_dropped=redraw_dropped, min_cells=min_cells)
 
 
 def _fmt(value: Any) -> str:
@@ -95,6 +99,8 @@ def format_stats(*stats: Mapping[str, Any]) -> str:
     for reason in sorted({r for s in stats for r in s['dropped']}):
         rows.append(row(f'dropped: {reason}', lambda s, r=reason: s['dropped'].get(r, 0)))
     rows.append(row('redraws', lambda s: s['redraws']))
+    for reason in sorted({r for s in stats for r in s['redraw_dropped']}):
+        rows.append(row(f'dropped in redraws: {reason}', lambda s, r=reason: s['redraw_dropped'].get(r, 0)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return '\n'.join('  '.join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
                      for r in rows)

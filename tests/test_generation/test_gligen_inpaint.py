@@ -24,7 +24,7 @@ from mmgen_det.layouts import Layout
 
 PHRASES = {'fish': 'a fish', 'crab': 'a crab'}
 FAST = dict(prompt='a photo of {phrases}', phrases=PHRASES, num_inference_steps=2, guidance_scale=7.5,
-            scheduled_sampling_beta=1.0, batch_size=4)
+            scheduled_sampling_beta=1.0)
 OBJECT = (255, 0, 255)
 CAMERA_A, CAMERA_B = (96, 64), (80, 48)  # two fixed cameras, neither square
 
@@ -301,7 +301,7 @@ train_dataloader = dict(dataset=dict(
         generator=dict(type='gligen', background='inpaint', model={str(model_dir)!r}, grounding='text-box',
                        ann_file={str(ann_file)!r}, img_root={str(img_root)!r},
                        prompt='a photo of {{phrases}}', phrases={PHRASES!r}, num_inference_steps=2,
-                       scheduled_sampling_beta=1.0, device='cpu', batch_size={batch_size}))))
+                       scheduled_sampling_beta=1.0, device='cpu'))))
 ''')
     return path
 

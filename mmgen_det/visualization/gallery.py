@@ -58,21 +58,26 @@ def real_source(set_dir: Path, real_ann: str | Path | None = None,
 
     The root is ``real_root``, else the generator's image root (copy-paste, image grounding), else
     the folder holding ``annotations/`` (``tools/convert_dataset.py``'s layout), else the json's folder.
+    Recorded paths may be relative to the set (a work dir moves with its sets and data).
     """
     cfg_path = set_dir / 'generation_config.json'
     cfg = read_json(cfg_path) if cfg_path.is_file() else {}
-    recorded = cfg.get('layout', {}).get('ann_file')
+
+    def recorded(path: str | None) -> Path | None:
+        return (set_dir / path).resolve() if path else None
+    layout_ann = recorded(cfg.get('layout', {}).get('ann_file'))
     if real_ann is None:
-        if recorded is None or not Path(recorded).is_file():
+        if layout_ann is None or not layout_ann.is_file():
             return None
-        real_ann = recorded
+        real_ann = layout_ann
     elif not Path(real_ann).is_file():
         raise FileNotFoundError(f'--real {real_ann}: no such annotation file')
     ann = Path(real_ann).resolve()
     generator = cfg.get('generator', {})
-    root = (real_root or generator.get('img_root') or generator.get('crops', {}).get('img_root')
+    generator_root = recorded(generator.get('img_root') or generator.get('crops', {}).get('img_root'))
+    root = (Path(real_root) if real_root else generator_root
             or (ann.parent.parent if ann.parent.name == 'annotations' else ann.parent))
-    return RealSource(ann, Path(root).resolve(), recorded is not None and ann == Path(recorded).resolve())
+    return RealSource(ann, root.resolve(), ann == layout_ann)
 
 
 def url(path: Path, start: Path) -> str:

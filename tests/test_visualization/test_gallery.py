@@ -30,7 +30,8 @@ def gallery(scored_set, tmp_path_factory) -> Path:
 
 def test_page_and_data_files(gallery, scored_set, fish_coco):
     data = read_data(gallery)
-    assert {p.name for p in gallery.iterdir()} >= {'index.html', 'gallery.js', 'gallery.css', 'data.js', 'thumbs', 'crops'}
+    page_files = {'index.html', 'gallery.js', 'gallery.css', 'data.js', 'thumbs', 'crops'}
+    assert {p.name for p in gallery.iterdir()} >= page_files
     assert len(data['images']) == NUM_IMAGES and data['classes'] == ['0', '1', '2', '5', '6', '7', '8']
     # scores exactly as stored: the page's keep rule compares them with thresholds
     assert [im['pr'][KEY_A]['p'] for im in data['images']] == [p for p, _ in PR_A]

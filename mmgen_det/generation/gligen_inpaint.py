@@ -39,12 +39,13 @@ Batching
     ``StableDiffusionGLIGENPipeline`` call with ``gligen_inpaint_image`` on the same square and noise.
 
 Noise
-    diffusers' inpainting path draws the VAE sample and every re-noising from torch's global generator.
-    Here the same draws, in the same order (VAE sample, initial latents, one re-noising per step), come
-    from one CPU ``torch.Generator`` per image, seeded with :func:`inpaint_noise_seed`: the same on any
-    device and in any batch. The initial latents are scaled by the scheduler's ``init_noise_sigma`` as in
-    every other diffusers pipeline (the GLIGEN inpainting path leaves it out; that differs only for
-    schedulers where it is not 1, such as Euler's).
+    diffusers' inpainting path draws the VAE sample and every re-noising from torch's global generator,
+    the re-noisings with ``randn_like``, whose values land in the memory order of the VAE's output
+    (channels-last, measured on a CPU). Here the same draws, in the same order (VAE sample, initial latents, one
+    re-noising per step), come in NCHW order from one CPU ``torch.Generator`` per image, seeded with
+    :func:`inpaint_noise_seed`: the same on any device and in any batch. The initial latents are scaled by
+    the scheduler's ``init_noise_sigma`` as in every other diffusers pipeline (the GLIGEN inpainting path
+    leaves it out; that differs only for schedulers where it is not 1, such as Euler's).
 """
 from __future__ import annotations
 
@@ -310,7 +311,7 @@ class GLIGENInpaintGenerator(GLIGENGenerator):
             return out
 
         handle = pipe.unet.register_forward_pre_hook(append_background, with_kwargs=True)
-        scheduler.step = step_with_background
+        scheduler.step = step_with_background  # schedulers have no hooks: shadow the method while active
         try:
             yield latents
         finally:

@@ -5,6 +5,7 @@ import colorsys
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
 from ..utils.io import safe_join
@@ -19,17 +20,25 @@ def class_colors(names: Sequence[str]) -> dict[str, tuple[int, int, int]]:
 
 def draw_boxes(image: Image.Image, boxes: Sequence[Sequence[float]], labels: Sequence[str],
                colors: dict[str, tuple[int, int, int]], scale: float = 1.0) -> Image.Image:
-    """Copy of ``image`` scaled by ``scale`` with xywh ``boxes`` outlined and labelled."""
+    """Copy of ``image`` scaled by ``scale`` with xywh ``boxes`` outlined and labelled, drawn by mmdet's
+    ``DetLocalVisualizer`` (as ``tools/test.py --show-dir`` draws predictions)."""
+    from mmdet.visualization import DetLocalVisualizer
+
     image = image.convert('RGB')
     if scale != 1.0:
         image = image.resize((round(image.width * scale), round(image.height * scale)), Image.BILINEAR)
-    draw = ImageDraw.Draw(image)
-    for (x, y, w, h), label in zip(boxes, labels):
-        color = colors.get(label, (255, 255, 255))
-        x0, y0, x1, y1 = x * scale, y * scale, (x + w) * scale, (y + h) * scale
-        draw.rectangle([x0, y0, x1, y1], outline=color, width=2)
-        draw.text((x0 + 2, max(y0 - 11, 0)), label, fill=color)
-    return image
+    if not len(boxes):
+        return image
+    xyxy = np.array([[x, y, x + w, y + h] for x, y, w, h in boxes], dtype=np.float64) * scale
+    # inside the canvas: the visualizer warns about every coordinate on or past its edge
+    xyxy = np.clip(xyxy, 0, [image.width - 1, image.height - 1] * 2)
+    box_colors = [colors.get(label, (255, 255, 255)) for label in labels]
+    vis = DetLocalVisualizer.get_instance('mmgen_det_grid')
+    vis.set_image(np.asarray(image))
+    vis.draw_bboxes(xyxy, edge_colors=box_colors, line_widths=2, alpha=1.0)
+    vis.draw_texts(list(labels), np.maximum(xyxy[:, :2] + [2.0, -12.0], 0), font_sizes=9, colors=box_colors,
+                   bboxes=[dict(facecolor='black', alpha=0.6, pad=0.5, edgecolor='none')] * len(labels))
+    return Image.fromarray(vis.get_image())
 
 
 def coco_grid(coco: dict[str, Any], img_root: str | Path, image_ids: Sequence[int], cols: int = 4,

@@ -33,6 +33,8 @@ BENCHMARKS = {
     'pr_scoring': 'bench_pr_scoring.py',
     'demo_stages': 'bench_demo_stages.py',
     'gallery': 'bench_gallery.py',
+    'layouts_copy_paste': 'bench_layouts_copy_paste.py',
+    'detector_family': 'bench_detector_family.py',
 }
 GPU_GENERATION = ['--random-weights', '--device', 'cuda', '--dtype', 'float16', '--batch-sizes', '1', '4', '8',
                   '--no-profile']

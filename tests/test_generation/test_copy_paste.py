@@ -1,6 +1,5 @@
 """CopyPasteGenerator: objects land exactly in the layout boxes, deterministically per seed."""
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -172,10 +171,7 @@ def test_fish4knowledge_generation(f4k):
     coco, gen = f4k
     for size in [(512, 512), None]:
         layouts = _real_layouts(coco, size)
-        start = time.perf_counter()
-        out = gen.generate(layouts, list(range(len(layouts))))
-        per_image = (time.perf_counter() - start) / len(layouts)
-        print(f'copy-paste {size or "real size"}: {per_image * 1000:.0f} ms/image')
+        out = gen.generate(layouts, list(range(len(layouts))))  # speed: benchmarks/bench_layouts_copy_paste.py
         assert len(out) == 8
         for layout, generated in zip(layouts, out):
             assert generated.image.size == (layout.width, layout.height) and generated.image.mode == 'RGB'

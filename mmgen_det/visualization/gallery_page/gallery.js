@@ -298,14 +298,15 @@
     const found = new Map((pr ? pr.matches : []).map((m) => [m[0], m]));
     const boxRows = im.boxes.map((b, k) => `<tr><td>${k}</td><td style="color:${colors[b[4]]}">${esc(names[b[4]])}</td>`
       + `<td>${b.slice(0, 4).map((x) => Math.round(x)).join(', ')}</td>`
-      + `<td>${pr ? (found.has(k) ? `found: score ${fmt(found.get(k)[1])}, IoU ${fmt(found.get(k)[2])}` : '<span class="warning">missed</span>') : ''}</td></tr>`);
+      + (pr ? `<td>${found.has(k) ? `found: score ${fmt(found.get(k)[1])}, IoU ${fmt(found.get(k)[2])}` : '<span class="warning">missed</span>'}</td>` : '')
+      + '</tr>');
     const scoreRows = Object.entries(im.pr).map(([key, e]) => row(`PR ${key}`,
       `precision ${fmt(e.p, 3)}, recall ${fmt(e.r, 3)}, ${e.det ?? '?'} detections, ${e.matches.length} on a layout box`
       + (e.error ? ` <span class="warning">${esc(e.error)}</span>` : '')));
     const distRows = Object.entries(im.fd).map(([key, d]) => row(`distance ${key}`, fmt(d, 3)));
     $('detail').querySelector('.detail-info').innerHTML = `<table>${row('file', esc(decodeURIComponent(im.file)))}`
       + `${row('size', `${im.w} \u00d7 ${im.h}`)}${scoreRows.join('')}${distRows.join('')}</table>`
-      + `<table><tr><th>#</th><th>class</th><th>x, y, w, h</th><th>filter detector</th></tr>${boxRows.join('')}</table>`
+      + `<table><tr><th>#</th><th>class</th><th>x, y, w, h</th>${pr ? '<th>filter detector</th>' : ''}</tr>${boxRows.join('')}</table>`
       + (pr ? `<p class="muted">${pr.det ?? '?'} detections above the score threshold; detections off every layout box are counted, not stored.</p>` : '')
       + generationTable(im.gen);
     $('detail-prev').disabled = detailPos <= 0;
@@ -375,6 +376,7 @@
     $('row-min-precision').hidden = $('row-min-recall').hidden = !hasPR;
     $('row-max-feature-distance').hidden = !hasFD;
     $('no-scores').hidden = hasPR || hasFD;
+    $('overlay-matches').parentElement.hidden = !hasPR;
     for (const opt of $('sort').options) {
       if ((['minpr', 'p', 'r'].includes(opt.value) && !hasPR) || (opt.value === 'd' && !hasFD)) opt.disabled = true;
     }

@@ -3,6 +3,8 @@ on 2 ranks resumed on 1 and the reverse, while another run holds the folder) alw
 of an uninterrupted run: every image, unique ids, decodable files, no temp files, same pixels."""
 from __future__ import annotations
 
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +20,7 @@ NUM_IMAGES = 8
 KILLED = -signal.SIGKILL
 INJECT = str(REPO / 'tests' / 'fault_injection.py')
 ONE_THREAD = {'OMP_NUM_THREADS': '1'}
+KILL_TRIES = 5  # runs killed at ever shorter delays until one is interrupted
 
 
 @pytest.fixture(scope='module')
@@ -80,17 +83,40 @@ def test_sigkill_at_an_injection_point_then_resume(point, config, reference, tmp
     assert_same_images(reference[0], set_dir)
 
 
-def test_sigkill_at_a_seeded_random_time_then_resume(config, reference, tmp_path):
-    """The kill lands anywhere from interpreter start-up to the final annotations.json write."""
-    delay = float(np.random.default_rng(20261125).uniform(0.2, 1.0)) * reference[1]
+def kill_after(config: Path, set_dir: Path, delay: float) -> bool:
+    """Run tools/generate.py and SIGKILL it ``delay`` seconds after its start; whether that interrupted
+    the set: the run had not ended and annotations.json, its last write, was not there."""
     proc = subprocess.Popen([sys.executable, 'tools/generate.py', str(config), '--no-progress'], cwd=REPO,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(delay)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=60)
-    generate(config)
-    assert_complete_set(tmp_path / 'set', NUM_IMAGES)
-    assert_same_images(reference[0], tmp_path / 'set')
+    try:
+        proc.wait(timeout=delay)
+        return False  # finished before the kill
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+    return proc.returncode == KILLED and not (set_dir / 'annotations.json').exists()
+
+
+def test_sigkill_at_a_seeded_random_time_then_resume(config, reference, tmp_path):
+    """The kill lands anywhere from interpreter start-up to the final annotations.json write: at a
+    seeded fraction of the reference run's time, shortened while runs finish first (a faster machine
+    than when the reference ran), so it always interrupts the set."""
+    set_dir = tmp_path / 'set'
+    delay = float(np.random.default_rng(20261125).uniform(0.2, 1.0)) * reference[1]
+    for _ in range(KILL_TRIES):
+        if kill_after(config, set_dir, delay):
+            break
+        shutil.rmtree(set_dir, ignore_errors=True)
+        delay /= 2
+    else:
+        pytest.fail(f'{KILL_TRIES} runs finished before their SIGKILL (the last after {delay * 2:.2f} s): '
+                    'nothing was interrupted')
+    lines = len(manifest_lines(set_dir)) if (set_dir / 'manifest.jsonl').exists() else 0
+    resumed = generate(config)
+    already = int(re.search(r'\((\d+) already done', resumed.stdout)[1])
+    assert already <= lines < NUM_IMAGES, resumed.stdout  # the last line may be torn
+    assert_complete_set(set_dir, NUM_IMAGES)
+    assert_same_images(reference[0], set_dir)
 
 
 def test_two_ranks_killed_then_one_rank_finishes(config, reference, tmp_path):

@@ -24,8 +24,7 @@ train_dataloader = dict(dataset=dict(
                     width=64, height=64, zoom=(2.0, 3.0), min_box_cells=0.5),
         generator=dict(type='gligen', model={str(model_dir)!r}, grounding='text-box',
                        prompt='an underwater photo of {{phrases}}', phrases={phrases!r},
-                       num_inference_steps=2, scheduled_sampling_beta=1.0, device='cpu',
-                       batch_size={batch_size}))))
+                       num_inference_steps=2, scheduled_sampling_beta=1.0, device='cpu'))))
 '''
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)

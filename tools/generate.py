@@ -8,6 +8,10 @@ CONFIG is a training config whose train dataset (possibly inside a ConcatDataset
 to its ``data_root`` is the one the ``GLIGENGenerationHook`` of that config makes inside
 ``tools/train.py``. Killing and rerunning resumes where it stopped; other settings on the same folder
 are refused.
+
+``--cfg-options generation.KEY=VALUE`` sets KEY of that dataset's ``generation`` settings (e.g.
+``generation.batch_size=8``, ``generation.generator.num_inference_steps=30``), wherever the dataset
+sits in the config; other keys override the config as in mmdet's tools.
 """
 from __future__ import annotations
 
@@ -16,6 +20,9 @@ import os
 import sys
 
 from mmengine.config import Config, DictAction
+
+#: ``--cfg-options`` keys with this prefix set the synthetic dataset's ``generation`` settings
+PREFIX = 'generation.'
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -27,7 +34,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
                         help='shard the work over torchrun processes (gloo on CPU, nccl on GPU)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, e.g. generation.batch_size=8')
+                        help="override config settings; 'generation.' keys go to the synthetic dataset's "
+                             'generation settings, e.g. generation.batch_size=8')
     return parser.parse_args(argv)
 
 
@@ -45,14 +53,17 @@ def find_synthetic_datasets(dataset_cfg) -> list[dict]:
 
 def load_generation_cfg(args: argparse.Namespace) -> dict:
     cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    options = dict(args.cfg_options or {})
+    generation_options = {k[len(PREFIX):]: options.pop(k) for k in list(options) if k.startswith(PREFIX)}
+    cfg.merge_from_dict(options)
     datasets = find_synthetic_datasets(cfg.get('train_dataloader', {}).get('dataset'))
     if len(datasets) != 1:
         sys.exit(f'{args.config}: expected one SyntheticDetDataset with `generation` settings in '
                  f'train_dataloader, found {len(datasets)}; use a synthetic-pretrain config')
     dataset = datasets[0]
-    gen = dict(dataset['generation'].to_dict(), out_dir=args.out or dataset['data_root'])
+    generation = Config(dataset['generation'].to_dict())
+    generation.merge_from_dict(generation_options)
+    gen = dict(generation.to_dict(), out_dir=args.out or dataset['data_root'])
     if args.num_images is not None:
         gen['num_images'] = args.num_images
     return gen

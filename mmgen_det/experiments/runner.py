@@ -373,6 +373,8 @@ class ExperimentRunner:
 
     def generate(self, gen: Generator, subset: StageResult, real: stages.RealData | None, n: int,
                  seed: int) -> StageResult:
+        """Keyed by what determines the pixels (not the batch size or device index: they change none)."""
+        from ..generation.synthetic_set import pixel_settings
         if gen.name not in self._generation:
             self._generation[gen.name] = stages.generation_settings(gen.config)
         settings = self._generation[gen.name]
@@ -382,7 +384,8 @@ class ExperimentRunner:
             bound = stages.bind_real_data(settings, str(subset.dir / 'train.json'), real.root)
             return dict(stages.generate(bound, d / 'set', num, seed), generator=gen.name)
         return self.stage('generate', f'N{n}_s{seed}_{gen.name}',
-                          dict(generation=settings, subset=subset.key, num_images=num, seed=seed), work,
+                          dict(generation=pixel_settings(settings), subset=subset.key, num_images=num, seed=seed),
+                          work,
                           self._generation_estimate(gen.name, num), planned=dict(num_images=num))
 
     def filter_detector(self, subset: StageResult, real: stages.RealData | None, seed: int, label: str,

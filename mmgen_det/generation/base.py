@@ -41,6 +41,22 @@ class BaseGenerator(abc.ABC):
 
     #: short name stored in each image's generation record, e.g. 'gligen' or 'copy_paste'
     name: str = ''
+    #: bumped whenever the same settings would give other pixels; stored with every set
+    version: int = 1
+
+    @classmethod
+    def pixel_settings(cls, cfg: dict[str, Any]) -> dict[str, Any]:
+        """The keys of a ``build_generator`` config (without ``type``) that determine the images.
+
+        Known without building the generator, so a set's settings are checked, and an experiment's
+        generate stage keyed, before any model loads. Keys that only change the speed are left out.
+        """
+        return dict(cfg)
+
+    @classmethod
+    def placement(cls, cfg: dict[str, Any]) -> dict[str, Any]:
+        """Where this machine would run ``cfg`` when that changes the pixels (device class, dtype)."""
+        return {}
 
     @abc.abstractmethod
     def generate(self, layouts: Sequence[Layout], seeds: Sequence[int]) -> list[GeneratedImage]:
@@ -48,8 +64,9 @@ class BaseGenerator(abc.ABC):
 
     @abc.abstractmethod
     def identity(self) -> dict[str, Any]:
-        """Settings that determine the output (model id/revision, steps, prompts...).
+        """What determines the output, as built: version, model id and resolved revision or weights
+        digest, dtype and device class, steps, prompts...
 
-        Stored in ``generation_config.json``: a rerun whose identity differs refuses to mix its
-        images with the existing set.
+        Stored in ``generation_config.json``: a resumed set whose generator's identity differs refuses
+        to mix its images with the existing ones.
         """

@@ -36,3 +36,19 @@ def build_generator(cfg: dict[str, Any]) -> BaseGenerator:
         from .gligen import GLIGENGenerator
         return GLIGENGenerator(**cfg)
     raise ValueError(f'generator type must be one of {GENERATOR_TYPES}, got {kind!r}')
+
+
+def generator_settings(cfg: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What of a generator config determines the images, known without building it: its type, its
+    class's ``version`` and :meth:`~.BaseGenerator.pixel_settings`; and, apart, the class's
+    :meth:`~.BaseGenerator.placement` on this machine."""
+    cfg = dict(cfg)
+    kind = cfg.pop('type', None)
+    if kind == 'copy_paste':
+        from .copy_paste import CopyPasteGenerator as generator_class
+    elif kind == 'gligen':
+        from .gligen import GLIGENGenerator as generator_class
+    else:
+        raise ValueError(f'generator type must be one of {GENERATOR_TYPES}, got {kind!r}')
+    settings = dict(type=kind, version=generator_class.version, **generator_class.pixel_settings(cfg))
+    return settings, generator_class.placement(cfg)

@@ -87,6 +87,13 @@ def check_unet_inputs(model: str, grounding: str, in_channels: int, inpainting: 
             'to generate objects into your real frames.')
 
 
+def resolve_device(device: str, dtype: str | None) -> tuple[str, str]:
+    """``(device, dtype)`` with ``'auto'`` and ``None`` resolved: CUDA and float16 when a GPU is
+    available, else the CPU and float32."""
+    device = ('cuda' if torch.cuda.is_available() else 'cpu') if device == 'auto' else device
+    return device, dtype or ('float16' if device.startswith('cuda') else 'float32')
+
+
 def retry_seed(seed: int, attempt: int) -> int:
     """Seed for try ``attempt`` (0 = first) of the image whose seed is ``seed``.
 
@@ -128,7 +135,9 @@ class GLIGENGenerator(BaseGenerator):
             ``from_config`` from the checkpoint's scheduler; ``None`` keeps the checkpoint's.
         dtype: ``'float16'``, ``'bfloat16'`` or ``'float32'``; default float16 on CUDA, float32 on CPU.
         device: ``'cuda'``, ``'cuda:N'``, ``'cpu'`` or ``'auto'`` (CUDA if available).
-        batch_size: layouts denoised together (layouts of one size per batch).
+        batch_size: at most this many layouts denoised together (layouts of one size per batch);
+            ``None``: all layouts of a :meth:`generate` call. A synthetic set's generation sets its
+            one ``generation.batch_size`` by the layouts it passes per call.
         crop_bank: source of reference crops for image grounding (see :class:`CropSource`).
         min_crop_size: smallest crop side in pixels accepted as a reference; a smaller crop is an
             error naming the class (the crop bank should not offer it: CLIP would see mostly blur).
@@ -152,7 +161,7 @@ class GLIGENGenerator(BaseGenerator):
                  scheduler: str | None = None,
                  dtype: str | None = None,
                  device: str = 'auto',
-                 batch_size: int = 4,
+                 batch_size: int | None = None,
                  crop_bank: CropSource | None = None,
                  min_crop_size: int = 16,
                  max_attempts: int = 3,
@@ -168,11 +177,10 @@ class GLIGENGenerator(BaseGenerator):
         self.num_inference_steps = int(num_inference_steps)
         self.guidance_scale = float(guidance_scale)
         self.scheduled_sampling_beta = float(scheduled_sampling_beta)
-        self.device = ('cuda' if torch.cuda.is_available() else 'cpu') if device == 'auto' else device
-        self.dtype = dtype or ('float16' if self.device.startswith('cuda') else 'float32')
+        self.device, self.dtype = resolve_device(device, dtype)
         if self.dtype == 'float16' and self.device == 'cpu':
             raise ValueError("dtype='float16' needs a CUDA device; use dtype='float32' on the CPU.")
-        self.batch_size = int(batch_size)
+        self.batch_size = batch_size
         self.crop_bank = crop_bank
         self.min_crop_size = int(min_crop_size)
         self.max_attempts = int(max_attempts)
@@ -190,7 +198,7 @@ class GLIGENGenerator(BaseGenerator):
     @staticmethod
     def check_settings(grounding: str, prompt: str, phrases: Mapping[str, str], num_inference_steps: int,
                        guidance_scale: float, scheduled_sampling_beta: float, scheduler: str | None,
-                       dtype: str | None, device: str, batch_size: int, crop_bank: Any, min_crop_size: int,
+                       dtype: str | None, device: str, batch_size: int | None, crop_bank: Any, min_crop_size: int,
                        max_attempts: int) -> None:
         """Raise ``ValueError`` naming the first wrong setting and what is allowed."""
         if grounding not in GROUNDINGS:
@@ -220,7 +228,7 @@ class GLIGENGenerator(BaseGenerator):
             raise ValueError(f'dtype must be one of {sorted(DTYPES)} or None, got {dtype!r}')
         if device not in ('auto', 'cpu') and not device.startswith('cuda'):
             raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
-        if int(batch_size) < 1 or int(max_attempts) < 1 or int(min_crop_size) < 1:
+        if (batch_size is not None and int(batch_size) < 1) or int(max_attempts) < 1 or int(min_crop_size) < 1:
             raise ValueError(f'batch_size, max_attempts and min_crop_size must be >= 1, got {batch_size}, '
                              f'{max_attempts}, {min_crop_size}')
         uses_crops = grounding in ('text-image', 'image')
@@ -270,8 +278,22 @@ class GLIGENGenerator(BaseGenerator):
         """Like :meth:`generate` but the float ``(H, W, 3)`` images in [0, 1], before 8-bit rounding."""
         return [array for array, _, _, _ in self._generate(layouts, seeds)]
 
+    @classmethod
+    def pixel_settings(cls, cfg: dict[str, Any]) -> dict[str, Any]:
+        """Without the batch size (a batch gives the same images as single calls) and the device,
+        whose class :meth:`placement` resolves (the index does not change the images)."""
+        return {k: v for k, v in cfg.items() if k not in ('batch_size', 'device')}
+
+    @classmethod
+    def placement(cls, cfg: dict[str, Any]) -> dict[str, Any]:
+        """Device class and dtype: float16 on a GPU and float32 on a CPU give other images."""
+        device, dtype = resolve_device(cfg.get('device', 'auto'), cfg.get('dtype'))
+        return dict(device=device.split(':')[0], dtype=dtype)
+
     def identity(self) -> dict[str, Any]:
-        return dict(generator=self.name, model=self.model, revision=self.resolved_model.revision,
+        return dict(generator=self.name, version=self.version, model=self.model,
+                    revision=self.resolved_model.revision, weights=self.resolved_model.digest,
+                    device=self.device.split(':')[0],
                     pipeline=PIPELINE_CLASSES[self.grounding], grounding=self.grounding, prompt=self.prompt,
                     phrases=dict(sorted(self.phrases.items())), negative_prompt=self.negative_prompt,
                     num_inference_steps=self.num_inference_steps, guidance_scale=self.guidance_scale,
@@ -307,13 +329,15 @@ class GLIGENGenerator(BaseGenerator):
         return [results[i] for i in range(len(layouts))]
 
     def _batches(self, indices: Sequence[int], layouts: Sequence[Layout]) -> Iterator[list[int]]:
-        """Indices grouped by image size (one latent shape per batch), in chunks of ``batch_size``."""
+        """Indices grouped by image size (one latent shape per batch), in chunks of ``batch_size``
+        (a whole group when it is ``None``)."""
         by_size: dict[tuple[int, int], list[int]] = {}
         for i in indices:
             by_size.setdefault((layouts[i].width, layouts[i].height), []).append(i)
         for group in by_size.values():
-            for start in range(0, len(group), self.batch_size):
-                yield group[start:start + self.batch_size]
+            size = self.batch_size or len(group)
+            for start in range(0, len(group), size):
+                yield group[start:start + size]
 
     @torch.no_grad()
     def _run_batch(self, layouts: Sequence[Layout],

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..utils.hashing import tree_digest
+
 logger = logging.getLogger(__name__)
 
 #: diffusers pipeline class each grounding mode needs
@@ -59,10 +61,13 @@ class ResolvedModel:
         model: the argument as given (a directory or a Hub id).
         local_dir: the folder ``from_pretrained`` reads (for a Hub id: the cache snapshot).
         revision: the Hub commit hash of the snapshot; ``None`` for a local directory.
+        digest: content digest of the folder when there is no commit to name the weights (a local
+            directory): other weights under the same path are another model.
     """
     model: str
     local_dir: Path
     revision: str | None
+    digest: str | None = None
 
 
 def _looks_like_path(model: str) -> bool:
@@ -128,7 +133,7 @@ def resolve_model(model: str, grounding: str, revision: str | None = None) -> Re
     if local.is_dir():
         check_gligen_configs(_read_json(local / 'model_index.json', model),
                              _read_json(local / 'unet' / 'config.json', model), grounding, model)
-        return ResolvedModel(model=model, local_dir=local.resolve(), revision=None)
+        return ResolvedModel(model=model, local_dir=local.resolve(), revision=None, digest=tree_digest(local))
     if local.exists():
         raise ModelNotAvailableError(f'GLIGEN model {model!r} is a file; expected a pipeline directory '
                                      f'(with model_index.json) or a Hugging Face Hub id.')
@@ -147,8 +152,9 @@ def resolve_model(model: str, grounding: str, revision: str | None = None) -> Re
         snapshot = Path(DiffusionPipeline.download(model, revision=revision))
     except (HfHubHTTPError, OSError) as e:
         raise _hub_error(model, revision, e) from e
-    return ResolvedModel(model=model, local_dir=snapshot,
-                         revision=snapshot.name if _COMMIT_HASH.match(snapshot.name) else None)
+    revision = snapshot.name if _COMMIT_HASH.match(snapshot.name) else None
+    return ResolvedModel(model=model, local_dir=snapshot, revision=revision,
+                         digest=None if revision else tree_digest(snapshot))
 
 
 def _prefers_safetensors(folder: Path) -> bool | None:

@@ -6,19 +6,30 @@ Config keys::
     out_dir       set folder (see writer.py for the layout on disk)
     num_images    how many images the set must hold; raising it later extends the set
     seed          global seed: layout i and image i's seed are pure functions of (seed, i)
-    batch_size    layouts per generator call (does not change the images)
+    batch_size    the one batch size: layouts generated together (GLIGEN denoises them in one loop);
+                  it does not change the images. ``generator.batch_size`` is deprecated
     image_format  'jpg' (default) or 'png'
     layout        dict for ``build_layout_sampler`` (ann_file of the real data, strategy, size...)
     generator     dict for ``build_generator`` (type='gligen' | 'copy_paste', ...)
 
 Work is sharded by index (rank r takes i % world_size == r), so any number of ranks, and any
 sequence of interruptions, gives the same set; rank 0 writes ``annotations.json`` after a barrier.
+
+``generation_config.json`` holds what determines the pixels, in three parts: the settings known from
+the config (:func:`generation_settings`: seed, layouts and the real annotations' hash, image format, the
+generator's type, version and settings), ``placement`` (the device class and dtype this machine runs
+the generator with) and ``identity`` (the generator as loaded: e.g. the model's commit or weights
+digest). A resumed set must agree on all three; a complete set, which generates nothing, only on the
+first (so a set made on a GPU can be trained on elsewhere). Paths are stored relative to the set when
+they share a tree with it, so a work dir can move with its sets and data.
 """
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import logging
+import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,13 +37,15 @@ from typing import Any
 from ..layouts import build_layout_sampler
 from ..utils.io import read_json
 from ..utils.progress import ProgressBar
-from .builder import build_generator
+from .builder import build_generator, generator_settings
 from ..utils.seeds import derive_seed
 from .writer import ANNOTATIONS, SetLock, SyntheticSetWriter, read_annotations
 
 logger = logging.getLogger(__name__)
 
 REQUIRED_KEYS = ('out_dir', 'num_images', 'layout', 'generator')
+#: parts of generation_config.json that only a generation compares (see the module docstring)
+PLACEMENT, IDENTITY = 'placement', 'identity'
 
 
 @dataclass
@@ -43,11 +56,12 @@ class SetSummary:
     already_done: int
     repaired_lines: int
     orphans_removed: int
+    batch_size: int
 
     def line(self) -> str:
         return (f'{self.out_dir}: {self.num_images} images ({self.already_done} already done, '
-                f'{self.generated_now} generated now, {self.repaired_lines} torn manifest lines repaired, '
-                f'{self.orphans_removed} orphan files removed)')
+                f'{self.generated_now} generated now in batches of {self.batch_size}, {self.repaired_lines} '
+                f'torn manifest lines repaired, {self.orphans_removed} orphan files removed)')
 
 
 def _dist_info() -> tuple[int, int]:
@@ -69,6 +83,23 @@ def check_generation_cfg(cfg: dict[str, Any]) -> None:
         raise KeyError(f'generation config lacks {missing}; it needs {list(REQUIRED_KEYS)}')
     if int(cfg['num_images']) <= 0:
         raise ValueError(f"generation num_images must be positive, got {cfg['num_images']}")
+    if int(cfg.get('batch_size', 1)) <= 0:
+        raise ValueError(f"generation batch_size must be positive, got {cfg['batch_size']}")
+
+
+def one_batch_size(cfg: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """The set's one batch size, and the generator config without a batch size of its own.
+
+    ``generator.batch_size`` (GLIGEN's own, which silently capped ``batch_size``) is deprecated: it
+    still works, with a warning, and given both the smaller is used, as before.
+    """
+    generator = dict(cfg['generator'])
+    own = generator.pop('batch_size', None)
+    batch_size = min((int(b) for b in (cfg.get('batch_size'), own) if b is not None), default=1)
+    if own is not None:
+        warnings.warn(f'generation.generator.batch_size is deprecated: set generation.batch_size only, the '
+                      f'number of layouts generated together (using {batch_size})', FutureWarning)
+    return batch_size, generator
 
 
 def set_is_complete(cfg: dict[str, Any]) -> bool:
@@ -91,16 +122,40 @@ def layout_categories(ann_file: str) -> list[dict[str, Any]]:
     return coco['categories']
 
 
-def generation_settings(cfg: dict[str, Any]) -> dict[str, Any]:
-    """What determines the images, known without loading any model.
+def pixel_settings(cfg: dict[str, Any]) -> dict[str, Any]:
+    """What of a generation config determines the images, from the config alone (no file is read):
+    what an experiment's generate stage is keyed by.
 
-    ``num_images`` is excluded (a set may be extended); the real annotation file is identified by
-    its content hash, so a changed real subset under the same path refuses to mix with an old set.
+    ``num_images`` is excluded (a set may be extended), and so are the batch size and the device
+    index, which do not change the images; :data:`PLACEMENT` holds the device class and dtype this
+    machine would use (float16 on a GPU and float32 on a CPU give other images).
     """
+    generator, placement = generator_settings(cfg['generator'])
+    return {'seed': int(cfg.get('seed', 0)), 'layout': dict(cfg['layout']),
+            'image_format': cfg.get('image_format', 'jpg'), 'generator': generator, PLACEMENT: placement}
+
+
+def relative_paths(value: Any, set_dir: Path) -> Any:
+    """``value`` with every path in it (a string that is absolute, or has a ``/`` and names an existing
+    file or folder) made relative to ``set_dir`` when both lie in one tree below the filesystem root:
+    a work dir moved with its sets and data keeps the same settings."""
+    if isinstance(value, dict):
+        return {k: relative_paths(v, set_dir) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [relative_paths(v, set_dir) for v in value]
+    if not isinstance(value, str) or not (os.path.isabs(value) or ('/' in value and os.path.exists(value))):
+        return value
+    path, base = os.path.abspath(value), os.path.abspath(set_dir)
+    return path if os.path.commonpath([path, base]) == os.sep else os.path.relpath(path, base)
+
+
+def generation_settings(cfg: dict[str, Any]) -> dict[str, Any]:
+    """What determines the images, known without loading any model: :func:`pixel_settings` plus the
+    content hash of the real annotation file (a changed real subset under the same path refuses to
+    mix with an old set), paths relative to the set (:func:`relative_paths`)."""
     ann_file = Path(cfg['layout']['ann_file'])
-    return dict(seed=int(cfg.get('seed', 0)), layout=dict(cfg['layout']),
-                layout_ann_sha256=hashlib.sha256(ann_file.read_bytes()).hexdigest(),
-                generator=dict(cfg['generator']), image_format=cfg.get('image_format', 'jpg'))
+    settings = dict(pixel_settings(cfg), layout_ann_sha256=hashlib.sha256(ann_file.read_bytes()).hexdigest())
+    return relative_paths(settings, Path(cfg['out_dir']))
 
 
 def generate_synthetic_set(cfg: dict[str, Any], progress: bool = True) -> SetSummary:
@@ -119,18 +174,23 @@ def generate_synthetic_set(cfg: dict[str, Any], progress: bool = True) -> SetSum
 def _generate(cfg: dict[str, Any], categories: list[dict[str, Any]], out_dir: Path, num_images: int, seed: int,
               rank: int, world_size: int, progress: bool) -> SetSummary:
     layout_cfg = dict(cfg['layout'], seed=seed)
+    batch_size, generator_cfg = one_batch_size(cfg)
     writer = SyntheticSetWriter(out_dir, generation_settings(cfg), categories,
                                 image_format=cfg.get('image_format', 'jpg'))
+    if set_is_complete(cfg):  # nothing is generated: where it would run, and the model, do not matter
+        writer.check_settings(ignore=(PLACEMENT, IDENTITY))
+        return SetSummary(out_dir, num_images, 0, num_images, 0, 0, batch_size)
+    writer.check_settings(ignore=(IDENTITY, ))  # before any model loads
+
+    sampler = build_layout_sampler(layout_cfg)
+    generator = build_generator(generator_cfg)
+    identity = generator.identity()
+    writer.add_settings(**{IDENTITY: relative_paths(identity, out_dir)})
     if rank == 0:
         writer.check_or_write_settings()
     _barrier()
     if rank != 0:
         writer.check_or_write_settings()
-    if set_is_complete(cfg):
-        return SetSummary(out_dir, num_images, 0, num_images, 0, 0)
-
-    sampler = build_layout_sampler(layout_cfg)
-    generator = build_generator(cfg['generator'])
 
     scan = writer.scan(repair=(rank == 0))
     done = set(scan.done)
@@ -141,8 +201,6 @@ def _generate(cfg: dict[str, Any], categories: list[dict[str, Any]], out_dir: Pa
 
     bar = ProgressBar(total=already + len(todo), initial=already,
                       desc=f'generating {out_dir.name} (rank {rank}/{world_size})') if progress else None
-    batch_size = int(cfg.get('batch_size', 1))
-    identity = generator.identity()
     for start in range(0, len(todo), batch_size):
         indices = todo[start:start + batch_size]
         layouts = [sampler.sample(i) for i in indices]
@@ -161,4 +219,4 @@ def _generate(cfg: dict[str, Any], categories: list[dict[str, Any]], out_dir: Pa
     if rank == 0:
         writer.finalize(range(num_images))
     _barrier()
-    return SetSummary(out_dir, num_images, len(todo), len(done), scan.torn_lines, orphans)
+    return SetSummary(out_dir, num_images, len(todo), len(done), scan.torn_lines, orphans, batch_size)

@@ -4,7 +4,7 @@ On disk (one folder per set)::
 
     images/000000123.jpg      one file per image, written atomically (temp file + rename)
     manifest.jsonl            one complete JSON line per finished image: the resume log
-    generation_config.json    the exact settings; a rerun with other settings refuses to mix
+    generation_config.json    what determines the pixels; a rerun with other settings refuses to mix
     annotations.json          COCO, written once every image is done (by rank 0)
 
 An image counts as done only when its manifest line is complete and its image file exists, so a
@@ -137,8 +137,9 @@ class SyntheticSetWriter:
 
     Args:
         out_dir: the set folder (created if needed).
-        settings: everything that determines the images (JSON-serialisable); compared with an
-            existing ``generation_config.json`` so a set never mixes two settings.
+        settings: everything that determines the images (JSON-serialisable; see
+            ``synthetic_set.generation_settings``); compared with an existing ``generation_config.json``
+            so a set never mixes two settings.
         categories: COCO categories (``id``, ``name``) of the real data the layouts came from.
         image_format: 'jpg' or 'png'.
         jpeg_quality: JPEG quality when ``image_format='jpg'``.
@@ -157,19 +158,31 @@ class SyntheticSetWriter:
         self.jpeg_quality = jpeg_quality
 
     # -- settings ---------------------------------------------------------------------------------
+    def check_settings(self, ignore: Iterable[str] = ()) -> bool:
+        """Refuse if ``generation_config.json`` holds other settings than ours, top-level keys in
+        ``ignore`` aside; ``False`` when there is none yet."""
+        path = self.out_dir / CONFIG
+        if not path.exists():
+            return False
+        ignore = set(ignore)
+        old = {k: v for k, v in read_json(path).items() if k not in ignore}
+        diffs = settings_diff(old, {k: v for k, v in self.settings.items() if k not in ignore})
+        if diffs:
+            raise SettingsMismatchError(
+                f'{self.out_dir} holds a synthetic set made with other settings, which would mix two sets:\n  '
+                + '\n  '.join(diffs)
+                + f'\nResume it with the settings in its {CONFIG} (same generator, model revision or weights, '
+                'device class and dtype), use another output folder, or delete this one to regenerate it.')
+        return True
+
+    def add_settings(self, **settings: Any) -> None:
+        """Settings known only later, e.g. what the generator resolved when it loaded."""
+        self.settings.update(json.loads(json.dumps(settings)))
+
     def check_or_write_settings(self) -> None:
         """Write ``generation_config.json``, or refuse if the folder holds a set made otherwise."""
-        path = self.out_dir / CONFIG
-        if path.exists():
-            old = read_json(path)
-            diffs = settings_diff(old, self.settings)
-            if diffs:
-                raise SettingsMismatchError(
-                    f'{self.out_dir} holds a synthetic set made with other settings:\n  '
-                    + '\n  '.join(diffs)
-                    + '\nUse another output folder, or delete this one to regenerate it.')
-            return
-        atomic_write_json(path, self.settings, indent=2)
+        if not self.check_settings():
+            atomic_write_json(self.out_dir / CONFIG, self.settings, indent=2)
 
     # -- resume -----------------------------------------------------------------------------------
     def scan(self, repair: bool = True) -> ManifestScan:

@@ -27,6 +27,10 @@ def _stamp(stat: os.stat_result) -> list[int]:
     return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
 
 
+def _hidden(relative: Path) -> bool:
+    return any(name.startswith('.') for name in relative.parts)
+
+
 def _read_cache(cache_file: PathLike | None) -> dict:
     """The recorded stamps and digests; a missing or unreadable cache is an empty one."""
     if cache_file is None or not Path(cache_file).is_file():
@@ -38,7 +42,8 @@ def _read_cache(cache_file: PathLike | None) -> dict:
 
 
 def tree_digest(root: PathLike, cache_file: PathLike | None = None) -> str:
-    """Digest of every file under ``root``: relative paths and contents.
+    """Digest of every file under ``root``: relative paths and contents. Hidden files and folders
+    (``.git``, ``.DS_Store``, lock files) are left out: they are no part of a dataset or a model.
 
     With ``cache_file`` (a JSON file), a file whose size, mtime, ctime and inode are the ones recorded
     there is not read again, and the file is updated with what was hashed; the digest is the same
@@ -48,7 +53,8 @@ def tree_digest(root: PathLike, cache_file: PathLike | None = None) -> str:
     cache = _read_cache(cache_file)
     hashed = {}
     entries = []
-    for path in sorted(p for p in root.rglob('*') if p.is_file()):
+    files = (p for p in root.rglob('*') if p.is_file() and not _hidden(p.relative_to(root)))
+    for path in sorted(files):
         stamp = _stamp(path.stat())
         known = cache.get(str(path))
         digest = known[1] if known is not None and known[0] == stamp else file_digest(path)

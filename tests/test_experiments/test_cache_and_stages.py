@@ -8,8 +8,8 @@ from conftest import FISH_MINI
 from helpers import REPO
 
 from mmgen_det.experiments.cache import DIGEST_CACHE, StageCache, read_stage_log, stage_key
-from mmgen_det.experiments.config import Schedule, load_experiment
-from mmgen_det.experiments.runner import ExperimentRunner
+from mmgen_det.experiments.config import Generator, Schedule, load_experiment
+from mmgen_det.experiments.runner import ExperimentRunner, StageResult
 from mmgen_det.experiments.stages import best_iteration, bind_real_data, schedule_cfg
 from mmgen_det.utils import hashing
 from mmgen_det.utils.hashing import tree_digest
@@ -102,3 +102,20 @@ def test_bind_real_data_points_layouts_and_crops_at_the_subset():
 def test_best_iteration():
     assert best_iteration('/w/best_coco_bbox_mAP_iter_120.pth') == 120
     assert best_iteration('/w/epoch_3.pth') is None
+
+
+def test_generate_stage_is_keyed_by_what_determines_the_pixels(tmp_path):
+    """Batch sizes and the device index change no pixel, so no stage key; the dtype does."""
+    exp = load_experiment(REPO / 'configs/experiments/demo_fish4knowledge-mini.py')
+    subset = StageResult('subset', 'k' * 16, tmp_path, 'cached', {})
+
+    def key(name: str, **generation) -> str:
+        config = tmp_path / f'{name}.py'
+        config.write_text(f"_base_ = [{str(REPO / 'configs/_base_/generation/gligen_text-box_fish4knowledge.py')!r}]\n"
+                          f'train_dataloader = dict(dataset=dict(generation={generation!r}))\n')
+        runner = ExperimentRunner(exp, tmp_path / 'work', dry_run=True, echo=False)
+        return runner.generate(Generator(name, str(config), 1.0), subset, None, 10, 0).key
+    gpu0 = key('gpu0', batch_size=8, generator=dict(device='cuda:0'))
+    assert key('gpu1', batch_size=2, generator=dict(device='cuda:1', batch_size=2)) == gpu0
+    assert key('fp32', batch_size=8, generator=dict(device='cuda:0', dtype='float32')) != gpu0
+    assert not (tmp_path / 'work').exists()

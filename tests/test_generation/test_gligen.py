@@ -15,6 +15,7 @@ from mmgen_det.generation.crops import ObjectCrop
 from mmgen_det.generation.gligen import GLIGENGenerator, SafetyCheckError, retry_seed
 from mmgen_det.generation.model_loading import ModelNotAvailableError, NotAGligenModelError
 from mmgen_det.layouts import Layout
+from mmgen_det.utils.hashing import tree_digest
 
 PHRASES = {'fish': 'a fish', 'crab': 'a crab', 'ray': 'a ray'}
 # beta=1: with 2 steps the default 0.3 would ground int(0.6) = 0 steps
@@ -92,7 +93,9 @@ def test_loads_local_dir(text_box, tiny_gligen_dir):
     assert text_box.resolved_model.local_dir == tiny_gligen_dir('text-box').resolve()
     identity = text_box.identity()
     assert identity['model'] == str(tiny_gligen_dir('text-box')) and identity['revision'] is None
+    assert identity['weights'] == tree_digest(tiny_gligen_dir('text-box'))  # no commit names local weights
     assert identity['grounding'] == 'text-box' and identity['dtype'] == 'float32'
+    assert identity['device'] == 'cpu' and identity['version'] == GLIGENGenerator.version
     assert identity['scheduler'] == 'DDIMScheduler' and identity['scheduled_sampling_beta'] == 1.0
     json.dumps(identity)
 
@@ -112,6 +115,7 @@ def test_loads_hub_id_from_offline_cache(text_box, tiny_gligen_dir, tmp_path, mo
     gen = GLIGENGenerator('tiny-org/tiny-gligen', grounding='text-box', **FAST)
     assert gen.resolved_model.local_dir == repo / 'snapshots' / commit
     assert gen.identity()['model'] == 'tiny-org/tiny-gligen' and gen.identity()['revision'] == commit
+    assert gen.identity()['weights'] is None  # the commit names them
     layout = layouts()[:1]
     np.testing.assert_allclose(gen.generate_arrays(layout, [3])[0], text_box.generate_arrays(layout, [3])[0],
                                atol=1e-6)

@@ -1,12 +1,18 @@
 """tools/generate.py with a tiny GLIGEN saved by `python -m mmgen_det.testing.tiny_gligen`, extended,
-then drawn by tools/browse_synthetic.py."""
+then drawn by tools/browse_synthetic.py; `--cfg-options generation.KEY=VALUE` sets the one
+`generation` of the config's synthetic dataset."""
 from __future__ import annotations
 
+import importlib.util
 import json
 
-from helpers import run_tool
+import pytest
+from helpers import REPO, run_tool
+from mmengine.config import Config
 from PIL import Image
 from synthetic_sets import write_gligen_config
+
+GENERATION_CONFIGS = sorted((REPO / 'configs' / '_base_' / 'generation').glob('*.py'))
 
 
 def test_generate_resume_and_browse(tmp_path, fish_coco):
@@ -15,8 +21,8 @@ def test_generate_resume_and_browse(tmp_path, fish_coco):
     assert (model_dir / 'model_index.json').is_file() and proc.stdout.strip()
     out = tmp_path / 'set'
     cfg = write_gligen_config(tmp_path / 'gen_cfg.py', fish_coco, model_dir, out, num_images=3)
-    proc = run_tool(['tools/generate.py', str(cfg)])
-    assert '3 generated now' in proc.stdout
+    proc = run_tool(['tools/generate.py', str(cfg), '--cfg-options', 'generation.batch_size=3'])
+    assert '3 generated now in batches of 3' in proc.stdout
     coco = json.loads((out / 'annotations.json').read_text())
     assert [im['id'] for im in coco['images']] == [0, 1, 2]
     assert all(Image.open(out / im['file_name']).size == (64, 64) for im in coco['images'])
@@ -33,3 +39,22 @@ def test_generate_resume_and_browse(tmp_path, fish_coco):
     grid = tmp_path / 'grid.png'
     proc = run_tool(['tools/browse_synthetic.py', str(out), '--out', str(grid), '--num', '4'])
     assert Image.open(grid).size[0] > 0 and 'drew 4 of 4 images' in proc.stdout
+
+
+def load_generate_tool():
+    spec = importlib.util.spec_from_file_location('generate_tool', REPO / 'tools' / 'generate.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize('config', GENERATION_CONFIGS, ids=lambda p: p.stem)
+def test_generation_options_reach_the_one_generation(config):
+    """The shipped configs describe the set once (the dataset's `generation`, no stale top-level copy,
+    one batch size), and `generation.KEY=VALUE` options change that description."""
+    assert 'generation' not in Config.fromfile(config)
+    tool = load_generate_tool()
+    gen = tool.load_generation_cfg(tool.parse_args([str(config), '--cfg-options', 'generation.batch_size=5',
+                                                    'generation.layout.width=64', 'generation.seed=7']))
+    assert (gen['batch_size'], gen['layout']['width'], gen['seed']) == (5, 64, 7)
+    assert 'batch_size' not in gen['generator']

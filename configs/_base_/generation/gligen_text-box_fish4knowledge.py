@@ -13,7 +13,7 @@ train_dataloader = dict(
     dataset=dict(
         data_root=synthetic_root,
         generation=dict(
-            batch_size=8,
+            batch_size=8,  # layouts denoised together: lower it if the GPU runs out of memory
             layout=dict(_delete_=True, ann_file={{_base_.real_ann_file}}, strategy='jitter', width=512,
                         height=512, zoom=(1.5, 3.0), min_box_cells=2, min_boxes=1),
             generator=dict(
@@ -28,5 +28,4 @@ train_dataloader = dict(
                 guidance_scale=7.5,
                 scheduled_sampling_beta=0.3,
                 scheduler='DDIMScheduler',
-                device='auto',  # cuda + float16 when a GPU is present, else cpu + float32
-                batch_size=8))))
+                device='auto'))))  # cuda + float16 when a GPU is present, else cpu + float32

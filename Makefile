@@ -10,7 +10,7 @@ DEMO_WORK_DIR ?= work_dirs/demo
 GENERATOR ?= copy-paste
 DEMO_DEVICE ?= cpu
 
-.PHONY: install browser test demo bench clean
+.PHONY: install browser test demo bench bench-accuracy clean
 
 install: $(STAMP)
 	@$(PY) -c "import torch, mmcv, mmcv.ops, mmdet, mmgen_det; \
@@ -53,6 +53,13 @@ demo: install
 
 bench: install
 	$(PY) benchmarks/run_all.py
+
+# Real-only vs generated data by number of real images on the full Fish4Knowledge and raccoon sets
+# (paths: FISH=, RACCOON=); every stage cached in work_dirs/bench_accuracy, so a rerun resumes.
+FISH ?= ../shared/data/fish4knowledge
+RACCOON ?= ../shared/data/raccoon
+bench-accuracy: install
+	$(PY) benchmarks/bench_accuracy.py --fish $(FISH) --raccoon $(RACCOON) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

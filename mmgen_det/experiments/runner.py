@@ -284,16 +284,21 @@ class ExperimentRunner:
         label = f'N{n}_s{seed}'
         rows = []
 
+        tests: dict[str, StageResult] = {}  # by trained stage: a training reported twice is tested once
+
         def row(arm: str, trained: StageResult, chain: list[StageResult], gen: str = report.NONE,
                 filt: str = report.NONE, kept: int = 0) -> None:
-            tested = self.test_stage(trained, f'{label}_{arm}_{gen}_{filt}', data, test_n)
+            if trained.key not in tests:
+                tests[trained.key] = self.test_stage(trained, f'{label}_{arm}_{gen}_{filt}', data, test_n)
+            tested = tests[trained.key]
             rows.append(self.result_row(n, arm, gen, filt, seed, tested, chain + [tested], kept))
 
+        real_only = None
         if 'real-only' in exp.arms:
             sched = exp.schedule('real')
-            trained = self.train_stage('real', label, dict(base, detector=self.detector_digest('real')),
-                                       lambda d: self.finalize(real_cfg, sched, seed, d), sched, val_n)
-            row('real-only', trained, [trained])
+            real_only = self.train_stage('real', label, dict(base, detector=self.detector_digest('real')),
+                                         lambda d: self.finalize(real_cfg, sched, seed, d), sched, val_n)
+            row('real-only', real_only, [real_only])
 
         synthetic_iterations = []
         filter_detector = None
@@ -311,12 +316,23 @@ class ExperimentRunner:
         if 'compute-matched' in exp.arms:
             iters = compute_matched_iterations(synthetic_iterations)
             sched = exp.schedule('compute-matched').fixed(iters)
-            matched_cfg = self.real_cfg('compute-matched', real, subset)
-            inputs = dict(base, detector=self.detector_digest('compute-matched'))
-            trained = self.train_stage('compute-matched', label, inputs,
-                                       lambda d: self.finalize(matched_cfg, sched, seed, d), sched, val_n)
-            row('compute-matched', trained, [trained])
+            if real_only is not None and self.is_compute_matched(real_only, sched):
+                row('compute-matched', real_only, [real_only])
+            else:
+                matched_cfg = self.real_cfg('compute-matched', real, subset)
+                inputs = dict(base, detector=self.detector_digest('compute-matched'))
+                trained = self.train_stage('compute-matched', label, inputs,
+                                           lambda d: self.finalize(matched_cfg, sched, seed, d), sched, val_n)
+                row('compute-matched', trained, [trained])
         return rows
+
+    def is_compute_matched(self, real_only: StageResult, matched: Schedule) -> bool:
+        """Whether the real-only run already is the control: same detector config, and a fixed
+        schedule (no early stop) as long as the generated-data runs. It is then reported twice and
+        trained once."""
+        exp = self.exp
+        return (exp.schedule('real') == matched and real_only.iterations in (0, matched.max_iters)
+                and exp.detector_config('real') == exp.detector_config('compute-matched'))
 
     def synthetic_runs(self, base: dict, real: stages.RealData | None, subset: StageResult, generated: StageResult,
                        scored: StageResult | None, gen: Generator, filt: Filter, label: str, val_n: int,
@@ -445,6 +461,10 @@ class ExperimentRunner:
                 images[f'synthetic samples: {gen}'] = grid.name
         notes = ['Filter-detector training (PR filters) is not counted in `iterations`; its time is in '
                  '`wall_seconds`.'] if self.exp.filter_detector else []
+        real_checkpoints = {r['checkpoint'] for r in rows if r['arm'] == 'real-only'}
+        if any(r['checkpoint'] in real_checkpoints for r in rows if r['arm'] == 'compute-matched'):
+            notes.append('`compute-matched` and `real-only` are one training here: real-only ran a fixed schedule '
+                         '(no early stop) exactly as long as the generated-data runs, so it is its own control.')
         data = next(r.record for r in self.results if r.stage == 'data')
         text = report.render_report(self.exp.name, rows, self.exp.settings(), images, notes,
                                     report.data_section(data, self.exp.derived))

@@ -59,3 +59,13 @@ def test_config_errors_are_one_clear_line(tmp_path):
     proc = run_tool(['tools/run_experiment.py', str(bad), '--dry-run'], check=False)
     assert proc.returncode != 0
     assert "run_experiment: unknown arms ['typo']" in proc.stderr
+
+
+def test_a_fixed_length_real_only_run_is_its_own_compute_matched_control(tmp_path):
+    # no early stop anywhere and real-only as long as pretrain + finetune: one training, one test
+    fixed = ['schedules.default.patience=None', 'schedules.default.max_iters=400', 'schedules.pretrain.max_iters=250',
+             'schedules.finetune.max_iters=150']
+    demo = 'configs/experiments/demo_fish4knowledge-mini.py'
+    assert 'run_experiment --dry-run: 8 stages resolved, 8 to run' in dry_run(demo, tmp_path / 'work', *fixed)
+    longer = fixed[:-1] + ['schedules.finetune.max_iters=200']  # the control must train 450: a stage of its own
+    assert 'run_experiment --dry-run: 10 stages resolved' in dry_run(demo, tmp_path / 'w2', *longer)

@@ -1,0 +1,126 @@
+"""How much does generated data help? The data-efficiency sweep of the product, on real datasets.
+
+    python benchmarks/bench_accuracy.py [--fish ../shared/data/fish4knowledge] [--raccoon ../shared/data/raccoon]
+        [--datasets fish4knowledge raccoon] [--num-real 10 50 300 all] [--seeds 0 1]
+        [--pretrain-val real synthetic] [--work-dir work_dirs/bench_accuracy] [--out-dir benchmarks/accuracy]
+
+For each dataset the experiment folder is derived from the data by ``tools/init_experiment.py`` (the
+CPU recipe: detector, input scale, schedules), exactly as a user's ``run_experiment --data`` would,
+then run with ``tools/run_experiment.py`` for each pretrain-validation choice:
+
+- arms: real-only, synthetic-pretrain (pretrain on generated images, fine-tune on the N real ones),
+  mixed, and the compute-matched control (real-only trained as long as the longest generated-data
+  run), copy-paste generation, without and with the PR filter (``min(P, R) >= 0.1``, the best cell of
+  ``benchmarks/filter_auc.py``);
+- ``pretrain_val='real'`` (checkpoint chosen on the real val split) and ``'synthetic'`` (on 15% of
+  the generated set held out from pretraining, as the reference study does).
+
+Every stage is cached in ``--work-dir``: an interrupted run, rerun with the same arguments, runs only
+what it had not finished. Results: ``OUT_DIR/<dataset>_<pretrain_val>.csv`` (every run),
+``OUT_DIR/<dataset>_<pretrain_val>.png`` (mAP vs N, seeds' spread) and ``OUT_DIR/README.md`` (the
+tables, with the "≈ real images" column: the N at which real-only reaches each arm's mAP).
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import REPO, machine  # noqa: E402
+
+DATASETS = ('fish4knowledge', 'raccoon')
+#: min(P, R) >= 0.1: the filter setting that separated correct from shifted layouts best (filter_auc.py)
+PR_FILTER = dict(type='pr', min_precision=0.1, min_recall=0.1)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    shared = REPO.parent / 'shared' / 'data'
+    p.add_argument('--fish', type=Path, default=shared / 'fish4knowledge', help='Fish4Knowledge (YOLO export)')
+    p.add_argument('--raccoon', type=Path, default=shared / 'raccoon', help='raccoon (Pascal VOC)')
+    p.add_argument('--datasets', nargs='+', default=list(DATASETS), choices=DATASETS)
+    p.add_argument('--num-real', nargs='+', default=['10', '50', '300', 'all'])
+    p.add_argument('--seeds', nargs='+', default=['0', '1'])
+    p.add_argument('--pretrain-val', nargs='+', default=['real', 'synthetic'], choices=('real', 'synthetic'))
+    p.add_argument('--no-filter-arm', action='store_true', help='only the unfiltered generated set')
+    p.add_argument('--work-dir', type=Path, default=REPO / 'work_dirs' / 'bench_accuracy')
+    p.add_argument('--out-dir', type=Path, default=REPO / 'benchmarks' / 'accuracy')
+    p.add_argument('--dry-run', action='store_true', help='print the stages and the compute estimate only')
+    return p.parse_args(argv)
+
+
+def tool(*args: str) -> None:
+    """A product tool in a subprocess, its output on screen (progress and ETA of every stage)."""
+    cmd = [sys.executable, str(REPO / 'tools' / args[0]), *args[1:]]
+    print('$', ' '.join(cmd), flush=True)
+    subprocess.run(cmd, cwd=REPO, check=True)
+
+
+def variant_config(experiment: Path, pretrain_val: str, with_filter: bool) -> Path:
+    """An experiment config inheriting the derived one: the benchmark's filters and pretrain validation."""
+    filters = {'none': None} | ({'pr-0.1': PR_FILTER} if with_filter else {})
+    path = experiment.parent / f'bench_{pretrain_val}.py'
+    path.write_text(f"_base_ = ['{experiment.name}']\nname = '{experiment.parent.name}_{pretrain_val}'\n"
+                    f'filters = {filters!r}\npretrain_val = {pretrain_val!r}\n')
+    return path
+
+
+def run_dataset(name: str, source: Path, args) -> list[tuple[str, Path]]:
+    """Init (once) and run every variant of one dataset; the result files of each."""
+    if not source.exists():
+        flag = '--fish' if name == 'fish4knowledge' else '--raccoon'
+        print(f'bench_accuracy: {name}: {source} not found, skipped (give its path with {flag} PATH)')
+        return []
+    folder = args.work_dir / name
+    if not (folder / 'experiment.py').is_file():
+        tool('init_experiment.py', str(source), '--out', str(folder), '--device', 'cpu',
+             '--num-real', *args.num_real, '--seeds', *args.seeds)
+    produced = []
+    for pretrain_val in args.pretrain_val:
+        config = variant_config(folder / 'experiment.py', pretrain_val, not args.no_filter_arm)
+        tool('run_experiment.py', str(config), '--work-dir', str(folder), *(['--dry-run'] if args.dry_run else []))
+        if args.dry_run:
+            continue
+        stem = f'{name}_{pretrain_val}'
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copy(folder / 'results.csv', args.out_dir / f'{stem}.csv')
+        shutil.copy(folder / 'map_vs_n.png', args.out_dir / f'{stem}.png')
+        produced.append((stem, folder))
+    return produced
+
+
+def write_readme(produced: list[tuple[str, Path]], args, seconds: float) -> Path:
+    from mmgen_det.experiments.report import aggregate, headline, read_csv, summary_table
+    info = machine()
+    lines = ['# Accuracy benchmark: real-only vs generated data, by number of real images',
+             '', f'`python benchmarks/bench_accuracy.py` ({info["cores"]} cores, {info["cpu"]}; the last invocation took '
+             f'{seconds / 3600:.1f} h, cached stages excluded). COCO mAP on each dataset\'s real **test** split; CPU recipe of '
+             '`mmgen_det/recipes.py` (from scratch), copy-paste generation; "≈ real images": the N at which '
+             'the real-only curve of the same sweep reaches the arm\'s mAP.', '']
+    for stem, folder in produced:
+        rows = read_csv(args.out_dir / f'{stem}.csv')
+        summary = aggregate(rows)
+        lines += [f'## {stem}', '', f'Settings: `{folder.name}/bench_{stem.rsplit("_", 1)[1]}.py` over the '
+                  f'derived `{folder.name}/experiment.py`; every run: `{stem}.csv`.', '',
+                  summary_table(summary), '', *headline(summary), '', f'![mAP vs N: {stem}]({stem}.png)', '']
+    path = args.out_dir / 'README.md'
+    path.write_text('\n'.join(lines))
+    return path
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    start = time.monotonic()
+    produced = []
+    for name in args.datasets:
+        produced += run_dataset(name, args.fish if name == 'fish4knowledge' else args.raccoon, args)
+    if produced:
+        print(f'bench_accuracy: {write_readme(produced, args, time.monotonic() - start)}')
+
+
+if __name__ == '__main__':
+    main()

@@ -77,8 +77,13 @@ def run_dataset(name: str, source: Path, args) -> list[tuple[str, Path]]:
         return []
     folder = args.work_dir / name
     if not (folder / 'experiment.py').is_file():
+        from mmgen_det.experiments.init import InitSettings, read_profile, training_images
+        train = training_images(read_profile(InitSettings(str(source)))[1])
+        num_real = [n for n in args.num_real if n == 'all' or int(n) < train]
+        if num_real != args.num_real:
+            print(f'bench_accuracy: {name} has {train} training images: N = {" ".join(num_real)}')
         tool('init_experiment.py', str(source), '--out', str(folder), '--device', 'cpu',
-             '--num-real', *args.num_real, '--seeds', *args.seeds)
+             '--num-real', *num_real, '--seeds', *args.seeds)
     produced = []
     for pretrain_val in args.pretrain_val:
         config = variant_config(folder / 'experiment.py', pretrain_val, not args.no_filter_arm)

@@ -105,6 +105,14 @@ def read_profile(settings: InitSettings) -> tuple[DataProfile, dict[str, int]]:
     return profile_coco(train), {k: len(v['images']) for k, v in by_name.items()}
 
 
+def training_images(counts: dict[str, int]) -> int:
+    """Real training images the runs can draw from: the training split, less the val/test images
+    split off it when the data has no such splits."""
+    train = counts.get('train', next(iter(counts.values())))
+    missing = [s for s in ('val', 'test') if s not in counts]
+    return round(train * (1 - sum(DEFAULT_SPLIT[s] for s in missing))) if missing else train
+
+
 def derive_generation(name: str, profile: DataProfile, factor: float, data_root: str) -> dict[str, Any]:
     """The ``generation`` dict of one generator, derived from the data."""
     ann_file = f'{data_root}annotations/train.json'
@@ -179,9 +187,7 @@ def init_experiment(settings: InitSettings, out: str | Path) -> Path:
     for message in generation_warnings:
         warnings.warn(message, stacklevel=2)
 
-    train_images = counts.get('train', next(iter(counts.values())))
-    if 'val' not in counts or 'test' not in counts:
-        train_images = round(train_images * (1 - sum(DEFAULT_SPLIT[s] for s in ('val', 'test') if s not in counts)))
+    train_images = training_images(counts)
     arms = settings.arms or DEFAULT_ARMS
     bad = [a for a in arms if a not in ARMS]
     if bad:

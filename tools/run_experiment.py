@@ -92,7 +92,10 @@ def main(argv=None) -> None:
 
     start = time.monotonic()
     plan = ExperimentRunner(exp, work_dir, dry_run=True, echo=args.dry_run and args.verbose)
-    plan.run()
+    try:
+        plan.run()
+    except (FileNotFoundError, ValueError) as e:  # e.g. num_real above the training split
+        sys.exit(f'run_experiment: {e}')
     if args.dry_run:
         print(plan.plan_summary())
         todo = sum(r.status == 'to run' for r in plan.results)
@@ -105,7 +108,7 @@ def main(argv=None) -> None:
                               total_stages=len(plan.results))
     try:
         rows = runner.run()
-    except ClassMismatchError as e:
+    except (ClassMismatchError, FileNotFoundError) as e:  # found before any training: one clear line
         sys.exit(f'run_experiment: {e}')
     outputs = runner.write_outputs(rows)
     if not runner.main:

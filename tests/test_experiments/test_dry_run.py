@@ -69,3 +69,12 @@ def test_a_fixed_length_real_only_run_is_its_own_compute_matched_control(tmp_pat
     assert 'run_experiment --dry-run: 8 stages resolved, 8 to run' in dry_run(demo, tmp_path / 'work', *fixed)
     longer = fixed[:-1] + ['schedules.finetune.max_iters=200']  # the control must train 450: a stage of its own
     assert 'run_experiment --dry-run: 10 stages resolved' in dry_run(demo, tmp_path / 'w2', *longer)
+
+
+def test_a_missing_backbone_checkpoint_stops_the_sweep_with_one_line(tmp_path):
+    missing = tmp_path / 'resnet50_imagenet.pth'
+    proc = run_tool(['tools/run_experiment.py', REFERENCE, '--work-dir', str(tmp_path / 'work'), '--cfg-options',
+                     f'data.source={REPO / "data" / "fish4knowledge-mini"}', 'data.image_mode=symlink',
+                     'num_real=[10]', 'seeds=[0]', f'cfg_options.model.backbone.init_cfg.checkpoint={missing}'], check=False, timeout=600)
+    assert proc.returncode != 0 and 'Traceback' not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith('run_experiment: ') and str(missing) in proc.stderr

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..layouts import build_layout_sampler
+from ..layouts.sampler import LAYOUT_VERSION
 from ..utils.io import read_json
 from ..utils.progress import ProgressBar
 from .builder import build_generator, generator_settings
@@ -131,7 +132,7 @@ def pixel_settings(cfg: dict[str, Any]) -> dict[str, Any]:
     machine would use (float16 on a GPU and float32 on a CPU give other images).
     """
     generator, placement = generator_settings(cfg['generator'])
-    return {'seed': int(cfg.get('seed', 0)), 'layout': dict(cfg['layout']),
+    return {'seed': int(cfg.get('seed', 0)), 'layout': dict(cfg['layout']), 'layout_version': LAYOUT_VERSION,
             'image_format': cfg.get('image_format', 'jpg'), 'generator': generator, PLACEMENT: placement}
 
 

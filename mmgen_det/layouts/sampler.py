@@ -68,6 +68,8 @@ from .stats import LATENT_CELL, summarize_boxes
 
 PathLike = Union[str, os.PathLike]
 
+#: bumped whenever the same settings and seed give other layouts: a set resumed across it would mix both
+LAYOUT_VERSION = 2
 STRATEGIES = ('copy', 'jitter', 'fit')
 ASPECTS = ('crop', 'stretch')
 TOO_MANY_POLICIES = ('drop_smallest', 'error')

@@ -159,6 +159,16 @@ def test_other_settings_refuse_to_mix(fish_coco, tmp_path):
     assert (tmp_path / 'set' / 'manifest.jsonl').read_bytes() == before
 
 
+def test_a_set_started_by_another_layout_sampler_refuses_to_mix(fish_coco, tmp_path, monkeypatch):
+    import mmgen_det.generation.synthetic_set as synthetic_set
+    cfg = copy_paste_cfg(fish_coco, tmp_path / 'set', num_images=2)
+    generate_synthetic_set(cfg, progress=False)
+    monkeypatch.setattr(synthetic_set, 'LAYOUT_VERSION', synthetic_set.LAYOUT_VERSION + 1)
+    cfg['num_images'] = 3
+    with pytest.raises(SettingsMismatchError, match='layout_version'):
+        generate_synthetic_set(cfg, progress=False)
+
+
 def test_concurrent_run_on_the_same_folder_refuses(fish_coco, tmp_path):
     cfg = copy_paste_cfg(fish_coco, tmp_path / 'set', num_images=2)
     with SetLock(tmp_path / 'set'):  # another run holds the folder

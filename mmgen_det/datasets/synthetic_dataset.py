@@ -20,7 +20,7 @@ from ..utils.io import safe_join
 
 PR_FILTER_KEY = 'pr_filter'
 FEATURE_DISTANCE_KEY = 'feature_distance'
-# What a data info keeps of each stored score record. The rest (matches, detector identity,
+# What a data info keeps of each stored score record. The rest (matches, detections, detector identity,
 # thresholds) and the generation record stay in annotations.json: copied into 100,000 data infos
 # they made loading 1.6x slower than CocoDataset's, for fields no filter or transform reads.
 SCORE_FIELDS = {PR_FILTER_KEY: ('precision', 'recall', 'num_matched', 'num_detections', 'num_boxes'),

@@ -77,12 +77,17 @@ class Match:
 
 @dataclass(frozen=True)
 class PRScore:
-    """One image's result. ``matches`` are in matching order (detection score, descending)."""
+    """One image's result. ``matches`` are in matching order (detection score, descending).
+
+    ``kept`` indexes the input detections that were kept, highest score first (the order ``Match.det``
+    counts in), so the detections themselves can be stored next to the score, unmatched ones included.
+    """
     precision: float
     recall: float
     num_detections: int
     num_boxes: int
     matches: tuple[Match, ...] = field(default=())
+    kept: tuple[int, ...] = field(default=())
 
     @property
     def num_matched(self) -> int:
@@ -144,4 +149,4 @@ def score_image(det_boxes, det_scores, gt_boxes, score_thr: float = DEFAULT_SCOR
                                labels, gt_labels, class_aware)
     precision, recall = precision_recall(len(matches), len(keep), len(gt_boxes))
     return PRScore(precision=precision, recall=recall, num_detections=len(keep),
-                   num_boxes=len(gt_boxes), matches=matches)
+                   num_boxes=len(gt_boxes), matches=matches, kept=tuple(int(k) for k in keep))

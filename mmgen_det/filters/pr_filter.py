@@ -6,8 +6,17 @@ dict stored under ``annotations.json -> images[i] -> "pr_filter" -> KEY``::
 
     {"precision": 0.75, "recall": 1.0, "num_detections": 4, "num_matched": 3, "num_boxes": 3,
      "matches": [[layout_box_index, detection_score, iou], ...],
+     "detections": {"bboxes": [[x1, y1, x2, y2], ...], "classes": ["fish", ...], "scores": [0.912, ...],
+                    "layout_box": [layout_box_index or -1, ...]},
      "detector": {"config": ..., "config_sha256": ..., "checkpoint": ..., "sha256": ...},
      "thresholds": {"score_thr": 0.05, "iou_thr": 0.3, "class_aware": false, "nms": "class-agnostic"}}
+
+``detections`` are the detections the matching used (score >= ``score_thr``, highest first), so that
+the gallery can draw the false positives too: ``xyxy`` boxes in image pixels, the detector's class
+names, and per detection the layout box it matched (-1: off every layout box). They are rounded
+(``BOX_DECIMALS``, ``SCORE_DECIMALS``) to keep annotations.json small; the exact scores of the matched
+ones stay in ``matches``. Records written before detections were stored, and those of images that
+could not be decoded, have none.
 
 ``KEY`` (:func:`pr_key`) is derived from the checkpoint's sha256 and the thresholds, so scores of
 several detectors, or of one detector at several thresholds, coexist in one file.
@@ -38,6 +47,8 @@ from mmdet.registry import TRANSFORMS
 from .matching import DEFAULT_IOU_THR, DEFAULT_SCORE_THR, PRScore, check_unit_interval, score_image
 
 RESULTS_KEY = 'pr_filter'  # same key as SyntheticDetDataset's data infos, so both carry one dict
+BOX_DECIMALS = 1  # a tenth of a pixel: finer than any drawn box shows
+SCORE_DECIMALS = 3
 
 
 @dataclass(frozen=True)
@@ -83,12 +94,26 @@ def pr_key(checkpoint_sha256: str, settings: MatchSettings) -> str:
     return f'{checkpoint_sha256[:12]}_s{settings.score_thr:g}_i{settings.iou_thr:g}_{mode}'
 
 
-def pr_record(score: PRScore, detector: dict[str, Any], settings: MatchSettings) -> dict[str, Any]:
+def detections_record(dets: Detections, score: PRScore, classes: Sequence[str]) -> dict[str, list]:
+    """The detections ``score`` was computed from, rounded, in its matching order (module docstring)."""
+    kept = np.asarray(score.kept, dtype=np.intp)
+    box_of = {m.det: m.box for m in score.matches}
+    return dict(bboxes=np.round(dets.boxes.reshape(-1, 4)[kept], BOX_DECIMALS).tolist(),
+                classes=[classes[int(label)] for label in dets.labels[kept]],
+                scores=np.round(dets.scores[kept], SCORE_DECIMALS).tolist(),
+                layout_box=[box_of.get(d, -1) for d in range(len(kept))])
+
+
+def pr_record(score: PRScore, detector: dict[str, Any], settings: MatchSettings,
+              detections: dict[str, list] | None = None) -> dict[str, Any]:
     """The stored form of one image's score (see the module docstring)."""
-    return dict(precision=score.precision, recall=score.recall, num_detections=score.num_detections,
-                num_matched=score.num_matched, num_boxes=score.num_boxes,
-                matches=[[m.box, m.score, m.iou] for m in score.matches],
-                detector=dict(detector), thresholds=settings.to_dict())
+    record = dict(precision=score.precision, recall=score.recall, num_detections=score.num_detections,
+                  num_matched=score.num_matched, num_boxes=score.num_boxes,
+                  matches=[[m.box, m.score, m.iou] for m in score.matches],
+                  detector=dict(detector), thresholds=settings.to_dict())
+    if detections is not None:
+        record['detections'] = detections
+    return record
 
 
 def check_detector_files(config: str | Path, checkpoint: str | Path) -> None:
@@ -270,8 +295,8 @@ class PRFilter(BaseTransform):
         dets = detector.predict([results['img']], self.settings.class_aware)[0]
         score = score_detections(dets, boxes.reshape(-1, 4), labels, self.settings)
         key = pr_key(detector.identity['sha256'], self.settings)
-        results[RESULTS_KEY] = {**results.get(RESULTS_KEY, {}),
-                                key: pr_record(score, detector.identity, self.settings)}
+        record = pr_record(score, detector.identity, self.settings, detections_record(dets, score, detector.classes))
+        results[RESULTS_KEY] = {**results.get(RESULTS_KEY, {}), key: record}
         results['pr_key'] = key
         return results
 

@@ -8,7 +8,8 @@ In: a set folder (``annotations.json`` whose COCO annotations are the layout box
     annotations.json        each image gains "pr_filter": {KEY: record}, merged in atomically at the
                             end (under a lock), next to the scores of other detectors/thresholds
 
-A killed run resumes from the log: images with a complete line are not scored again. Images that
+A killed run resumes from the log: images with a complete line are not scored again (lines written
+before the detections were stored are resumed as they are: delete the log to get them). Images that
 fail to decode are reported, counted, and stored with precision = recall = 0 and an ``error``, so
 that any positive threshold in ``SyntheticDetDataset`` drops them deterministically.
 
@@ -32,7 +33,7 @@ from ..generation.writer import read_annotations
 from ..utils.io import atomic_write_json, read_json, safe_join
 from ..utils.progress import ProgressBar
 from .matching import PRScore, check_unit_interval
-from .pr_filter import FilterDetector, MatchSettings, pr_key, pr_record, score_detections
+from .pr_filter import FilterDetector, MatchSettings, detections_record, pr_key, pr_record, score_detections
 
 ANNOTATIONS = 'annotations.json'
 SCORES_DIR = 'pr_scores'
@@ -212,7 +213,8 @@ def score_set(out_dir: str | Path, detector: FilterDetector, settings: MatchSett
         for (im, _), dets in zip(images, detector.predict([img for _, img in images], settings.class_aware)):
             gt, names = boxes[im['id']]
             labels = np.array([label_of[n] for n in names], dtype=np.int64) if label_of else None
-            record = pr_record(score_detections(dets, gt, labels, settings), detector.identity, settings)
+            score = score_detections(dets, gt, labels, settings)
+            record = pr_record(score, detector.identity, settings, detections_record(dets, score, detector.classes))
             done[im['id']] = record
             entries.append(dict(image_id=im['id'], record=record))
         append_lines(log, entries)

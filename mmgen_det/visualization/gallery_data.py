@@ -2,10 +2,10 @@
 
 In: a synthetic set's COCO dict (layout boxes, ``generation`` records, stored ``pr_filter`` and
 ``feature_distance`` scores) and, optionally, the real annotations its layouts came from. Out: per
-image its boxes, every stored score and its generation record; per class the real boxes' sizes; the
-boxes to cut out as crops. Scores are exported unrounded: the page applies the keep rule of
-``SyntheticDetDataset(filter_cfg=...)`` to them, and a rounded value could fall on the other side of
-a threshold.
+image its boxes, every stored score (with the filter detector's detections where they were stored)
+and its generation record; per class the real boxes' sizes; the boxes to cut out as crops. Scores
+are exported unrounded: the page applies the keep rule of ``SyntheticDetDataset(filter_cfg=...)`` to
+them, and a rounded value could fall on the other side of a threshold.
 """
 from __future__ import annotations
 
@@ -56,10 +56,20 @@ def js_safe(value: Any) -> Any:
     return value
 
 
+def detection_boxes(detections: dict[str, list]) -> list[list[Any]]:
+    """The stored detections, one row each as the page reads them, values as stored:
+    ``[x1, y1, x2, y2, class name, score, layout box index or -1]``."""
+    return [[*bbox, name, score, box] for bbox, name, score, box
+            in zip(detections['bboxes'], detections['classes'], detections['scores'], detections['layout_box'])]
+
+
 def pr_entry(record: dict[str, Any]) -> dict[str, Any]:
-    """What the page reads of a stored PR record (``p``/``r`` exactly as stored)."""
+    """What the page reads of a stored PR record (``p``/``r`` exactly as stored; ``dets`` only where
+    the record has detections: older records and undecodable images have none)."""
     entry = dict(p=record['precision'], r=record['recall'], det=record.get('num_detections'),
                  matches=record.get('matches', []))
+    if 'detections' in record:
+        entry['dets'] = detection_boxes(record['detections'])
     if 'error' in record:
         entry['error'] = record['error']
     return entry

@@ -30,11 +30,14 @@ LAYOUT = {0: ([[0, 0, 10, 10], [20, 20, 30, 30]], ['0', '1']),
           4: ([[30, 30, 40, 40]], ['5'])}
 # what the stand-in detects (boxes, scores, label names) per image
 PLANTED = {0: ([[0, 0, 10, 10], [20, 20, 30, 30]], [0.9, 0.8], ['0', '1']),   # P 1,   R 1
-           1: ([[0, 0, 10, 10], [40, 30, 50, 40]], [0.9, 0.7], ['0', '0']),   # P 0.5, R 1
+           1: ([[40.04, 30.06, 50, 40], [3, 3, 9, 8], [0, 0, 10, 10]],        # P 0.5, R 1 (one too weak)
+               [0.71234, 0.01, 0.9], ['0', '1', '0']),
            2: ([], [], []),                                                   # P 1,   R 0
            3: ([[0, 0, 10, 10]], [0.9], ['0']),                               # P 0,   R 1
            4: ([[30, 30, 40, 40]], [0.95], ['6'])}                            # agnostic 1/1, aware 0/0
 EXPECTED = {0: (1.0, 1.0), 1: (0.5, 1.0), 2: (1.0, 0.0), 3: (0.0, 1.0), 4: (1.0, 1.0)}
+# the layout box each kept detection took (highest score first), -1: a false positive
+LAYOUT_BOX = {0: [0, 1], 1: [0, -1], 2: [], 3: [-1], 4: [0]}
 
 
 class StandIn(FilterDetector):
@@ -89,6 +92,16 @@ def test_scores_stored_per_image_under_the_key(tmp_path):
     rec = records[1]
     assert (rec['num_detections'], rec['num_matched'], rec['num_boxes']) == (2, 1, 1)
     assert rec['matches'] == [[0, 0.9, 1.0]]
+    # the detections the matching used: above score_thr, highest first, rounded, false positive included
+    assert rec['detections'] == dict(bboxes=[[0, 0, 10, 10], [40.0, 30.1, 50, 40]], classes=['0', '0'],
+                                     scores=[0.9, 0.712], layout_box=[0, -1])
+    for i, (boxes, scores, names) in PLANTED.items():
+        order = sorted((k for k in range(len(scores)) if scores[k] >= 0.3), key=lambda k: -scores[k])
+        dets = records[i]['detections']
+        assert np.allclose(np.reshape(dets['bboxes'], (-1, 4)), np.reshape([boxes[k] for k in order], (-1, 4)),
+                           atol=0.05), i
+        assert dets['scores'] == pytest.approx([scores[k] for k in order], abs=5e-4), i
+        assert dets['classes'] == [names[k] for k in order] and dets['layout_box'] == LAYOUT_BOX[i], i
     assert rec['detector']['sha256'] == 'ab' * 32
     assert rec['thresholds'] == dict(score_thr=0.3, iou_thr=0.5, class_aware=False, nms='class-agnostic')
     assert all(im['generation']['seed'] == im['id'] for im in coco['images']), 'other fields must survive'
@@ -105,6 +118,7 @@ def test_several_keys_coexist_and_rescoring_is_a_no_op(tmp_path):
     coco = read(root)
     assert all(len(im['pr_filter']) == 3 for im in coco['images'])
     assert stored_scores(coco, aware.key)[4]['precision'] == 0.0  # right place, wrong species
+    assert stored_scores(coco, aware.key)[4]['detections']['layout_box'] == [-1]
     detector = StandIn()
     again = score_set(root, detector, MatchSettings(0.3, 0.5), progress=False)
     assert (again.already_done, again.scored_now, detector.calls) == (5, 0, [])
@@ -117,6 +131,11 @@ def test_killed_run_resumes_without_rescoring(tmp_path):
         score_set(root, StandIn(fail_after=1), settings, batch_size=2, progress=False)
     assert 'pr_filter' not in read(root)['images'][0], 'annotations.json is only written at the end'
     log = root / SCORES_DIR / f'{pr_key("ab" * 32, settings)}.jsonl'
+    # the first batch as a version that stored no detections logged it: resumed as it is
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    for entry in lines[1:]:
+        del entry['record']['detections']
+    log.write_text(''.join(json.dumps(e) + '\n' for e in lines))
     with open(log, 'a') as f:
         f.write('{"image_id": 2, "rec')  # killed mid-append
     detector = StandIn()
@@ -125,6 +144,7 @@ def test_killed_run_resumes_without_rescoring(tmp_path):
     assert detector.calls == [[2, 3], [4]]
     records = stored_scores(read(root), summary.key)
     assert {i: (r['precision'], r['recall']) for i, r in records.items()} == EXPECTED
+    assert [i for i, r in records.items() if 'detections' in r] == [2, 3, 4]
     assert len(log.read_text().splitlines()) == 1 + 5
 
 
@@ -191,13 +211,19 @@ def test_dataset_keeps_exactly_the_images_whose_stored_scores_pass(tmp_path):
     from mmgen_det.datasets.synthetic_dataset import SyntheticDetDataset
     root = make_set(tmp_path / 'set')
     key = score_set(root, StandIn(), MatchSettings(), progress=False).key
-    records = stored_scores(read(root), key)
+    coco = read(root)
+    for im in coco['images'][:2]:  # records of a version that stored no detections load and filter alike
+        del im['pr_filter'][key]['detections']
+    (root / 'annotations.json').write_text(json.dumps(coco))
+    records = stored_scores(coco, key)
     for min_p, min_r in [(0.0, 0.0), (0.5, None), (None, 0.5), (0.6, 0.5), (1.0, 1.0)]:
         cfg = {k: v for k, v in dict(min_precision=min_p, min_recall=min_r).items() if v is not None}
         dataset = SyntheticDetDataset(data_root=str(root), ann_file='annotations.json', data_prefix=dict(img=''),
                                       metainfo=dict(classes=CLASSES), filter_cfg=cfg, pipeline=[])
         expected = {i for i, r in records.items() if passes(r, min_p, min_r)}
-        assert {dataset.get_data_info(i)['img_id'] for i in range(len(dataset))} == expected, (min_p, min_r)
+        infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+        assert {info['img_id'] for info in infos} == expected, (min_p, min_r)
+        assert all('detections' not in info['pr_filter'][key] for info in infos), 'kept out of data infos'
     assert len(expected) == 2 and len({len(x) for x in (records, expected)}) == 2
 
 

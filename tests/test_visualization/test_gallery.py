@@ -11,7 +11,7 @@ from PIL import Image
 from mmgen_det.visualization.gallery import build_gallery, real_source
 from mmgen_det.visualization.thumbnails import ImageJob, Output, make_thumbnails
 
-from gallery_sets import EMPTY_IMAGE, KEY_A, NUM_IMAGES, PR_A
+from gallery_sets import DETECTED, EMPTY_IMAGE, FALSE_POSITIVE, KEY_A, KEY_B, NUM_IMAGES, PR_A
 
 
 def read_data(out: Path) -> dict:
@@ -51,6 +51,19 @@ def test_page_and_data_files(gallery, scored_set, fish_coco):
     for kind in ('real', 'synthetic'):
         crops = [c for strip in data['crops'][kind] for c in strip]
         assert crops and all((gallery / c['src']).is_file() for c in crops)
+
+
+def test_stored_detections_are_exported_where_there_are_any(gallery, scored_set):
+    data = read_data(gallery)
+    coco = json.loads((scored_set / 'annotations.json').read_text())
+    for image, entry in zip(coco['images'], data['images']):
+        if image['id'] not in DETECTED:  # records without detections: nothing to draw, no empty list either
+            assert 'dets' not in entry['pr'][KEY_A] and 'dets' not in entry['pr'][KEY_B]
+            continue
+        x, y, w, h = next(a['bbox'] for a in coco['annotations'] if a['image_id'] == image['id'])
+        # [x1, y1, x2, y2, class, score, layout box or -1], as stored
+        assert entry['pr'][KEY_A]['dets'] == [[x, y, x + w, y + h, '0', 0.87, 0], [*FALSE_POSITIVE, '1', 0.412, -1]]
+        assert 'dets' not in entry['pr'][KEY_B]
 
 
 def test_thumbnails_are_made_once_and_remade_when_stale_or_missing(scored_set, tmp_path):

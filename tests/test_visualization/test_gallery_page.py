@@ -1,6 +1,7 @@
 """The gallery page in a real headless Chromium: it loads without console errors, its threshold control
 keeps exactly the images ``SyntheticDetDataset(filter_cfg=...)`` keeps for the filter_cfg it prints,
-and it sorts. Screenshots are left in work_dirs/test_artifacts/ (gallery.png, gallery_classes.png).
+it sorts, and it draws the filter detector's stored detections. Screenshots are left in
+work_dirs/test_artifacts/ (gallery.png, gallery_classes.png, gallery_detections.png).
 
 Chromium comes from the distribution (``make browser``); without it the test skips and says so.
 """
@@ -11,7 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
-from gallery_sets import FEATURE_KEY, KEY_A, KEY_B, NUM_IMAGES
+from gallery_sets import DETECTED, FEATURE_KEY, KEY_A, KEY_B, NUM_IMAGES
 from helpers import REPO, run_tool
 
 from mmgen_det.datasets.synthetic_dataset import SyntheticDetDataset
@@ -140,4 +141,34 @@ def test_sorting_and_views(page, scored_set):
     assert page.find_elements('css selector', '.class-block svg.hist rect')
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.save_screenshot(str(ARTIFACTS / 'gallery_classes.png'))
+    assert not console_errors(page)
+
+
+def test_stored_detections_are_drawn(page):
+    page.find_element('css selector', '#tabs button[data-tab=images]').click()
+    choose(page, 'pr-key', KEY_A)
+    choose(page, 'show', 'all')
+    choose(page, 'class-filter', '-1')
+
+    def marks(scope: str, cls: str = 'det') -> list:
+        return page.find_elements('css selector', f'{scope} svg rect.{cls}')
+
+    card = '#grid .card[data-id="{}"]'.format
+    for i in range(NUM_IMAGES):  # each stored record: one detection on a layout box and one false positive
+        assert (len(marks(card(i))), len(marks(card(i), 'det.fp'))) == ((2, 1) if i in DETECTED else (0, 0)), i
+    labels = [t.text for t in page.find_elements('css selector', f'{card(DETECTED[0])} svg text.det')]
+    assert labels == ['0 0.87', 'FP 1 0.41']
+    assert len(page.find_elements('css selector', '#legend span')) == 4
+    page.find_element('css selector', card(DETECTED[0])).click()
+    assert len(marks('.detail-image')) == 2 and len(marks('.detail-image', 'det.hit')) == 1
+    rows = page.find_elements('css selector', '#detail table.detections tr')
+    assert len(rows) == 3 and 'false positive' in rows[2].text
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.save_screenshot(str(ARTIFACTS / 'gallery_detections.png'))
+    page.find_element('id', 'detail-close').click()
+    page.find_element('id', 'overlay-detections').click()  # hidden on demand
+    assert not marks('#grid')
+    page.find_element('id', 'overlay-detections').click()
+    choose(page, 'pr-key', KEY_B)  # scored without detections stored: nothing drawn, nothing said
+    assert not marks('#grid') and page.find_elements('css selector', f'{card(DETECTED[0])} svg rect')  # layout boxes
     assert not console_errors(page)

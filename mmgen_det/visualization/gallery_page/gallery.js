@@ -14,13 +14,15 @@
   const colors = names.map((_, i) => `hsl(${(360 * i / Math.max(names.length, 1)).toFixed(1)}, 100%, 55%)`);
   const indexOfId = new Map(images.map((im, i) => [im.id, i]));
   const boxSizes = images.map((im) => im.boxes.map((b) => Math.sqrt(Math.max(b[2] * b[3], 0))));
+  // stored detections: [x1, y1, x2, y2, class, score, layout box or -1]; records scored before they were kept have none
+  const hasDets = images.some((im) => Object.values(im.pr).some((e) => e.dets && e.dets.length));
 
   const cfg = {
     filter_empty_gt: true, min_precision: null, min_recall: null, pr_key: D.pr_keys[0] ?? null,
     max_feature_distance: null, feature_key: D.feature_keys[0] ?? null,
   };
   const view = { sort: 'id', descending: false, cls: -1, show: 'all', page: 0, pageSize: 60, layout: true,
-                 matches: true, tab: 'images' };
+                 matches: true, dets: true, tab: 'images' };
   let verdicts = [];   // per image: 'kept' | 'dropped' | 'unscored'
   let shown = [];      // image indices in display order
   let detailPos = -1;  // position in `shown` of the image in the dialog
@@ -138,6 +140,18 @@
     view.page = Math.min(view.page, Math.max(0, Math.ceil(shown.length / view.pageSize) - 1));
   }
 
+  // The filter detector's detections: dashed, in their own colours (on a layout box / false positive),
+  // labelled under the box so the layout box's label above it stays readable.
+  function detectionMarks(im, pr, fs) {
+    if (!view.dets || !pr || !pr.dets) return '';
+    return pr.dets.map((d) => {
+      const cls = d[6] < 0 ? 'det fp' : 'det hit';
+      const label = `${d[6] < 0 ? 'FP ' : ''}${d[4]} ${fmt(d[5])}`;
+      return `<rect class="${cls}" x="${d[0]}" y="${d[1]}" width="${Math.max(d[2] - d[0], 0)}" height="${Math.max(d[3] - d[1], 0)}"/>`
+        + `<text class="${cls}" x="${d[0] + 1}" y="${Math.min(d[3] + fs, im.h)}" font-size="${fs}">${esc(label)}</text>`;
+    }).join('');
+  }
+
   function overlay(im, big) {
     const pr = im.pr[cfg.pr_key];
     const found = new Map((pr && view.matches ? pr.matches : []).map((m) => [m[0], m]));
@@ -152,7 +166,7 @@
         ? `<rect class="${missed ? 'missed' : 'found'}" x="${b[0]}" y="${b[1]}" width="${b[2]}" height="${b[3]}" stroke="${color}"/>${text}`
         : '';
     });
-    return `<svg viewBox="0 0 ${im.w} ${im.h}" preserveAspectRatio="none">${parts.join('')}</svg>`;
+    return `<svg viewBox="0 0 ${im.w} ${im.h}" preserveAspectRatio="none">${parts.join('')}${detectionMarks(im, pr, fs)}</svg>`;
   }
 
   function caption(im) {
@@ -258,8 +272,27 @@
     $('tab-classes').innerHTML = head + blocks.join('');
   }
 
+  // -- legend: what the overlay's marks mean, for the marks this set has ----------------------------
+  function legend() {
+    const swatch = (cls, style = '') => `<svg width="26" height="12"><rect class="${cls}" x="1" y="1" width="24" height="10"${style}/></svg>`;
+    const items = [[swatch('found', ' style="stroke:var(--fg)"'), `layout box (class colour)${D.pr_keys.length ? ', found' : ''}`]];
+    if (D.pr_keys.length) items.push([swatch('missed', ' style="stroke:var(--bad)"'), 'layout box missed by the filter detector']);
+    if (hasDets) {
+      items.push([swatch('det hit'), 'detection on a layout box (class, score)'],
+        [swatch('det fp'), 'FP: detection off every layout box (false positive)']);
+    }
+    return items.map(([mark, text]) => `<span>${mark} ${esc(text)}</span>`).join('');
+  }
+
   // -- detail ----------------------------------------------------------------------------------
   function row(k, v) { return `<tr><th>${esc(k)}</th><td>${v}</td></tr>`; }
+
+  function detectionTable(dets) {
+    const rows = dets.map((d, k) => `<tr><td>${k}</td><td class="${d[6] < 0 ? 'det-fp' : 'det-hit'}">${esc(d[4])}</td>`
+      + `<td>${[d[0], d[1], d[2] - d[0], d[3] - d[1]].map((x) => Math.round(x)).join(', ')}</td><td>${fmt(d[5])}</td>`
+      + `<td>${d[6] < 0 ? '<span class="det-fp">false positive</span>' : `on layout box ${d[6]}`}</td></tr>`);
+    return `<table class="detections"><tr><th>det</th><th>class</th><th>x, y, w, h</th><th>score</th><th></th></tr>${rows.join('')}</table>`;
+  }
 
   function generationTable(gen) {
     const rows = [];
@@ -307,7 +340,8 @@
     $('detail').querySelector('.detail-info').innerHTML = `<table>${row('file', esc(decodeURIComponent(im.file)))}`
       + `${row('size', `${im.w} \u00d7 ${im.h}`)}${scoreRows.join('')}${distRows.join('')}</table>`
       + `<table><tr><th>#</th><th>class</th><th>x, y, w, h</th>${pr ? '<th>filter detector</th>' : ''}</tr>${boxRows.join('')}</table>`
-      + (pr ? `<p class="muted">${pr.det ?? '?'} detections above the score threshold; detections off every layout box are counted, not stored.</p>` : '')
+      + (pr && pr.dets && pr.dets.length ? `<div class="legend">${legend()}</div>${detectionTable(pr.dets)}` : '')
+      + (pr && !pr.dets ? `<p class="muted">${pr.det ?? '?'} detections above the score threshold; detections off every layout box are counted, not stored.</p>` : '')
       + generationTable(im.gen);
     $('detail-prev').disabled = detailPos <= 0;
     $('detail-next').disabled = detailPos >= shown.length - 1;
@@ -377,6 +411,8 @@
     $('row-max-feature-distance').hidden = !hasFD;
     $('no-scores').hidden = hasPR || hasFD;
     $('overlay-matches').parentElement.hidden = !hasPR;
+    $('overlay-detections').parentElement.hidden = !hasDets;
+    $('legend').innerHTML = legend();
     for (const opt of $('sort').options) {
       if ((['minpr', 'p', 'r'].includes(opt.value) && !hasPR) || (opt.value === 'd' && !hasFD)) opt.disabled = true;
     }
@@ -402,6 +438,7 @@
     on('show', 'change', (e) => { view.show = e.target.value; view.page = 0; refresh(); });
     on('overlay-layout', 'change', (e) => { view.layout = e.target.checked; renderGrid(); });
     on('overlay-matches', 'change', (e) => { view.matches = e.target.checked; renderGrid(); });
+    on('overlay-detections', 'change', (e) => { view.dets = e.target.checked; renderGrid(); });
     on('copy-cfg', 'click', () => {
       const text = $('filter-cfg').textContent;
       const selectIt = () => window.getSelection().selectAllChildren($('filter-cfg'));

@@ -125,7 +125,7 @@ def test_prfilter_transform_in_a_pipeline_gives_the_stored_scores(synth_dir, fil
     key = score_set(synth_dir, detector, settings, progress=False).key  # no-op when the tool ran first
     pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations', with_bbox=True),
                 dict(type='PRFilter', detector_config=str(FILTER_CFG), checkpoint=str(filter_ckpt),
-                     score_thr=SCORE_THR, class_aware=True, classes=CLASSES)]
+                     score_thr=SCORE_THR, iou_thr=0.5, class_aware=True, classes=CLASSES)]
     dataset = synthetic_dataset(synth_dir, pipeline)
     results = dataset[0]
     stored = dataset.get_data_info(0)['pr_filter'][key]

@@ -28,3 +28,22 @@ def run_tool(args: list[str], cwd: Path = REPO, timeout: float = 900, env: dict 
 def stock_mmdet_tool(name: str) -> str:
     from mmgen_det.utils.mmdet_tools import mmdet_tool_path
     return str(mmdet_tool_path(name))
+
+
+def tiny_demo_detector_cfg(fish_coco: Path, checkpoint: str | None):
+    """The CPU demo detector on the shipped sample (converted to COCO at ``fish_coco``) at 96x54,
+    batch 2, no loader workers; its backbone checkpoint ``checkpoint`` (None: from scratch, which the
+    demo config allows)."""
+    from mmengine.config import Config
+    from mmgen_det.experiments import stages
+    cfg = Config.fromfile(REPO / 'configs/demo/fcos_r18_real-only_fish4knowledge-mini.py')
+    real = stages.RealData(f'{fish_coco}/', 'annotations/val.json', 'annotations/test.json')
+    cfg = stages.with_real_data(cfg, real, 'annotations/train.json')
+    for split in ('train', 'val', 'test'):
+        loader = cfg[f'{split}_dataloader']
+        loader.update(batch_size=2, num_workers=0, persistent_workers=False)
+        for step in loader.dataset.pipeline:
+            if step.type == 'Resize':
+                step.scale = (96, 54)
+    cfg.model.backbone.init_cfg.checkpoint = checkpoint
+    return cfg

@@ -3,23 +3,13 @@ checkpoint and records the val mAP as missing with a flag, and the result row ke
 missing (an empty cell, ``n/a`` in the tables), never 0."""
 from __future__ import annotations
 
-from helpers import REPO
+from helpers import tiny_demo_detector_cfg
 from mmengine.config import Config
 
 
 def untrained_cfg(fish_coco) -> Config:
     """The CPU demo detector at 96x54 on the shipped sample, its scores never above the threshold."""
-    from mmgen_det.experiments import stages
-    cfg = Config.fromfile(REPO / 'configs/demo/fcos_r18_real-only_fish4knowledge-mini.py')
-    real = stages.RealData(f'{fish_coco}/', 'annotations/val.json', 'annotations/test.json')
-    cfg = stages.with_real_data(cfg, real, 'annotations/train.json')
-    for split in ('train', 'val', 'test'):
-        loader = cfg[f'{split}_dataloader']
-        loader.update(batch_size=2, num_workers=0, persistent_workers=False)
-        for step in loader.dataset.pipeline:
-            if step.type == 'Resize':
-                step.scale = (96, 54)
-    cfg.model.backbone.init_cfg.checkpoint = None  # from scratch (the demo config allows it)
+    cfg = tiny_demo_detector_cfg(fish_coco, None)
     cfg.model.test_cfg.score_thr = 1.1  # no detection survives
     return cfg
 

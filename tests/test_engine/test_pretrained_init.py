@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from helpers import REPO
+from helpers import REPO, tiny_demo_detector_cfg
 from mmengine.config import Config
 from mmengine.logging import MessageHub, MMLogger
 
@@ -168,18 +168,7 @@ def test_recipes_allow_scratch_on_a_cpu_only(device, allowed):
 
 def tiny_stage_cfg(fish_coco, imagenet: str) -> Config:
     """The CPU demo detector on the shipped sample at 96x54, batch 2, its ImageNet file at ``imagenet``."""
-    from mmgen_det.experiments import stages
-    cfg = Config.fromfile(REPO / 'configs/demo/fcos_r18_real-only_fish4knowledge-mini.py')
-    real = stages.RealData(f'{fish_coco}/', 'annotations/val.json', 'annotations/test.json')
-    cfg = stages.with_real_data(cfg, real, 'annotations/train.json')
-    for split in ('train', 'val', 'test'):
-        loader = cfg[f'{split}_dataloader']
-        loader.update(batch_size=2, num_workers=0, persistent_workers=False)
-        for step in loader.dataset.pipeline:
-            if step.type == 'Resize':
-                step.scale = (96, 54)
-    cfg.model.backbone.init_cfg.checkpoint = imagenet
-    return cfg
+    return tiny_demo_detector_cfg(fish_coco, imagenet)
 
 
 def test_stage_records_say_how_the_backbone_started(fish_coco, tmp_path):

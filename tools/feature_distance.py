@@ -60,7 +60,7 @@ def main(argv=None) -> None:
     if args.batch_size < 1:
         sys.exit(f'--batch-size must be >= 1, got {args.batch_size}')
     import mmgen_det  # noqa: F401  registers modules and the checkpoint allow-list
-    from mmgen_det.filters.feature_distance import (FIELD, FeatureExtractor, feature_key,
+    from mmgen_det.filters.feature_distance import (FEATURE_DISTANCE_KEY, FeatureExtractor, feature_key,
                                                     score_set_feature_distance)
     from mmgen_det.filters.scoring import load_layouts, stored_scores
     synth_dir, real_ann = Path(args.synth_dir), Path(args.real_ann)
@@ -72,7 +72,7 @@ def main(argv=None) -> None:
         extractor = FeatureExtractor(backbone_cfg(args), args.checkpoint, prefix=args.prefix,
                                      input_size=tuple(args.input_size), device=args.device)
         key = feature_key(extractor.identity, hashlib.sha256(real_ann.read_bytes()).hexdigest(), args.shrinkage)
-        records = stored_scores(coco, key, field=FIELD)
+        records = stored_scores(coco, key, field=FEATURE_DISTANCE_KEY)
         if len(records) == len(coco['images']):
             print(f'feature_distance: {synth_dir} already scored under {key}; nothing to do')
         else:

@@ -15,11 +15,12 @@ from typing import Any
 from mmdet.datasets import CocoDataset
 from mmdet.registry import DATASETS
 
+from ..filters.feature_distance import FEATURE_DISTANCE_KEY
+from ..filters.pr_filter import PR_FILTER_KEY
+from ..filters.scoring import passes
 from ..generation.writer import read_annotations
 from ..utils.io import safe_join
 
-PR_FILTER_KEY = 'pr_filter'
-FEATURE_DISTANCE_KEY = 'feature_distance'
 # What a data info keeps of each stored score record. The rest (matches, detections, detector identity,
 # thresholds) and the generation record stay in annotations.json: copied into 100,000 data infos
 # they made loading 1.6x slower than CocoDataset's, for fields no filter or transform reads.
@@ -132,8 +133,7 @@ class SyntheticDetDataset(CocoDataset):
         where = f"{self.ann_file} image {info['img_id']}"
         min_p, min_r = cfg.get('min_precision'), cfg.get('min_recall')
         if min_p is not None or min_r is not None:
-            pr = select_scores(info[PR_FILTER_KEY], cfg.get('pr_key'), where, 'pr_key')
-            if (min_p is not None and pr['precision'] < min_p) or (min_r is not None and pr['recall'] < min_r):
+            if not passes(select_scores(info[PR_FILTER_KEY], cfg.get('pr_key'), where, 'pr_key'), min_p, min_r):
                 return False
         max_d = cfg.get('max_feature_distance')
         if max_d is not None:

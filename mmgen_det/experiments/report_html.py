@@ -11,6 +11,7 @@ import html
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..generation.writer import ANNOTATIONS
 from ..utils.io import atomic_write
 
 STYLE = '''body { font: 14px/1.45 system-ui, sans-serif; max-width: 1200px; margin: 16px auto; padding: 0 16px; }
@@ -34,7 +35,7 @@ def build_galleries(results: Sequence[Any]) -> list[tuple[str, Path]]:
     out = []
     for r in results:
         set_dir = r.dir / 'set'
-        if r.stage != 'generate' or not (set_dir / 'annotations.json').is_file():
+        if r.stage != 'generate' or not (set_dir / ANNOTATIONS).is_file():
             continue
         title = f"{r.record.get('generator', 'generated')}: {r.dir.name}"
         summary = build_gallery(set_dir, r.dir / 'gallery', real_root=data.dir / 'coco' if data else None,

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from ..generation.writer import ANNOTATIONS
 from ..utils.io import read_json
 from ..utils.hashing import tree_digest
 from .cache import DIGEST_CACHE, StageCache, read_stage_log, stage_key
@@ -479,7 +480,7 @@ class ExperimentRunner:
         if not sets:
             return None
         set_dir = sets[0].dir / 'set'
-        coco = read_json(set_dir / 'annotations.json')
+        coco = read_json(set_dir / ANNOTATIONS)
         path = self.work_dir / f'samples_{gen}.png'
         coco_grid(coco, set_dir, [im['id'] for im in coco['images'][:count]], cols=4).save(path)
         return path

@@ -24,6 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..filters.pr_filter import PR_FILTER_KEY
+from ..filters.scoring import passes
+from ..generation.writer import ANNOTATIONS
 from ..recipes import inner_dataset
 from ..utils.io import atomic_write_json, read_json
 from ..utils.memory import PeakRSS
@@ -144,7 +147,7 @@ def synthetic_dataset(real_cfg, set_dir: Path, filt: Filter, pr_key: str | None)
     filter_cfg = dict(filter_empty_gt=True)
     if filt.kind == 'pr':
         filter_cfg.update(min_precision=filt.min_precision, min_recall=filt.min_recall, pr_key=pr_key)
-    return dict(type='SyntheticDetDataset', data_root=f'{set_dir}/', ann_file='annotations.json',
+    return dict(type='SyntheticDetDataset', data_root=f'{set_dir}/', ann_file=ANNOTATIONS,
                 data_prefix=dict(img=''), metainfo=copy.deepcopy(real['metainfo']), filter_cfg=filter_cfg,
                 pipeline=copy.deepcopy(real['pipeline']))
 
@@ -338,12 +341,11 @@ def kept_image_ids(coco: dict[str, Any], filt: Filter, pr_key: str | None) -> li
     with_boxes = [im for im in coco['images'] if im['id'] in boxed]
     if filt.kind != 'pr':
         return [im['id'] for im in with_boxes]
-    from ..filters.scoring import passes
-    return [im['id'] for im in with_boxes if passes(im['pr_filter'][pr_key], filt.min_precision, filt.min_recall)]
+    return [im['id'] for im in with_boxes if passes(im[PR_FILTER_KEY][pr_key], filt.min_precision, filt.min_recall)]
 
 
 def kept_images(set_dir: Path, filt: Filter, pr_key: str | None) -> int:
-    return len(kept_image_ids(read_json(set_dir / 'annotations.json'), filt, pr_key))
+    return len(kept_image_ids(read_json(set_dir / ANNOTATIONS), filt, pr_key))
 
 
 def split_synthetic(set_dir: Path, filt: Filter, pr_key: str | None, fraction: float, seed: int,
@@ -352,11 +354,11 @@ def split_synthetic(set_dir: Path, filt: Filter, pr_key: str | None, fraction: f
     class-stratified; file names stay relative to ``set_dir``): pretraining picks its checkpoint on
     generated images it never trained on, as the reference does."""
     from ..datasets.subsets import split_off
-    coco = read_json(set_dir / 'annotations.json')
+    coco = read_json(set_dir / ANNOTATIONS)
     kept = set(kept_image_ids(coco, filt, pr_key))
     coco = dict(coco, images=[im for im in coco['images'] if im['id'] in kept],
                 annotations=[a for a in coco['annotations'] if a['image_id'] in kept])
-    parts = split_off(coco, dict(val=fraction), seed, source=str(set_dir / 'annotations.json'))
+    parts = split_off(coco, dict(val=fraction), seed, source=str(set_dir / ANNOTATIONS))
     paths = {}
     for name in ('train', 'val'):
         paths[name] = out / f'synthetic_{name}.json'

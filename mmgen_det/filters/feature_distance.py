@@ -31,7 +31,8 @@ import numpy as np
 from ..utils.io import read_json, safe_join
 from ..utils.progress import ProgressBar
 
-FIELD = 'feature_distance'
+#: an image's field in annotations.json (and a data info's key) holding its feature-distance records
+FEATURE_DISTANCE_KEY = 'feature_distance'
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
 IMAGENET_STD = (58.395, 57.12, 57.375)
 
@@ -191,5 +192,5 @@ def score_set_feature_distance(out_dir: str | Path, extractor: FeatureExtractor,
                                  reference=reference, shrinkage=shrinkage)
         if pos in errors:
             records[im['id']]['error'] = errors[pos]
-    merge_scores(out_dir, key, records, field=FIELD)
+    merge_scores(out_dir, key, records, field=FEATURE_DISTANCE_KEY)
     return key, records

@@ -46,7 +46,8 @@ from mmdet.registry import TRANSFORMS
 
 from .matching import DEFAULT_IOU_THR, DEFAULT_SCORE_THR, PRScore, check_unit_interval, score_image
 
-RESULTS_KEY = 'pr_filter'  # same key as SyntheticDetDataset's data infos, so both carry one dict
+#: where score records live: an image's field in annotations.json, a data info's key, a transform's result key
+PR_FILTER_KEY = 'pr_filter'
 BOX_DECIMALS = 1  # a tenth of a pixel: finer than any drawn box shows
 SCORE_DECIMALS = 3
 
@@ -296,7 +297,7 @@ class PRFilter(BaseTransform):
         score = score_detections(dets, boxes.reshape(-1, 4), labels, self.settings)
         key = pr_key(detector.identity['sha256'], self.settings)
         record = pr_record(score, detector.identity, self.settings, detections_record(dets, score, detector.classes))
-        results[RESULTS_KEY] = {**results.get(RESULTS_KEY, {}), key: record}
+        results[PR_FILTER_KEY] = {**results.get(PR_FILTER_KEY, {}), key: record}
         results['pr_key'] = key
         return results
 

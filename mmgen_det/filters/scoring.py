@@ -29,16 +29,15 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from ..generation.writer import read_annotations
+from ..generation.writer import ANNOTATIONS, read_annotations
 from ..utils.io import atomic_write_json, read_json, safe_join
 from ..utils.progress import ProgressBar
 from .matching import PRScore, check_unit_interval
-from .pr_filter import FilterDetector, MatchSettings, detections_record, pr_key, pr_record, score_detections
+from .pr_filter import (PR_FILTER_KEY, FilterDetector, MatchSettings, detections_record, pr_key, pr_record,
+                        score_detections)
 
-ANNOTATIONS = 'annotations.json'
 SCORES_DIR = 'pr_scores'
 LOCK_FILE = '.annotations.lock'
-PR_FIELD = 'pr_filter'
 DEFAULT_GRID = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
 MIN_KEPT_FRACTION = 0.1  # thresholds keeping less of the images or boxes than this are warned about
 
@@ -161,7 +160,7 @@ def locked(out_dir: Path) -> Iterator[None]:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
-def merge_scores(out_dir: Path, key: str, records: dict[int, dict[str, Any]], field: str = PR_FIELD) -> None:
+def merge_scores(out_dir: Path, key: str, records: dict[int, dict[str, Any]], field: str = PR_FILTER_KEY) -> None:
     """Put ``records`` under ``image[field][key]`` in annotations.json, keeping every other key."""
     with locked(out_dir):
         coco = read_json(out_dir / ANNOTATIONS)
@@ -227,13 +226,17 @@ def score_set(out_dir: str | Path, detector: FilterDetector, settings: MatchSett
 
 
 # -- reading scores back --------------------------------------------------------------------------
-def stored_scores(coco: dict[str, Any], key: str, field: str = PR_FIELD) -> dict[int, dict[str, Any]]:
+def stored_scores(coco: dict[str, Any], key: str, field: str = PR_FILTER_KEY) -> dict[int, dict[str, Any]]:
     """image id -> the record stored under ``key``; images without one are left out."""
     return {im['id']: im[field][key] for im in coco['images'] if key in im.get(field, {})}
 
 
 def passes(record: dict[str, Any], min_precision: float | None, min_recall: float | None) -> bool:
-    """The keep rule ``SyntheticDetDataset`` applies (thresholds inclusive; ``None`` = no bound)."""
+    """The keep rule for one image's PR score record (thresholds inclusive; ``None`` = no bound).
+
+    The one definition: ``SyntheticDetDataset``'s ``filter_cfg``, the experiment stages' kept counts
+    and the survival tables all call it, so what is reported kept is what training keeps.
+    """
     return ((min_precision is None or record['precision'] >= min_precision)
             and (min_recall is None or record['recall'] >= min_recall))
 
@@ -288,7 +291,7 @@ class Kept:
 
 
 def kept_at(coco: dict[str, Any], key: str, min_precision: float | None, min_recall: float | None,
-            field: str = PR_FIELD) -> Kept:
+            field: str = PR_FILTER_KEY) -> Kept:
     """What the keep rule :func:`passes` keeps of ``coco`` with the scores stored under ``key``."""
     records = stored_scores(coco, key, field)
     kept = {i for i, r in records.items() if passes(r, min_precision, min_recall)}

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmgen_det.filters.feature_distance import (FIELD, feature_distance, feature_key, fit_stats,
+from mmgen_det.filters.feature_distance import (FEATURE_DISTANCE_KEY, feature_distance, feature_key, fit_stats,
                                                 score_set_feature_distance)
 
 
@@ -73,7 +73,7 @@ def test_scores_of_two_settings_coexist(tmp_path):
                                        progress=False)[0] for extractor, shrinkage in runs]
     assert len(set(keys)) == 3
     image = json.loads((tmp_path / 'set' / 'annotations.json').read_text())['images'][0]
-    stored = image[FIELD]
+    stored = image[FEATURE_DISTANCE_KEY]
     assert sorted(stored) == sorted(keys)
     assert [stored[k]['shrinkage'] for k in keys] == [0.1, 0.9, 0.1]
     assert stored[keys[0]]['distance'] != stored[keys[1]]['distance']

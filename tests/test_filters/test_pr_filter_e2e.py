@@ -165,14 +165,14 @@ def test_tool_reports_bad_input_before_loading_anything(synth_dir, filter_ckpt, 
 def test_feature_distance_scores_are_stored_next_to_pr_scores(synth_dir, fish_coco, filter_ckpt):
     from mmengine.config import Config
 
-    from mmgen_det.filters.feature_distance import FIELD, FeatureExtractor, score_set_feature_distance
+    from mmgen_det.filters.feature_distance import FEATURE_DISTANCE_KEY, FeatureExtractor, score_set_feature_distance
     backbone = Config.fromfile(FILTER_CFG).model.backbone.to_dict()
     backbone.pop('init_cfg')
     extractor = FeatureExtractor(backbone, filter_ckpt, prefix='backbone.', input_size=(192, 128))
     key, records = score_set_feature_distance(synth_dir, extractor, fish_coco / 'annotations' / 'val.json',
                                               fish_coco, batch_size=16, progress=False)
     coco = json.loads((synth_dir / 'annotations.json').read_text())
-    stored = {im['id']: im[FIELD][key] for im in coco['images']}
+    stored = {im['id']: im[FEATURE_DISTANCE_KEY][key] for im in coco['images']}
     assert stored == {i: json.loads(json.dumps(r)) for i, r in records.items()} and len(stored) == 8
     assert all(np.isfinite(r['distance']) and r['distance'] > 0 for r in stored.values())
     assert stored[0]['reference']['num_images'] == 50 and stored[0]['backbone']['prefix'] == 'backbone.'

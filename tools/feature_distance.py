@@ -17,7 +17,6 @@ with the same backbone, reference and settings is not scored again.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from pathlib import Path
 
@@ -63,6 +62,7 @@ def main(argv=None) -> None:
     from mmgen_det.filters.feature_distance import (FEATURE_DISTANCE_KEY, FeatureExtractor, feature_key,
                                                     score_set_feature_distance)
     from mmgen_det.filters.scoring import load_layouts, stored_scores
+    from mmgen_det.utils.hashing import file_sha256
     synth_dir, real_ann = Path(args.synth_dir), Path(args.real_ann)
     img_root = Path(args.real_img_root) if args.real_img_root else real_ann.resolve().parent.parent
     try:
@@ -71,7 +71,7 @@ def main(argv=None) -> None:
             raise FileNotFoundError(f'--real-ann {real_ann} does not exist')
         extractor = FeatureExtractor(backbone_cfg(args), args.checkpoint, prefix=args.prefix,
                                      input_size=tuple(args.input_size), device=args.device)
-        key = feature_key(extractor.identity, hashlib.sha256(real_ann.read_bytes()).hexdigest(), args.shrinkage)
+        key = feature_key(extractor.identity, file_sha256(real_ann), args.shrinkage)
         records = stored_scores(coco, key, field=FEATURE_DISTANCE_KEY)
         if len(records) == len(coco['images']):
             print(f'feature_distance: {synth_dir} already scored under {key}; nothing to do')

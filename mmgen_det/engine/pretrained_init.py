@@ -22,6 +22,8 @@ from mmengine.model.weight_init import PretrainedInit
 from mmdet.registry import WEIGHT_INITIALIZERS
 from torch import nn
 
+from ..utils.hashing import file_sha256
+
 REMOTE_PREFIXES = ('http://', 'https://', 'torchvision://', 'open-mmlab://', 'openmmlab://', 'mmcls://')
 SCRATCH = 'scratch'
 ALLOW_SCRATCH = '--cfg-options model.backbone.init_cfg.allow_scratch=True'
@@ -67,7 +69,6 @@ def describe_checkpoint(checkpoint: str) -> str:
     """The record of a loaded checkpoint: the path and its short sha256 (a URL names its file)."""
     if checkpoint.startswith(REMOTE_PREFIXES):
         return checkpoint
-    from ..filters.pr_filter import file_sha256
     return f'{checkpoint} (sha256 {file_sha256(checkpoint)[:SHA_CHARS]})'
 
 

@@ -28,6 +28,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..utils.hashing import file_sha256
 from ..utils.io import read_json, safe_join
 from ..utils.progress import ProgressBar
 
@@ -83,7 +84,6 @@ class FeatureExtractor:
                  input_size: tuple[int, int] = (320, 192), device: str = 'cpu') -> None:
         from mmdet.registry import MODELS
 
-        from .pr_filter import file_sha256
         if not Path(checkpoint).is_file():
             raise FileNotFoundError(f'feature backbone checkpoint {checkpoint} does not exist; pass an '
                                     'ImageNet backbone or a trained detector checkpoint (prefix="backbone.")')
@@ -183,7 +183,7 @@ def score_set_feature_distance(out_dir: str | Path, extractor: FeatureExtractor,
     feats, kept, errors = extract(extractor, out_dir, [im['file_name'] for im in coco['images']],
                                   batch_size, f'features {out_dir.name}', progress)
     distances = dict(zip(kept, feature_distance(feats, stats).tolist())) if kept else {}
-    reference = dict(ann_file=str(real_ann_file), sha256=hashlib.sha256(real_ann_file.read_bytes()).hexdigest(),
+    reference = dict(ann_file=str(real_ann_file), sha256=file_sha256(real_ann_file),
                      num_images=stats.num_images)
     key = feature_key(extractor.identity, reference['sha256'], shrinkage)
     records = {}

@@ -44,6 +44,7 @@ from mmcv.transforms import BaseTransform, Compose
 
 from mmdet.registry import TRANSFORMS
 
+from ..utils.hashing import file_sha256
 from .matching import DEFAULT_IOU_THR, DEFAULT_SCORE_THR, PRScore, check_unit_interval, score_image
 
 #: where score records live: an image's field in annotations.json, a data info's key, a transform's result key
@@ -79,14 +80,6 @@ class Detections:
     boxes: np.ndarray
     scores: np.ndarray
     labels: np.ndarray
-
-
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def pr_key(checkpoint_sha256: str, settings: MatchSettings) -> str:

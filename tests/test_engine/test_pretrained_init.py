@@ -110,7 +110,7 @@ def test_allowed_scratch_unfreezes_announces_and_records(tmp_path, hub, warnings
 
 
 def test_loaded_checkpoint_is_recorded_with_its_sha256(tmp_path, hub):
-    from mmgen_det.filters.pr_filter import file_sha256
+    from mmgen_det.utils.hashing import file_sha256
     reference = resnet18(tmp_path)
     ckpt = tmp_path / 'resnet18_imagenet.pth'
     torch.save(reference.state_dict(), ckpt)
@@ -176,7 +176,7 @@ def test_stage_records_say_how_the_backbone_started(fish_coco, tmp_path):
     same, from the checkpoint, even where its own ImageNet file is gone (scratch allowed)."""
     from mmgen_det.experiments import stages
     from mmgen_det.experiments.config import Schedule
-    from mmgen_det.filters.pr_filter import file_sha256
+    from mmgen_det.utils.hashing import file_sha256
     imagenet = tmp_path / 'resnet18_imagenet.pth'
     torch.save(resnet18(tmp_path).state_dict(), imagenet)
     expected = f'{imagenet} (sha256 {file_sha256(imagenet)[:12]})'

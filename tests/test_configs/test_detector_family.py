@@ -1,9 +1,11 @@
 """The detector family (configs/{faster_rcnn,fcos,retinanet,mobilenet}): every config parses, a
-detector's files differ from another's only in the model, each model trains and predicts at a tiny
-scale from a scratch backbone (allowed explicitly: unfrozen, announced), and labels keep their class
-from the synthetic to the real dataset."""
+detector's files add only the model to the shared kind base (fine-tunes: only ``load_from`` to the
+real-only config and the fine-tune base), each model trains and predicts at a tiny scale from a scratch
+backbone (allowed explicitly: unfrozen, announced), and labels keep their class from the synthetic to
+the real dataset."""
 from __future__ import annotations
 
+import ast
 import copy
 import functools
 import json
@@ -74,26 +76,45 @@ def test_config_parses(model, kind):
         assert cfg.custom_hooks[0].required_prefixes == ('backbone.', 'neck.')
         assert cfg.load_from == (f'work_dirs/{model}_synthetic-pretrain_fish4knowledge/'
                                  f'iter_{cfg.train_cfg.max_iters}.pth')
-        real_only = load(family_config(model, 'real-only')).train_dataloader
-        assert cfg.train_dataloader.to_dict() == real_only.to_dict()
 
 
-def without_model(cfg: Config, model: str) -> str:
-    """The config minus the model and its base's variables, the model name replaced by a placeholder."""
-    model_vars = set(load(MODELS_DIR / f'{model}.py').keys())
-    rest = {k: v for k, v in cfg.to_dict().items() if k not in model_vars}
-    return json.dumps(rest, sort_keys=True, default=str).replace(model, '<MODEL>')
+def own_assignments(path: Path) -> dict[str, str]:
+    """The top-level assignments a config file makes itself: name -> source text."""
+    text = path.read_text()
+    return {node.targets[0].id: ast.get_source_segment(text, node.value)
+            for node in ast.parse(text).body if isinstance(node, ast.Assign)}
 
 
-@pytest.mark.parametrize('kind', KINDS)
-def test_detectors_differ_only_in_the_model(kind):
-    # the class count goes where the model keeps its classifying head (two-stage: the RoI head)
-    texts = {m: family_config(m, kind).read_text().replace(m, '<MODEL>').replace(
-        'roi_head=dict(bbox_head=dict(num_classes={{_base_.num_classes}})))',
-        'bbox_head=dict(num_classes={{_base_.num_classes}}))') for m in FAMILY}
-    assert len(set(texts.values())) == 1, 'the files differ outside the model name and head path'
-    parsed = {m: without_model(load(family_config(m, kind)), m) for m in FAMILY}
-    assert len(set(parsed.values())) == 1
+@pytest.mark.parametrize('kind', ('real-only', 'synthetic-pretrain'))
+@pytest.mark.parametrize('model', FAMILY)
+def test_family_config_is_its_model_on_the_kind_base(model, kind):
+    """Everything but the model lives once, in configs/_base_/family/<kind>_fish4knowledge.py."""
+    own = own_assignments(family_config(model, kind))
+    assert ast.literal_eval(own.pop('_base_')) == [f'../_base_/models/{model}.py',
+                                                   f'../_base_/family/{kind}_fish4knowledge.py']
+    assert list(own) == ['model'] and 'num_classes={{_base_.num_classes}}' in own['model']
+
+
+FINETUNES = sorted((REPO / 'configs').glob('*/*_real-finetune_*.py'))
+
+
+def test_finetunes_are_found():
+    assert {family_config(m, 'real-finetune') for m in FAMILY} < set(FINETUNES)  # and the CPU demo's
+
+
+@pytest.mark.parametrize('path', FINETUNES, ids=lambda p: p.name)
+def test_finetune_is_the_real_only_config_on_the_finetune_base(path):
+    """A fine-tune is its detector's real-only config plus the shared fine-tune base and the pretrain's
+    checkpoint, so it trains on the same real data and classes as the real-only baseline."""
+    real_only_path = path.with_name(path.name.replace('_real-finetune_', '_real-only_'))
+    own = own_assignments(path)
+    assert ast.literal_eval(own.pop('_base_')) == [f'./{real_only_path.name}', '../_base_/finetune/real_finetune.py']
+    assert list(own) == ['load_from']
+    cfg, real_only = load(path), load(real_only_path)
+    assert bbox_head(cfg).num_classes == bbox_head(real_only).num_classes == len(FISH_CLASSES)
+    assert cfg.train_dataloader.to_dict() == real_only.train_dataloader.to_dict()
+    assert tuple(cfg.train_dataloader.dataset.metainfo.classes) == FISH_CLASSES
+    assert [h.type for h in cfg.custom_hooks] == ['PretrainLoadCheckHook']
 
 
 @pytest.fixture(scope='module')

@@ -2,6 +2,8 @@
 
 We register into mmdet's own registries rather than a scope of our own, so configs with
 ``default_scope='mmdet'`` run unchanged under mmdet's stock ``tools/train.py`` and ``tools/test.py``.
+Registering also applies the package's patches to mmengine and torch, all listed, with their upstream
+issues, in ``mmgen_det.compat.PATCHES``.
 
 | registry (mmdet.registry)  | names                     | module                                   |
 |----------------------------|---------------------------|------------------------------------------|
@@ -29,11 +31,8 @@ REGISTERING_MODULES = (
 
 
 def register_all_modules() -> None:
-    """Import every registering module once, allow mmengine checkpoints under torch >= 2.6, and let
-    the Runner train under torchrun on CPU-only machines."""
-    from .compat.checkpoint_loading import allow_mmengine_checkpoints
-    from .compat.cpu_distributed import enable_cpu_distributed
-    allow_mmengine_checkpoints()
-    enable_cpu_distributed()
+    """Apply the compatibility patches (once), then import every registering module."""
+    from .compat import apply_all
+    apply_all()
     for name in REGISTERING_MODULES:
         import_module(name)

@@ -7,7 +7,9 @@ global``. Turning ``weights_only`` off would let a downloaded checkpoint run arb
 the exact types mmengine checkpoints contain are allow-listed with ``torch.serialization.add_safe_globals``;
 anything else is still refused.
 
-Remove when mmengine passes ``weights_only`` itself and registers its own types (mmengine > 0.10.7).
+A refused checkpoint then fails with :class:`UnsafeCheckpointError`, which says what to do. Both are
+applied by :func:`mmgen_det.compat.apply_all` (upstream: mmengine issue #1655). Remove when mmengine
+passes ``weights_only`` itself and registers its own types (mmengine > 0.10.7).
 """
 from __future__ import annotations
 
@@ -53,16 +55,9 @@ def _mmengine_globals() -> list:
     return [HistoryBuffer, (history_buffer_attribute, 'builtins.getattr')]
 
 
-SAFE_GLOBALS: list = []
-
-
-def allow_mmengine_checkpoints() -> None:
-    """Add the allow-list once; idempotent."""
-    if SAFE_GLOBALS:
-        return
-    SAFE_GLOBALS.extend(_numpy_globals() + _mmengine_globals())
-    torch.serialization.add_safe_globals(SAFE_GLOBALS)
-    refuse_code_in_local_checkpoints()
+def allow_mmengine_checkpoint_types() -> None:
+    """Add the types mmengine checkpoints hold to torch's weights-only allow-list."""
+    torch.serialization.add_safe_globals(_numpy_globals() + _mmengine_globals())
 
 
 class UnsafeCheckpointError(RuntimeError):

@@ -8,17 +8,16 @@ mmengine 0.10.7 assumes a GPU per process in two places, so ``torchrun ... tools
 * ``Runner.wrap_model`` builds ``MMDistributedDataParallel(device_ids=[LOCAL_RANK])``, which torch's
   DDP refuses for a module on the CPU (``device_ids`` must be ``None`` there).
 
-:func:`enable_cpu_distributed` patches exactly these two spots, and only when CUDA is unavailable:
-on a GPU machine nothing changes. Applied once by ``import mmgen_det`` (so mmdet's stock tools get it
-through ``custom_imports``). Remove when mmengine handles CPU launches (no fix upstream as of 0.10.7).
+:func:`init_dist_without_cuda` and :func:`ddp_without_device_ids_on_cpu` patch exactly these two spots,
+and only when CUDA is unavailable: on a GPU machine nothing changes. Applied once by
+:func:`mmgen_det.compat.apply_all`. Remove when mmengine handles CPU launches (no fix upstream as of
+0.10.7).
 """
 from __future__ import annotations
 
 import logging
 
 logger = logging.getLogger(__name__)
-
-_ENABLED = False
 
 
 def _init_dist_pytorch_cpu(backend: str = 'gloo', init_backend: str = 'torch', **kwargs) -> None:
@@ -31,16 +30,21 @@ def _init_dist_pytorch_cpu(backend: str = 'gloo', init_backend: str = 'torch', *
     torch_dist.init_process_group(backend='gloo', **kwargs)
 
 
-def enable_cpu_distributed() -> None:
-    """Let mmengine's Runner run under torchrun on CPUs (gloo); a no-op when CUDA is available."""
-    global _ENABLED
+def init_dist_without_cuda() -> None:
+    """torchrun initialisation on CPUs (gloo); a no-op when CUDA is available."""
     import torch
-    if _ENABLED or torch.cuda.is_available():
+    if torch.cuda.is_available():
         return
     from mmengine.dist import utils as dist_utils
-    from mmengine.model import MMDistributedDataParallel
-
     dist_utils._init_dist_pytorch = _init_dist_pytorch_cpu
+
+
+def ddp_without_device_ids_on_cpu() -> None:
+    """DDP over a CPU module with ``device_ids=None``; a no-op when CUDA is available."""
+    import torch
+    if torch.cuda.is_available():
+        return
+    from mmengine.model import MMDistributedDataParallel
     gpu_init = MMDistributedDataParallel.__init__
 
     def cpu_init(self, module, detect_anomalous_params: bool = False, **kwargs) -> None:
@@ -51,4 +55,3 @@ def enable_cpu_distributed() -> None:
         gpu_init(self, module, detect_anomalous_params=detect_anomalous_params, **kwargs)
 
     MMDistributedDataParallel.__init__ = cpu_init
-    _ENABLED = True

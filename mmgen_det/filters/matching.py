@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..utils.boxes import as_boxes, box_iou
+
 # Defaults measured by benchmarks/filter_auc.py (results: benchmarks/filter_auc_measured.json): the
 # matching thresholds of the best ROC AUC of min(P, R) on its grid (0.907; score 0.3 / IoU 0.5 was the
 # worst cell, 0.783), and the keep thresholds that kept 33 of 60 correct images and none of 60 with
@@ -41,29 +43,6 @@ def check_unit_interval(name: str, value: float) -> float:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f'{name} must be in [0, 1], got {value}')
     return value
-
-
-def as_boxes(boxes, what: str) -> np.ndarray:
-    """``(N, 4)`` float64 ``xyxy`` array; an empty input of any shape gives ``(0, 4)``."""
-    arr = np.asarray(boxes, dtype=np.float64)
-    if arr.size == 0:
-        return np.zeros((0, 4))
-    if arr.ndim != 2 or arr.shape[1] != 4:
-        raise ValueError(f'{what} must have shape (N, 4) in xyxy pixels, got {arr.shape}')
-    return arr
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU matrix ``(len(a), len(b))`` of ``xyxy`` boxes; degenerate boxes have IoU 0 with everything."""
-    a, b = as_boxes(a, 'boxes a'), as_boxes(b, 'boxes b')
-    area_a = np.clip(a[:, 2] - a[:, 0], 0, None) * np.clip(a[:, 3] - a[:, 1], 0, None)
-    area_b = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    wh = np.clip(rb - lt, 0, None)
-    inter = wh[..., 0] * wh[..., 1]
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
 
 @dataclass(frozen=True)

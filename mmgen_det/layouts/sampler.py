@@ -48,25 +48,25 @@ boxes is redrawn with the next attempt's seed (``source['attempt']`` counts redr
 boxes of redrawn attempts are counted too, in ``source['redraw_dropped']``: by the same reasons, plus
 ``'under_min_boxes'`` for the boxes such an attempt kept before it was redrawn.
 
-Real annotations: crowd boxes and boxes of zero area (after clipping to the image) are skipped and
-counted in ``sampler.real.skipped``; a file without images or without any usable box is an error.
+Modules: ``real`` reads the real annotations (skipped boxes counted in ``sampler.real.skipped``),
+``geometry`` holds the window/crop/flip maths, this one the settings and the seeded draws.
 """
 from __future__ import annotations
 
-import os
 from collections import Counter
 from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
+from ..utils.boxes import box_iou
+from ..utils.io import PathLike
 from ..utils.seeds import derive_seed, rng_for
-from ..utils.io import read_json
+from .geometry import crop_boxes, flip_boxes, largest_boxes, place_window, scale_shift_boxes, window_fraction
 from .layout import GLIGEN_MAX_BOXES, Layout
+from .real import RealImage, RealSource
 from .stats import LATENT_CELL, summarize_boxes
-
-PathLike = Union[str, os.PathLike]
 
 #: bumped whenever the same settings and seed give other layouts: a set resumed across it would mix both
 LAYOUT_VERSION = 2
@@ -80,69 +80,7 @@ UNIT_WINDOW = np.array([0.0, 0.0, 1.0, 1.0])
 
 
 # --------------------------------------------------------------------------------------------------
-# Box maths: normalised xyxy arrays of shape (K, 4), no randomness.
-# --------------------------------------------------------------------------------------------------
-def window_fraction(real_w: int, real_h: int, out_w: int, out_h: int, aspect: str,
-                    zoom: float = 1.0) -> np.ndarray:
-    """``(width, height)`` of the window cut from a real image, as fractions of that image.
-
-    ``'crop'`` gives the largest window with the output's aspect ratio; ``'stretch'`` the whole image.
-    ``zoom`` shrinks either by ``1 / zoom``.
-    """
-    if aspect == 'stretch':
-        return np.array([1.0, 1.0]) / zoom
-    real_ratio, out_ratio = real_w / real_h, out_w / out_h
-    if out_ratio < real_ratio:  # output is narrower: keep the full height
-        return np.array([out_ratio / real_ratio, 1.0]) / zoom
-    return np.array([1.0, real_ratio / out_ratio]) / zoom
-
-
-def place_window(size: np.ndarray, centre: np.ndarray) -> np.ndarray:
-    """The ``xyxy`` window of ``size`` centred as near ``centre`` as it can be inside ``[0, 1]``."""
-    size = np.minimum(np.asarray(size, dtype=np.float64), 1.0)
-    start = np.maximum(np.minimum(np.asarray(centre, dtype=np.float64) - size / 2, 1.0 - size), 0.0)
-    return np.concatenate([start, np.minimum(start + size, 1.0)])
-
-
-def crop_boxes(boxes: np.ndarray, window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Boxes in the coordinates of ``window``, clipped to it, and the fraction of each still visible."""
-    corners = np.asarray(boxes, dtype=np.float64).reshape(-1, 2, 2)  # (K, [min, max], [x, y])
-    moved = (corners - window[:2]) / (window[2:] - window[:2])
-    clipped = np.minimum(np.maximum(moved, 0.0), 1.0)
-    sides, kept_sides = moved[:, 1] - moved[:, 0], np.maximum(clipped[:, 1] - clipped[:, 0], 0.0)
-    visible = kept_sides[:, 0] * kept_sides[:, 1] / (sides[:, 0] * sides[:, 1])
-    return clipped.reshape(-1, 4), visible
-
-
-def flip_boxes(boxes: np.ndarray) -> np.ndarray:
-    """Mirror boxes left-right: ``x -> 1 - x``."""
-    return np.stack([1 - boxes[:, 2], boxes[:, 1], 1 - boxes[:, 0], boxes[:, 3]], axis=1)
-
-
-def scale_shift_boxes(boxes: np.ndarray, scale: float, shift: np.ndarray) -> np.ndarray:
-    """Scale the whole layout about the image centre, then shift it (may leave ``[0, 1]``)."""
-    return ((boxes.reshape(-1, 2, 2) - 0.5) * scale + 0.5 + shift).reshape(-1, 4)
-
-
-def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU of one box with each of ``boxes``."""
-    lo = np.maximum(box[:2], boxes[:, :2])
-    hi = np.minimum(box[2:], boxes[:, 2:])
-    inter = np.prod((hi - lo).clip(min=0.0), axis=1)
-    areas = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
-    return inter / (np.prod(box[2:] - box[:2]) + areas - inter)
-
-
-def largest_boxes(boxes: np.ndarray, k: int) -> np.ndarray:
-    """Boolean mask of the ``k`` largest boxes by area (ties: earliest first), order untouched."""
-    order = np.argsort(-np.prod(boxes[:, 2:] - boxes[:, :2], axis=1), kind='stable')
-    keep = np.zeros(len(boxes), dtype=bool)
-    keep[order[:k]] = True
-    return keep
-
-
-# --------------------------------------------------------------------------------------------------
-# Settings and real source
+# Settings
 # --------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class LayoutSettings:
@@ -207,72 +145,6 @@ class LayoutSettings:
         for ok, message in checks:
             if not ok:
                 raise ValueError(f'layout settings: {message}')
-
-
-@dataclass(frozen=True)
-class RealImage:
-    """One real image's annotations: ``boxes`` normalised ``xyxy`` of the real image, ``labels`` names."""
-    id: int
-    file_name: str
-    width: int
-    height: int
-    boxes: np.ndarray
-    labels: np.ndarray
-
-
-@dataclass(frozen=True)
-class RealSource:
-    """The real COCO annotations layouts are drawn from, images sorted by id (file order is irrelevant).
-
-    ``skipped`` counts the annotations not used, by reason (``'crowd'``, ``'zero_area'``).
-    """
-    name: str
-    images: tuple[RealImage, ...]
-    skipped: dict[str, int]
-
-    @classmethod
-    def from_coco(cls, source: dict[str, Any] | PathLike) -> 'RealSource':
-        name = '<COCO dict>' if isinstance(source, dict) else str(source)
-        coco = source if isinstance(source, dict) else read_json(source)
-        if not isinstance(coco, dict) or not {'images', 'annotations', 'categories'} <= set(coco):
-            raise ValueError(f'{name}: not a COCO detection file (needs "images", "annotations", "categories")')
-        if not coco['images']:
-            raise ValueError(f'{name}: no images, so there is no layout to sample from')
-        names = {c['id']: str(c['name']) for c in coco['categories']}
-        sizes = {}
-        for im in coco['images']:
-            if not (im.get('width', 0) > 0 and im.get('height', 0) > 0):
-                raise ValueError(f'{name}: image id {im.get("id")} needs a positive width and height')
-            sizes[im['id']] = (im['width'], im['height'])
-        per_image: dict[Any, list[tuple[list[float], str]]] = {i: [] for i in sizes}
-        skipped: Counter[str] = Counter()
-        for ann in coco['annotations']:
-            if ann['image_id'] not in sizes:
-                raise ValueError(f'{name}: annotation {ann.get("id")} refers to unknown image id '
-                                 f'{ann["image_id"]}')
-            if ann['category_id'] not in names:
-                raise ValueError(f'{name}: annotation {ann.get("id")} has unknown category id '
-                                 f'{ann["category_id"]}')
-            if ann.get('iscrowd', 0):
-                skipped['crowd'] += 1
-                continue
-            w, h = sizes[ann['image_id']]
-            x, y, bw, bh = (float(v) for v in ann['bbox'])
-            box = [min(max(x, 0.0), w) / w, min(max(y, 0.0), h) / h,
-                   min(max(x + bw, 0.0), w) / w, min(max(y + bh, 0.0), h) / h]
-            if box[2] <= box[0] or box[3] <= box[1]:
-                skipped['zero_area'] += 1
-                continue
-            per_image[ann['image_id']].append((box, names[ann['category_id']]))
-        if not any(per_image.values()):
-            raise ValueError(f'{name}: none of its {len(sizes)} images has a usable box '
-                             f'(skipped: {dict(skipped) or "none"}), so there is no layout to sample from')
-        images = tuple(
-            RealImage(id=im['id'], file_name=str(im.get('file_name', '')), width=im['width'], height=im['height'],
-                      boxes=np.array([b for b, _ in per_image[im['id']]], dtype=np.float64).reshape(-1, 4),
-                      labels=np.array([n for _, n in per_image[im['id']]], dtype=object))
-            for im in sorted(coco['images'], key=lambda im: im['id']))
-        return cls(name=name, images=images, skipped=dict(skipped))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -397,7 +269,7 @@ class LayoutSampler:
                 centre = (table['centres'][k] + rng.normal(0.0, s.position_noise, 2)
                           if s.position == 'empirical' else rng.random(2))
                 box = place_window(size, centre)
-                if not boxes or box_iou(box, np.array(boxes)).max() <= s.iou_threshold:
+                if not boxes or box_iou([box], boxes).max() <= s.iou_threshold:
                     boxes.append(box)
                     labels.append(self._classes[c])
                     image_ids.add(int(table['image_ids'][k]))

@@ -165,11 +165,11 @@ class ExperimentRunner:
             self._digests[path] = self.cfg_digest(self.mmdet_cfg(path))
         return self._digests[path]
 
-    def finalize(self, cfg, schedule: Schedule | None, seed: int, stage_dir: Path, load_from: str | None = None):
+    def stage_config(self, cfg, schedule: Schedule | None, seed: int, stage_dir: Path, load_from: str | None = None):
         name = f'{stage_dir.parent.name}_{stage_dir.name}'
         label = stage_dir.name.rsplit('-', 1)[0]  # without the cache key
         progress = None if self.verbose or schedule is None else f'{stage_dir.parent.name} {label}'
-        return stages.finalize(cfg, schedule, seed, stage_dir, name, self.launcher, load_from, progress)
+        return stages.runnable_config(cfg, schedule, seed, stage_dir, name, self.launcher, load_from, progress)
 
     # -- stages -----------------------------------------------------------------------------------
     def data(self) -> tuple[StageResult, stages.RealData | None]:
@@ -259,7 +259,7 @@ class ExperimentRunner:
         def work(d: Path) -> dict:
             from mmengine.config import Config
             cfg = Config.fromfile(str(trained.dir / 'config.py'))
-            return stages.test(self.finalize(cfg, None, cfg.randomness.seed, d), trained.checkpoint, d)
+            return stages.test(self.stage_config(cfg, None, cfg.randomness.seed, d), trained.checkpoint, d)
         per_eval = float(self.estimate.get('seconds_per_eval_image', 0.0))
         return self.stage('test', label, dict(trained=trained.key, data=data.key), work, test_images * per_eval)
 
@@ -298,7 +298,7 @@ class ExperimentRunner:
         if 'real-only' in exp.arms:
             sched = exp.schedule('real')
             real_only = self.train_stage('real', label, dict(base, detector=self.detector_digest('real')),
-                                         lambda d: self.finalize(real_cfg, sched, seed, d), sched, val_n)
+                                         lambda d: self.stage_config(real_cfg, sched, seed, d), sched, val_n)
             row('real-only', real_only, [real_only])
 
         synthetic_iterations = []
@@ -323,7 +323,7 @@ class ExperimentRunner:
                 matched_cfg = self.real_cfg('compute-matched', real, subset)
                 inputs = dict(base, detector=self.detector_digest('compute-matched'))
                 trained = self.train_stage('compute-matched', label, inputs,
-                                           lambda d: self.finalize(matched_cfg, sched, seed, d), sched, val_n)
+                                           lambda d: self.stage_config(matched_cfg, sched, seed, d), sched, val_n)
                 row('compute-matched', trained, [trained])
         return rows
 
@@ -358,11 +358,11 @@ class ExperimentRunner:
 
             def pretrain(d: Path):
                 if exp.pretrain_val == 'real':
-                    return self.finalize(stages.with_train_dataset(pre_cfg, synthetic(pre_cfg)), sched, seed, d)
+                    return self.stage_config(stages.with_train_dataset(pre_cfg, synthetic(pre_cfg)), sched, seed, d)
                 split = stages.split_synthetic(set_dir, filt, pr_key, SYNTHETIC_VAL_FRACTION, seed, d)
                 train = dict(synthetic(pre_cfg), ann_file=str(split['train']))
                 cfg = stages.with_synthetic_val(stages.with_train_dataset(pre_cfg, train), set_dir, split['val'])
-                return self.finalize(cfg, sched, seed, d)
+                return self.stage_config(cfg, sched, seed, d)
             pre = self.train_stage('pretrain', label, dict(inputs, detector=self.detector_digest('pretrain'),
                                                            pretrain_val=exp.pretrain_val),
                                    pretrain, sched, val_n, kept)
@@ -374,7 +374,7 @@ class ExperimentRunner:
                 sched_ft, ft_cfg = exp.schedule('finetune'), self.real_cfg('finetune', real, subset)
                 fine = self.train_stage(
                     'finetune', label, dict(base, pretrain=pre.key, detector=self.detector_digest('finetune')),
-                    lambda d: self.finalize(ft_cfg, sched_ft, seed, d, load_from=pre.checkpoint),
+                    lambda d: self.stage_config(ft_cfg, sched_ft, seed, d, load_from=pre.checkpoint),
                     sched_ft, val_n)
                 row('synthetic-pretrain', fine, chain + [pre, fine], gen.name, filt.name, num)
                 iterations.append(pre.iterations + fine.iterations)
@@ -382,7 +382,7 @@ class ExperimentRunner:
             sched, mix_cfg = exp.schedule('mixed'), self.real_cfg('mixed', real, subset)
             mixed = self.train_stage(
                 'mixed', label, dict(inputs, detector=self.detector_digest('mixed')),
-                lambda d: self.finalize(stages.with_train_dataset(
+                lambda d: self.stage_config(stages.with_train_dataset(
                     mix_cfg, stages.mixed_dataset(mix_cfg, synthetic(mix_cfg))), sched, seed, d), sched, val_n, kept)
             row('mixed', mixed, chain + [mixed], gen.name, filt.name, mixed.record.get('num_synthetic', planned_kept))
             iterations.append(mixed.iterations)
@@ -393,7 +393,7 @@ class ExperimentRunner:
         """Keyed by what determines the pixels (not the batch size or device index: they change none)."""
         from ..generation.synthetic_set import pixel_settings
         if gen.name not in self._generation:
-            self._generation[gen.name] = stages.generation_settings(gen.config)
+            self._generation[gen.name] = stages.load_generation(gen.config)
         settings = self._generation[gen.name]
         num = gen.num_images(n)
 
@@ -411,7 +411,7 @@ class ExperimentRunner:
         cfg = self.mmdet_cfg(fd.config)
 
         def build(d: Path):
-            return self.finalize(stages.with_real_data(cfg, real, str(subset.dir / 'train.json')), fd.schedule, seed, d)
+            return self.stage_config(stages.with_real_data(cfg, real, str(subset.dir / 'train.json')), fd.schedule, seed, d)
         return self.train_stage('filter-detector', label, dict(detector=self.cfg_digest(cfg), subset=subset.key,
                                                                 seed=seed), build, fd.schedule, val_n)
 

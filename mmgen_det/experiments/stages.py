@@ -185,8 +185,8 @@ def schedule_cfg(schedule: Schedule) -> dict[str, Any]:
         early_stopping=hooks)
 
 
-def finalize(cfg, schedule: Schedule | None, seed: int, work_dir: Path, name: str, launcher: str,
-             load_from: str | None = None, progress: str | None = None):
+def runnable_config(cfg, schedule: Schedule | None, seed: int, work_dir: Path, name: str, launcher: str,
+                    load_from: str | None = None, progress: str | None = None):
     """The runnable config of a stage: schedule, seed, folder, unique logger/visualizer names, and
     with ``progress`` a live progress line labelled so."""
     cfg = copy.deepcopy(cfg)
@@ -285,7 +285,7 @@ def test(cfg, checkpoint: str, work_dir: Path) -> dict[str, Any]:
 
 
 # -- generation and filtering ---------------------------------------------------------------------
-def generation_settings(config: str) -> dict[str, Any]:
+def load_generation(config: str) -> dict[str, Any]:
     """The ``generation`` dict of a generation config (its train dataset's), as plain data."""
     from mmengine.config import Config
     cfg = Config.fromfile(config)

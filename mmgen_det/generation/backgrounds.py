@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 
 from ..utils.io import PathLike, safe_join
-from .crops import CocoLike, _declared_size, load_coco, open_rgb
+from .crops import CocoLike, _declared_size, as_coco, open_rgb
 
 METHODS = ('auto', 'median', 'inpaint')
 
@@ -185,7 +185,7 @@ class BackgroundBank:
         """
         if method not in METHODS:
             raise ValueError(f'background method must be one of {METHODS}, got {method!r}')
-        coco = load_coco(ann)
+        coco = as_coco(ann)
         images = {im['id']: im for im in sorted(coco.get('images', []), key=lambda im: im['id'])}
         boxes: dict[int, list] = defaultdict(list)
         for a in coco.get('annotations', []):

@@ -28,7 +28,7 @@ from ..layouts import Layout
 from ..utils.io import PathLike
 from .backgrounds import METHODS, BackgroundBank
 from .base import BaseGenerator, GeneratedImage
-from .crops import ObjectCrop, ObjectCropBank, coco_fingerprint, load_coco
+from .crops import ObjectCrop, ObjectCropBank, coco_fingerprint, as_coco
 
 BLENDS = ('gaussian', 'none')
 
@@ -133,7 +133,7 @@ class CopyPasteGenerator(BaseGenerator):
             raise ValueError(f'blend must be one of {BLENDS}, got {blend!r}')
         if background not in METHODS:
             raise ValueError(f'background must be one of {METHODS}, got {background!r}')
-        self._coco = load_coco(ann_file)
+        self._coco = as_coco(ann_file)
         self.img_root = img_root
         self.settings = dict(background=background, blend=blend, feather=feather, min_crop_size=min_crop_size,
                              max_aspect_change=max_aspect_change, hflip=hflip, match_colour=match_colour,

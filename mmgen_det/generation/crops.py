@@ -7,7 +7,7 @@ Out: :class:`ObjectCropBank`, whose :meth:`~ObjectCropBank.pick` draws one :clas
      stream). Used by the copy-paste generator (pixels to paste) and by GLIGEN image grounding
      (``.image`` as the reference image of a box).
 
-The small COCO readers here (:func:`load_coco`, :func:`coco_fingerprint`, :func:`open_rgb`) are shared
+The small COCO readers here (:func:`as_coco`, :func:`coco_fingerprint`, :func:`open_rgb`) are shared
 with :mod:`.backgrounds` so both banks read the real set the same way.
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ from ..utils.io import PathLike, read_json, safe_join
 CocoLike = Union[PathLike, dict]
 
 
-def load_coco(ann: CocoLike) -> dict:
+def as_coco(ann: CocoLike) -> dict:
     """A COCO dict from a file path or an already-loaded dict (returned as is)."""
     return ann if isinstance(ann, dict) else read_json(ann)
 
@@ -142,7 +142,7 @@ class ObjectCropBank:
         mostly interpolation when resized to a larger box), as are ``iscrowd`` regions, which are not
         single objects.
         """
-        coco = load_coco(ann_file_or_dict)
+        coco = as_coco(ann_file_or_dict)
         names = {c['id']: str(c['name']) for c in sorted(coco.get('categories', []), key=lambda c: c['id'])}
         crops: dict[str, list[ObjectCrop]] = {name: [] for name in names.values()}
         too_small: Counter[str] = Counter()

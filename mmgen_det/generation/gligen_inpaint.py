@@ -65,7 +65,7 @@ from ..layouts import Layout
 from ..utils.io import PathLike
 from ..utils.seeds import derive_seed, rng_for
 from .backgrounds import METHODS, BackgroundBank
-from .crops import coco_fingerprint, load_coco
+from .crops import coco_fingerprint, as_coco
 from .gligen import GLIGENGenerator
 
 #: how non-square frames are fitted to the model's square (recorded in the generator's identity)
@@ -216,7 +216,7 @@ class GLIGENInpaintGenerator(GLIGENGenerator):
                  **kwargs: Any) -> None:
         if background_method not in METHODS:
             raise ValueError(f'background_method must be one of {METHODS}, got {background_method!r}')
-        self._coco = load_coco(ann_file)
+        self._coco = as_coco(ann_file)
         self.img_root = img_root
         self.background_settings = dict(background_method=background_method, match_camera=bool(match_camera),
                                         background_options=dict(background_options or {}))

@@ -18,8 +18,8 @@ def test_no_detections_means_missing_metrics_not_zero(fish_coco, tmp_path):
     from mmgen_det.experiments import report, stages
     from mmgen_det.experiments.config import Schedule
     train_dir = tmp_path / 'real'
-    cfg = stages.finalize(untrained_cfg(fish_coco), Schedule(2, 1, patience=1, warmup_iters=0), 0, train_dir,
-                          'real_no_metrics', 'none', progress='real no-metrics')
+    cfg = stages.runnable_config(untrained_cfg(fish_coco), Schedule(2, 1, patience=1, warmup_iters=0), 0, train_dir,
+                                 'real_no_metrics', 'none', progress='real no-metrics')
     trained = stages.train(cfg, train_dir)
     assert trained['val_mAP'] is None and trained['val_metrics_computed'] is False
     assert trained['best_iter'] is None and trained['checkpoint'] == 'iter_2.pth'  # the last one is tested

@@ -183,8 +183,8 @@ def test_stage_records_say_how_the_backbone_started(fish_coco, tmp_path):
     schedule = Schedule(1, 1000, patience=None, warmup_iters=0)
 
     pre_dir = tmp_path / 'pretrain'
-    pre = stages.train(stages.finalize(tiny_stage_cfg(fish_coco, str(imagenet)), schedule, 0, pre_dir,
-                                       'pretrain_backbone_init', 'none'), pre_dir)
+    pre = stages.train(stages.runnable_config(tiny_stage_cfg(fish_coco, str(imagenet)), schedule, 0, pre_dir,
+                                              'pretrain_backbone_init', 'none'), pre_dir)
     assert pre['backbone_init'] == expected
     checkpoint = torch.load(pre_dir / pre['checkpoint'], map_location='cpu', weights_only=False)
     assert checkpoint['message_hub']['runtime_info']['backbone_init'] == expected
@@ -192,9 +192,9 @@ def test_stage_records_say_how_the_backbone_started(fish_coco, tmp_path):
     imagenet.unlink()
     ft_dir = tmp_path / 'finetune'
     with contextlib.redirect_stdout(io.StringIO()):
-        fine = stages.train(stages.finalize(tiny_stage_cfg(fish_coco, str(imagenet)), schedule, 0, ft_dir,
-                                            'finetune_backbone_init', 'none',
-                                            load_from=str(pre_dir / pre['checkpoint'])), ft_dir)
+        fine = stages.train(stages.runnable_config(tiny_stage_cfg(fish_coco, str(imagenet)), schedule, 0, ft_dir,
+                                                   'finetune_backbone_init', 'none',
+                                                   load_from=str(pre_dir / pre['checkpoint'])), ft_dir)
     assert fine['backbone_init'] == expected
 
 

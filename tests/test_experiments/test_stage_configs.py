@@ -18,7 +18,7 @@ GENERATION = str(REPO / 'configs/_base_/generation/copy-paste_fish4knowledge.py'
 def setup(fish_coco, tmp_path_factory):
     tmp = tmp_path_factory.mktemp('stage_cfgs')
     stages.subset(fish_coco / 'annotations' / 'train.json', 4, 0, tmp / 'train_4.json')
-    generation = stages.bind_real_data(stages.generation_settings(GENERATION), str(tmp / 'train_4.json'),
+    generation = stages.bind_real_data(stages.load_generation(GENERATION), str(tmp / 'train_4.json'),
                                        f'{fish_coco}/')
     stages.generate(generation, tmp / 'set', 6, 0)
     real = stages.RealData(f'{fish_coco}/', 'annotations/val.json', 'annotations/test.json')
@@ -58,10 +58,10 @@ def test_pr_filter_keeps_what_the_stored_scores_pass(setup, tmp_path):
     assert len(build(stages.synthetic_dataset(cfg, set_dir, filt, 'k'))) == 3
 
 
-def test_finalize_sets_the_protocol(setup, tmp_path):
+def test_runnable_config_sets_the_protocol(setup, tmp_path):
     _, cfg = setup
-    out = stages.finalize(cfg, Schedule(30, 10, patience=2, early_stop_begin=0.5), 7, tmp_path, 'real_N4', 'none',
-                          load_from='x.pth', progress='real N4_s7')
+    out = stages.runnable_config(cfg, Schedule(30, 10, patience=2, early_stop_begin=0.5), 7, tmp_path, 'real_N4',
+                                 'none', load_from='x.pth', progress='real N4_s7')
     assert out.train_cfg.max_iters == 30 and out.randomness.seed == 7 and out.load_from == 'x.pth'
     assert out.default_hooks.checkpoint.save_best == 'coco/bbox_mAP'
     assert [(h['type'], h.get('begin')) for h in out.custom_hooks] == [('DelayedEarlyStoppingHook', 15),

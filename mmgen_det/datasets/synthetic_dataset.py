@@ -86,11 +86,12 @@ class SyntheticDetDataset(CocoDataset):
         return dict(self.generation, out_dir=self.data_root)
 
     def load_data_list(self) -> list[dict]:
-        from ..engine.hooks.generation_hook import GLIGENGenerationHook
-        generation, hook = self.generation_cfg(), GLIGENGenerationHook.of_building_runner()
-        if generation is not None and hook is not None:
-            hook.ensure_set(generation)
-        elif not os.path.isfile(self.ann_file):
+        # The one place a dataset may generate: it has `generation` settings AND the Runner building it
+        # has a GLIGENGenerationHook (why here and not in before_run: engine/hooks/generation_hook.py).
+        from ..engine.hooks.generation_hook import ensure_set_in_building_runner
+        generation = self.generation_cfg()
+        generated = generation is not None and ensure_set_in_building_runner(generation) is not None
+        if not generated and not os.path.isfile(self.ann_file):
             how = ("add custom_hooks=[dict(type='GLIGENGenerationHook')] to generate it during training, or "
                    'run tools/generate.py CONFIG' if generation is not None else
                    'give the dataset `generation` settings, or point data_root at a generated set')

@@ -3,12 +3,15 @@
 Why generation happens at dataset initialisation: mmengine's ``Runner.train()`` builds the train
 dataloader (and, through the sampler's ``len(dataset)``, fully initialises the dataset) and fixes the
 loop length and iteration-based schedulers BEFORE any ``before_run`` hook runs. So this hook, which the
-Runner builds in its constructor, only declares that generation may run inside its Runner;
-``SyntheticDetDataset`` looks for it among the hooks of the Runner that is building the dataset
-(:meth:`GLIGENGenerationHook.of_building_runner`) and asks it for the set (its ``generation``
-settings, written to its ``data_root``) when it loads its annotations. The hook generates what is
-missing — rank-sharded, resumable — and the dataloader, loop length and schedulers are then built on
-the complete set. Without the hook in that Runner a missing set is an error, so an expensive GPU
+Runner builds in its constructor, only declares that generation may run inside its Runner.
+
+The contract with ``SyntheticDetDataset`` is one function, :func:`ensure_set_in_building_runner`: a
+dataset with ``generation`` settings calls it while it loads its annotations; it generates what is
+missing of the set (rank-sharded, resumable) when the Runner building that dataset has this hook, and
+does nothing otherwise. The dataloader, loop length and schedulers are then built on the complete set.
+"The Runner building the dataset" is the innermost Runner on the call stack (:func:`building_runner`):
+mmengine builds datasets in the static ``Runner.build_dataloader`` and hands the Runner to nothing a
+dataset sees. Without the hook in that Runner a missing set is an error, so an expensive GPU
 generation never starts by surprise: not in a Runner without the hook, and not in a dataset built
 outside any Runner, whatever other Runners the process holds.
 """
@@ -26,12 +29,7 @@ from ...generation.synthetic_set import SetSummary, generate_synthetic_set, set_
 
 
 def building_runner() -> Any | None:
-    """The innermost mmengine Runner on the call stack: the one building the caller's dataset.
-
-    mmengine builds datasets in the static ``Runner.build_dataloader``, called from the Runner's
-    loop builders, and hands the Runner to nothing a dataset sees; the stack is what says which
-    Runner it is.
-    """
+    """The innermost mmengine Runner on the call stack: the one building the caller's dataset."""
     from mmengine.runner import FlexibleRunner, Runner
 
     frame = inspect.currentframe()
@@ -44,6 +42,16 @@ def building_runner() -> Any | None:
         return None
     finally:
         del frame  # a frame referencing itself would keep every local of the stack alive
+
+
+def ensure_set_in_building_runner(generation: dict[str, Any]) -> SetSummary | None:
+    """Generate what is missing of the set ``generation`` describes (its ``out_dir``) if the Runner
+    building the caller's dataset has a :class:`GLIGENGenerationHook`; the set's summary then, else
+    ``None`` and nothing is generated."""
+    runner = building_runner()
+    hooks = runner.hooks if runner is not None else []
+    hook = next((h for h in hooks if isinstance(h, GLIGENGenerationHook)), None)
+    return hook.ensure_set(generation) if hook is not None else None
 
 
 @HOOKS.register_module()
@@ -60,13 +68,6 @@ class GLIGENGenerationHook(Hook):
         self.progress = progress
         self.summaries: dict[str, SetSummary] = {}
         self.generations: dict[str, dict[str, Any]] = {}
-
-    @classmethod
-    def of_building_runner(cls) -> 'GLIGENGenerationHook | None':
-        """The hook of the Runner building the caller's dataset; ``None`` when that Runner has none,
-        or no Runner is building it."""
-        runner = building_runner()
-        return next((hook for hook in runner.hooks if isinstance(hook, cls)), None) if runner is not None else None
 
     def ensure_set(self, generation: dict[str, Any]) -> SetSummary:
         """Generate what is missing of ``generation['out_dir']``; once per set and run."""

@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..datasets.formats import FORMAT_CHOICES
-from ..datasets.profile import DataProfile, coco_classes, profile_coco
+from ..datasets.profile import DataProfile, profile_coco
 from ..filters.matching import DEFAULT_IOU_THR, DEFAULT_SCORE_THR
 from ..recipes import (DETECTORS, GLIGEN_MIN_OBJECT_SIDE, detector_config, generation_canvas, gligen_phrases,
                        input_scale)
 from .config import ARMS, DEFAULT_SPLIT, Filter
+from .plan import planned_splits
 from .stages import synthetic_dataset, with_train_dataset
 
 GENERATORS = ('copy-paste', 'gligen-text', 'gligen-image', 'gligen-inpaint')
@@ -106,11 +107,8 @@ def read_profile(settings: InitSettings) -> tuple[DataProfile, dict[str, int]]:
 
 
 def training_images(counts: dict[str, int]) -> int:
-    """Real training images the runs can draw from: the training split, less the val/test images
-    split off it when the data has no such splits."""
-    train = counts.get('train', next(iter(counts.values())))
-    missing = [s for s in ('val', 'test') if s not in counts]
-    return round(train * (1 - sum(DEFAULT_SPLIT[s] for s in missing))) if missing else train
+    """Real training images the runs can draw from with the default split: the dry run's planned count."""
+    return planned_splits(counts, DEFAULT_SPLIT)['train']
 
 
 def derive_generation(name: str, profile: DataProfile, factor: float, data_root: str) -> dict[str, Any]:

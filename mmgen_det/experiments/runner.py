@@ -1,8 +1,8 @@
-"""Walk the sweep stage by stage, cached; collect one result row per run; write the report.
+"""Walk the sweep stage by stage, cached, and collect one result row per run.
 
-In: a validated :class:`~mmgen_det.experiments.config.Experiment` and a work dir. Out, in the work dir:
-``stages/`` (every stage's files and record), ``stage_log.jsonl``, ``results.csv``, ``report.md``,
-``map_vs_n.png`` and ``samples_<generator>.png``.
+In: a validated :class:`~mmgen_det.experiments.config.Experiment` and a work dir. Out: the rows
+(``run``), the stage results (``results``) and, in the work dir, ``stages/`` (every stage's files and
+record) and ``stage_log.jsonl``; ``write_outputs`` then writes the report files (``results.py``).
 
 Stages, per N x seed (generator x filter where they apply)::
 
@@ -13,7 +13,7 @@ Stages, per N x seed (generator x filter where they apply)::
                           -> compute-matched (iterations of the longest run above) -> test
 
 A dry run walks the same stages without running any: it reports what is cached, what would run,
-image counts and an upper bound of the compute (every training running ``max_iters``).
+image counts and an upper bound of the compute (``plan.py``).
 Under torchrun/slurm every rank walks the same stages: training, testing and generation run on all
 ranks; file-only stages run on rank 0 while the others wait.
 """
@@ -21,18 +21,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
 from ..generation.writer import ANNOTATIONS
-from ..utils.io import read_json
 from ..utils.hashing import tree_digest
-from .cache import DIGEST_CACHE, StageCache, read_stage_log, stage_key
+from . import plan, report, results, stages
+from .cache import DIGEST_CACHE, StageCache, stage_key
 from .config import SYNTHETIC_VAL_FRACTION, Experiment, Filter, Generator, Schedule
-from . import report, report_html, stages
+from .plan import resolve_num_real
+from .results import StageResult, training_stages_run
 
-TRAINING = ('real', 'pretrain', 'finetune', 'mixed', 'compute-matched', 'filter-detector')
+# imported from here by tools/run_experiment.py and the tests
+__all__ = ['ExperimentRunner', 'StageResult', 'compute_matched_iterations', 'resolve_num_real',
+           'training_stages_run']
 
 
 def compute_matched_iterations(run_iterations: list[int]) -> int:
@@ -41,36 +44,6 @@ def compute_matched_iterations(run_iterations: list[int]) -> int:
     if not run_iterations:
         raise ValueError('compute-matched needs at least one generated-data run of the same N and seed')
     return max(run_iterations)
-
-
-def resolve_num_real(value: int | str, train_images: int) -> int:
-    if value == 'all':
-        return train_images
-    if value > train_images:
-        raise ValueError(f'num_real={value} but the real training split has only {train_images} images')
-    return int(value)
-
-
-@dataclass
-class StageResult:
-    stage: str
-    key: str
-    dir: Path
-    status: str  # 'ran', 'cached' or 'to run' (dry run)
-    record: dict[str, Any]
-
-    @property
-    def seconds(self) -> float:
-        return float(self.record.get('seconds') or 0.0)
-
-    @property
-    def iterations(self) -> int:
-        return int(self.record.get('iterations') or 0)
-
-    @property
-    def checkpoint(self) -> str:
-        """The trained model a training stage chose (best on val); stored relative to its folder."""
-        return str(self.dir / self.record['checkpoint'])
 
 
 class ExperimentRunner:
@@ -89,7 +62,7 @@ class ExperimentRunner:
         self.results: list[StageResult] = []
         self.total_stages = total_stages
         self.echo = echo and self.main
-        self.estimate = exp.estimate
+        self.estimate = plan.ComputeEstimate(exp.estimate)
         self._configs: dict[str, Any] = {}
         self._digests: dict[str, str] = {}
         self._generation: dict[str, dict[str, Any]] = {}
@@ -136,17 +109,6 @@ class ExperimentRunner:
             print(f'{progress} {stage} {label}: {status} ({result.seconds:.0f} s{iters})', flush=True)
         return result
 
-    # -- estimates (dry run) ----------------------------------------------------------------------
-    def _train_estimate(self, schedule: Schedule, val_images: int) -> float:
-        per_iter = float(self.estimate.get('seconds_per_iter', 0.0))
-        per_eval = float(self.estimate.get('seconds_per_eval_image', 0.0))
-        return schedule.max_iters * per_iter + schedule.max_iters // schedule.val_interval * val_images * per_eval
-
-    def _generation_estimate(self, generator: str, num_images: int) -> float:
-        per_image = self.estimate.get('seconds_per_generated_image', {})
-        per_image = per_image.get(generator, 0.0) if isinstance(per_image, dict) else per_image
-        return num_images * float(per_image)
-
     # -- detector configs -------------------------------------------------------------------------
     def mmdet_cfg(self, path: str):
         """An mmdet config with the experiment's ``cfg_options`` applied, loaded once."""
@@ -187,7 +149,7 @@ class ExperimentRunner:
                 raise FileNotFoundError(f'data.source {exp.source} does not exist; see the experiment config')
             return stages.convert(exp.source, exp.format, d / 'coco', exp.val_images, exp.test_images, exp.split,
                                   exp.image_mode, exp.classes)
-        result = self.stage('data', source.name, inputs, work, planned=self._planned_counts(source),
+        result = self.stage('data', source.name, inputs, work, planned=plan.planned_counts(exp, source),
                             main_only=True)
         if result.status == 'to run':
             return result, None
@@ -209,30 +171,6 @@ class ExperimentRunner:
             check_classes(self.mmdet_cfg(path), classes, where=path)
             check_backbone_init(self.mmdet_cfg(path).model, where=path)
 
-    def _planned_counts(self, source: Path) -> dict[str, Any]:
-        """Image counts for a dry run: read the source when present, else the config's declared ones."""
-        exp = self.exp
-        if source.exists():
-            from ..datasets import read_dataset
-            counts = {s.name: len(s.coco['images']) for s in read_dataset(str(source), exp.format,
-                                                                           classes=exp.classes)}
-            origin = f'read from {source}'
-        elif exp.declared_images:
-            counts, origin = dict(exp.declared_images), f'declared in the config ({source} not found)'
-        else:
-            raise FileNotFoundError(f'data.source {source} does not exist and data.num_images is not declared')
-        if 'train' not in counts and len(counts) == 1:
-            counts = dict(train=counts.popitem()[1])
-        for split in ('val', 'test'):
-            if split not in counts and 'train' in counts:  # split off train when the data run converts it
-                counts[split] = round(exp.split[split] * counts['train'])
-                counts['train'] -= counts[split]
-                origin += f'; {split} to be split off train'
-        for split, n in (('val', exp.val_images), ('test', exp.test_images)):
-            if n is not None and split in counts:
-                counts[split] = min(n, counts[split])
-        return dict(num_images=counts, counts_origin=origin)
-
     def subset(self, data: StageResult, n: int, seed: int) -> StageResult:
         train_json = data.dir / 'coco' / 'annotations' / 'train.json'
         return self.stage('subset', f'N{n}_s{seed}', dict(data=data.key, num_real=n, seed=seed),
@@ -253,15 +191,15 @@ class ExperimentRunner:
             record = stages.train(build(d), d)
             return dict(record, **(extra(d) if extra else {}))
         return self.stage(stage, label, dict(inputs, schedule=asdict(schedule)), work,
-                          self._train_estimate(schedule, val_images), planned=dict(iterations=schedule.max_iters))
+                          self.estimate.training(schedule, val_images), planned=dict(iterations=schedule.max_iters))
 
     def test_stage(self, trained: StageResult, label: str, data: StageResult, test_images: int) -> StageResult:
         def work(d: Path) -> dict:
             from mmengine.config import Config
             cfg = Config.fromfile(str(trained.dir / 'config.py'))
             return stages.test(self.stage_config(cfg, None, cfg.randomness.seed, d), trained.checkpoint, d)
-        per_eval = float(self.estimate.get('seconds_per_eval_image', 0.0))
-        return self.stage('test', label, dict(trained=trained.key, data=data.key), work, test_images * per_eval)
+        return self.stage('test', label, dict(trained=trained.key, data=data.key), work,
+                          self.estimate.testing(test_images))
 
     # -- the sweep --------------------------------------------------------------------------------
     def run(self) -> list[dict[str, Any]]:
@@ -292,7 +230,7 @@ class ExperimentRunner:
             if trained.key not in tests:
                 tests[trained.key] = self.test_stage(trained, f'{label}_{arm}_{gen}_{filt}', data, test_n)
             tested = tests[trained.key]
-            rows.append(self.result_row(n, arm, gen, filt, seed, tested, chain + [tested], kept))
+            rows.append(results.result_row(n, arm, gen, filt, seed, tested, chain + [tested], kept))
 
         real_only = None
         if 'real-only' in exp.arms:
@@ -344,10 +282,14 @@ class ExperimentRunner:
         pr_key = scored.record.get('pr_key') if scored else None
         inputs = dict(base, generated=generated.key, scored=scored.key if scored else None, filter=asdict(filt))
 
-        def kept(d: Path) -> dict:
-            if (d / 'synthetic_train.json').is_file():  # pretrain_val='synthetic' trains on a part of the set
-                return dict(num_synthetic=len(read_json(d / 'synthetic_train.json')['images']))
-            return dict(num_synthetic=stages.kept_images(set_dir, filt, pr_key))
+        whole_set = set_dir / ANNOTATIONS
+
+        def kept_in(ann_file: Path) -> dict:
+            """The synthetic images a stage trains on: the keep rule over the file its dataset reads."""
+            return dict(num_synthetic=stages.kept_images(ann_file, filt, pr_key))
+
+        def pretrain_kept(d: Path) -> dict:  # pretrain_val='synthetic' trains on a part of the set
+            return kept_in(stages.synthetic_split_file(d, 'train') if exp.pretrain_val == 'synthetic' else whole_set)
 
         def synthetic(cfg):
             return stages.synthetic_dataset(cfg, set_dir, filt, pr_key)
@@ -365,7 +307,7 @@ class ExperimentRunner:
                 return self.stage_config(cfg, sched, seed, d)
             pre = self.train_stage('pretrain', label, dict(inputs, detector=self.detector_digest('pretrain'),
                                                            pretrain_val=exp.pretrain_val),
-                                   pretrain, sched, val_n, kept)
+                                   pretrain, sched, val_n, pretrain_kept)
             num = pre.record.get('num_synthetic', planned_kept)
             if 'synthetic-only' in exp.arms:
                 row('synthetic-only', pre, chain + [pre], gen.name, filt.name, num)
@@ -383,7 +325,8 @@ class ExperimentRunner:
             mixed = self.train_stage(
                 'mixed', label, dict(inputs, detector=self.detector_digest('mixed')),
                 lambda d: self.stage_config(stages.with_train_dataset(
-                    mix_cfg, stages.mixed_dataset(mix_cfg, synthetic(mix_cfg))), sched, seed, d), sched, val_n, kept)
+                    mix_cfg, stages.mixed_dataset(mix_cfg, synthetic(mix_cfg))), sched, seed, d), sched, val_n,
+                lambda d: kept_in(whole_set))
             row('mixed', mixed, chain + [mixed], gen.name, filt.name, mixed.record.get('num_synthetic', planned_kept))
             iterations.append(mixed.iterations)
         return iterations
@@ -403,7 +346,7 @@ class ExperimentRunner:
         return self.stage('generate', f'N{n}_s{seed}_{gen.name}',
                           dict(generation=pixel_settings(settings), subset=subset.key, num_images=num, seed=seed),
                           work,
-                          self._generation_estimate(gen.name, num), planned=dict(num_images=num))
+                          self.estimate.generation(gen.name, num), planned=dict(num_images=num))
 
     def filter_detector(self, subset: StageResult, real: stages.RealData | None, seed: int, label: str,
                         val_n: int) -> StageResult:
@@ -411,106 +354,29 @@ class ExperimentRunner:
         cfg = self.mmdet_cfg(fd.config)
 
         def build(d: Path):
-            return self.stage_config(stages.with_real_data(cfg, real, str(subset.dir / 'train.json')), fd.schedule, seed, d)
+            return self.stage_config(stages.with_real_data(cfg, real, str(subset.dir / 'train.json')), fd.schedule,
+                                     seed, d)
         return self.train_stage('filter-detector', label, dict(detector=self.cfg_digest(cfg), subset=subset.key,
                                                                 seed=seed), build, fd.schedule, val_n)
 
     def score(self, generated: StageResult, detector: StageResult, label: str) -> StageResult:
         fd = self.exp.filter_detector
         num = int(generated.record.get('num_images', 0))
-        per_image = float(self.estimate.get('seconds_per_scored_image', 0.0))
 
         def work(d: Path) -> dict:
             return stages.score(generated.dir / 'set', str(detector.dir / 'config.py'), detector.checkpoint,
                                 fd.score_thr, fd.iou_thr, fd.class_aware)
         return self.stage('score', label, dict(generated=generated.key, detector=detector.key,
                                                 thresholds=[fd.score_thr, fd.iou_thr, fd.class_aware]),
-                          work, num * per_image, main_only=True)
-
-    # -- rows -------------------------------------------------------------------------------------
-    def result_row(self, n: int, arm: str, gen: str, filt: str, seed: int, tested: StageResult,
-                   chain: list[StageResult], kept: int) -> dict[str, Any]:
-        """One results.csv row: metrics of the test, iterations and seconds of every stage it needed."""
-        trainings = [s for s in chain if s.stage in TRAINING and s.stage != 'filter-detector']
-        trained = trainings[-1]
-        return dict(
-            num_real=n, arm=arm, generator=gen, filter=filt, seed=seed,
-            **report.metric_columns(tested.record.get('metrics', {})),
-            num_synthetic=kept,
-            iterations=sum(s.iterations for s in trainings),
-            stage_iterations=' '.join(f'{s.stage}={s.iterations}' for s in chain if s.stage in TRAINING),
-            wall_seconds=round(sum(s.seconds for s in chain), 1),
-            stage_seconds=' '.join(f'{s.stage}={s.seconds:.0f}' for s in chain),
-            val_mAP=trained.record.get('val_mAP'), best_iter=trained.record.get('best_iter'),
-            val_metrics_computed=trained.record.get('val_metrics_computed'),
-            backbone_init=trained.record.get('backbone_init'),
-            checkpoint=trained.checkpoint if 'checkpoint' in trained.record else None,
-            test_config=str(tested.dir / 'config.py'))
+                          work, self.estimate.scoring(num), main_only=True)
 
     # -- outputs ----------------------------------------------------------------------------------
     def write_outputs(self, rows: list[dict[str, Any]]) -> dict[str, Path]:
-        """results.csv, map_vs_n.png, samples_<generator>.png, report.md, report.html with a gallery of every
-        generated set (rank 0 only)."""
+        """The report files of ``results.write_outputs`` (rank 0 only; nothing without rows)."""
         if not self.main or not rows:
             return {}
-        out = dict(csv=self.work_dir / 'results.csv', report=self.work_dir / 'report.md')
-        report.write_csv(rows, out['csv'])
-        images = {'mAP vs N': report.plot_map_vs_n(rows, self.work_dir / 'map_vs_n.png').name}
-        for gen in self.exp.generators if self.exp.synthetic_arms else ():
-            grid = self.sample_grid(gen)
-            if grid:
-                images[f'synthetic samples: {gen}'] = grid.name
-        notes = ['Filter-detector training (PR filters) is not counted in `iterations`; its time is in '
-                 '`wall_seconds`.'] if self.exp.filter_detector else []
-        real_checkpoints = {r['checkpoint'] for r in rows if r['arm'] == 'real-only'}
-        if any(r['checkpoint'] in real_checkpoints for r in rows if r['arm'] == 'compute-matched'):
-            notes.append('`compute-matched` and `real-only` are one training here: real-only ran a fixed schedule '
-                         '(no early stop) exactly as long as the generated-data runs, so it is its own control.')
-        data = next(r.record for r in self.results if r.stage == 'data')
-        text = report.render_report(self.exp.name, rows, self.exp.settings(), images, notes,
-                                    report.data_section(data, self.exp.derived))
-        out['report'].write_text(text)
-        out['html'] = report_html.write_report_html(self.work_dir, self.exp.name, text, self.results)
-        return out
-
-    def sample_grid(self, gen: str, count: int = 8) -> Path | None:
-        """A grid of the first images of this generator's first set (with their layout boxes)."""
-        from ..visualization import coco_grid
-        sets = [r for r in self.results if r.stage == 'generate' and r.record.get('generator') == gen]
-        if not sets:
-            return None
-        set_dir = sets[0].dir / 'set'
-        coco = read_json(set_dir / ANNOTATIONS)
-        path = self.work_dir / f'samples_{gen}.png'
-        coco_grid(coco, set_dir, [im['id'] for im in coco['images'][:count]], cols=4).save(path)
-        return path
+        return results.write_outputs(self.exp, self.work_dir, self.results, rows)
 
     def plan_summary(self) -> str:
-        """Dry-run summary: image counts, stages by kind (cached / to run), estimated compute."""
-        data = self.results[0].record
-        counts = data['num_images']
-        lines = [f"real images: train {counts['train']}, val {counts['val']}, test {counts['test']} "
-                 f"({data.get('counts_origin', 'converted')})"]
-        for value in self.exp.num_real:
-            n = resolve_num_real(value, counts['train'])
-            synthetic = ', '.join(f'{g.name} {g.num_images(n)}' for g in self.exp.generators.values())
-            lines.append(f'N={value}: {n} real training images x {len(self.exp.seeds)} seeds'
-                         + (f'; generated per run: {synthetic}' if self.exp.synthetic_arms else ''))
-        lines.append(f"{'stage':16s} {'cached':>7s} {'to run':>7s} {'images':>9s} {'est. h':>8s}")
-        total = 0.0
-        for kind in dict.fromkeys(r.stage for r in self.results):
-            group = [r for r in self.results if r.stage == kind]
-            todo = [r for r in group if r.status == 'to run']
-            images = sum(int(r.record.get('num_images', 0) or 0) for r in todo) if kind == 'generate' else 0
-            hours = sum(r.seconds for r in todo) / 3600
-            total += hours
-            lines.append(f'{kind:16s} {len(group) - len(todo):7d} {len(todo):7d} {images or "":>9} {hours:8.2f}')
-        device = self.estimate.get('device', 'GPU')
-        lines.append(f'estimated compute still to run: {total:.1f} {device} hours (upper bound: every training '
-                     'runs its max_iters; early stopping shortens it)')
-        return '\n'.join(lines)
-
-
-def training_stages_run(work_dir: str | Path, since_line: int = 0) -> list[dict[str, Any]]:
-    """Training stages the stage log says were RUN (not cached), from line ``since_line`` on."""
-    return [e for e in read_stage_log(work_dir)[since_line:] if e['status'] == 'ran' and e['stage'] in TRAINING]
+        """The dry-run table of ``plan.plan_summary``."""
+        return plan.plan_summary(self.exp, self.results)

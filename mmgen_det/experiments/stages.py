@@ -344,8 +344,14 @@ def kept_image_ids(coco: dict[str, Any], filt: Filter, pr_key: str | None) -> li
     return [im['id'] for im in with_boxes if passes(im[PR_FILTER_KEY][pr_key], filt.min_precision, filt.min_recall)]
 
 
-def kept_images(set_dir: Path, filt: Filter, pr_key: str | None) -> int:
-    return len(kept_image_ids(read_json(set_dir / ANNOTATIONS), filt, pr_key))
+def kept_images(ann_file: Path, filt: Filter, pr_key: str | None) -> int:
+    """How many images of a set's annotation file (the whole set, or a split of it) training keeps."""
+    return len(kept_image_ids(read_json(ann_file), filt, pr_key))
+
+
+def synthetic_split_file(out: Path, name: str) -> Path:
+    """Where :func:`split_synthetic` writes part ``name`` (``'train'`` or ``'val'``)."""
+    return out / f'synthetic_{name}.json'
 
 
 def split_synthetic(set_dir: Path, filt: Filter, pr_key: str | None, fraction: float, seed: int,
@@ -361,7 +367,7 @@ def split_synthetic(set_dir: Path, filt: Filter, pr_key: str | None, fraction: f
     parts = split_off(coco, dict(val=fraction), seed, source=str(set_dir / ANNOTATIONS))
     paths = {}
     for name in ('train', 'val'):
-        paths[name] = out / f'synthetic_{name}.json'
+        paths[name] = synthetic_split_file(out, name)
         atomic_write_json(paths[name], parts[name])
     return paths
 

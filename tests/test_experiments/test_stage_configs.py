@@ -41,7 +41,7 @@ def test_real_pretrain_and_mixed_datasets(setup):
     assert len(build(stages.with_train_dataset(cfg, synthetic).train_dataloader.dataset)) == 6
     mixed = stages.with_train_dataset(cfg, stages.mixed_dataset(cfg, synthetic))
     assert len(build(mixed.train_dataloader.dataset)) == 6 + 4
-    assert stages.kept_images(tmp / 'set', Filter('none'), None) == 6
+    assert stages.kept_images(tmp / 'set' / 'annotations.json', Filter('none'), None) == 6
 
 
 def test_pr_filter_keeps_what_the_stored_scores_pass(setup, tmp_path):
@@ -54,7 +54,7 @@ def test_pr_filter_keeps_what_the_stored_scores_pass(setup, tmp_path):
         image['pr_filter'] = {'k': dict(precision=i / 5, recall=1.0)}
     atomic_write_json(set_dir / 'annotations.json', coco)
     filt = Filter('pr', 'pr', min_precision=0.5)
-    assert stages.kept_images(set_dir, filt, 'k') == 3
+    assert stages.kept_images(set_dir / 'annotations.json', filt, 'k') == 3
     assert len(build(stages.synthetic_dataset(cfg, set_dir, filt, 'k'))) == 3
 
 

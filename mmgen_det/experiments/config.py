@@ -26,7 +26,7 @@ Keys::
     filter_detector = dict(config='configs/filter/...py', score_thr=0.05, iou_thr=0.3,  # measured defaults
                            class_aware=False, schedule=dict(...))   # needed by 'pr' filters only
     schedules = dict(default=dict(max_iters=600, val_interval=100, patience=3, min_delta=0.001,
-                                  warmup_iters=50, lr_steps=(0.75,)),
+                                  warmup_iters=50, lr_steps=(0.75,), lr_decay='step'),  # or 'cosine'
                      pretrain=dict(...), finetune=dict(...), mixed=dict(...))  # merged over default
     pretrain_val = 'real'     # the pretrain checkpoint is chosen on the real val split, or 'synthetic':
                               # on 15% of the generated set held out from pretraining (the reference's way)
@@ -37,7 +37,7 @@ Keys::
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -51,6 +51,7 @@ DEFAULT_SPLIT = dict(val=0.15, test=0.15, seed=0)
 TRAINING_STAGES = ('real', 'pretrain', 'finetune', 'mixed', 'compute-matched', 'filter-detector')
 MONITOR = 'coco/bbox_mAP'
 PRETRAIN_VAL = ('real', 'synthetic')
+LR_DECAYS = ('step', 'cosine')
 #: the share of a generated set held out to choose the pretrain checkpoint with pretrain_val='synthetic'
 SYNTHETIC_VAL_FRACTION = 0.15
 
@@ -63,7 +64,9 @@ class ExperimentConfigError(ValueError):
 class Schedule:
     """How long one training stage may run, and when it stops: val mAP not improving by ``min_delta``
     for ``patience`` validations (``patience=None``: run all ``max_iters``), counted only from
-    ``early_stop_begin`` x ``max_iters`` on: a from-scratch detector's mAP stays flat at first."""
+    ``early_stop_begin`` x ``max_iters`` on: a from-scratch detector's mAP stays flat at first.
+    ``lr_decay``: ``'step'`` (x0.1 at each ``lr_steps`` fraction) or ``'cosine'`` (to 0 at ``max_iters``,
+    what short fixed-length runs learn fastest with)."""
     max_iters: int
     val_interval: int
     patience: int | None = 3
@@ -71,6 +74,7 @@ class Schedule:
     warmup_iters: int = 50
     lr_steps: tuple[float, ...] = (0.75,)
     early_stop_begin: float = 0.0
+    lr_decay: str = 'step'
 
     def __post_init__(self) -> None:
         if self.max_iters < 1 or self.val_interval < 1:
@@ -80,14 +84,16 @@ class Schedule:
         if not 0 <= self.early_stop_begin < 1:
             raise ExperimentConfigError(f'schedule early_stop_begin is a fraction of max_iters in [0, 1), got '
                                         f'{self.early_stop_begin}')
+        if self.lr_decay not in LR_DECAYS:
+            raise ExperimentConfigError(f'schedule lr_decay must be one of {LR_DECAYS}, got {self.lr_decay!r}')
         if any(not 0 < s < 1 for s in self.lr_steps):
             raise ExperimentConfigError(f'schedule lr_steps are fractions of max_iters in (0, 1), got '
                                         f'{self.lr_steps}')
 
     def fixed(self, iters: int) -> 'Schedule':
         """Exactly ``iters`` iterations, no early stop: the compute-matched control."""
-        return Schedule(iters, min(self.val_interval, iters), None, self.min_delta,
-                        min(self.warmup_iters, iters), self.lr_steps, self.early_stop_begin)
+        return replace(self, max_iters=iters, val_interval=min(self.val_interval, iters), patience=None,
+                       warmup_iters=min(self.warmup_iters, iters))
 
 
 @dataclass(frozen=True)

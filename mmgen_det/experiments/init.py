@@ -40,7 +40,7 @@ DEFAULT_ARMS = ['real-only', 'synthetic-pretrain', 'mixed', 'compute-matched']
 #: and one N and seed with the four default arms take about 20 minutes on 2 cores. GPU: early stop,
 #: counted from 30% of max_iters on.
 SCHEDULES = dict(
-    cpu=dict(default=dict(max_iters=600, val_interval=200, patience=None, warmup_iters=30, lr_steps=(0.75,)),
+    cpu=dict(default=dict(max_iters=600, val_interval=200, patience=None, warmup_iters=30, lr_decay='cosine'),
              pretrain=dict(max_iters=360, val_interval=120),
              finetune=dict(max_iters=240, val_interval=120)),
     gpu=dict(default=dict(max_iters=12000, val_interval=500, patience=4, min_delta=0.002, warmup_iters=500,

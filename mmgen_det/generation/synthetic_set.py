@@ -26,7 +26,6 @@ they share a tree with it, so a work dir can move with its sets and data.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import warnings
@@ -36,6 +35,7 @@ from typing import Any
 
 from ..layouts import build_layout_sampler
 from ..layouts.sampler import LAYOUT_VERSION
+from ..utils.hashing import file_sha256
 from ..utils.io import read_json
 from ..utils.progress import ProgressBar
 from .builder import build_generator, generator_settings
@@ -155,7 +155,7 @@ def generation_settings(cfg: dict[str, Any]) -> dict[str, Any]:
     content hash of the real annotation file (a changed real subset under the same path refuses to
     mix with an old set), paths relative to the set (:func:`relative_paths`)."""
     ann_file = Path(cfg['layout']['ann_file'])
-    settings = dict(pixel_settings(cfg), layout_ann_sha256=hashlib.sha256(ann_file.read_bytes()).hexdigest())
+    settings = dict(pixel_settings(cfg), layout_ann_sha256=file_sha256(ann_file))
     return relative_paths(settings, Path(cfg['out_dir']))
 
 

@@ -22,7 +22,7 @@ def file_digest(path: PathLike, algorithm: str = 'blake2b') -> str:
 
 
 def file_sha256(path: PathLike) -> str:
-    """sha256 of a file: the checkpoint identity stored in score records, keys and logs."""
+    """sha256 of a file: the identity of a checkpoint or annotation file stored in records, keys and logs."""
     return file_digest(path, 'sha256')
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 import os
 import shutil
 
+import pytest
+
 from conftest import FISH_MINI
 from helpers import REPO
 
 from mmgen_det.experiments.cache import DIGEST_CACHE, StageCache, read_stage_log, stage_key
-from mmgen_det.experiments.config import Generator, Schedule, load_experiment
+from mmgen_det.experiments.config import ExperimentConfigError, Generator, Schedule, load_experiment
 from mmgen_det.experiments.runner import ExperimentRunner, StageResult
 from mmgen_det.experiments.stages import best_iteration, bind_real_data, schedule_cfg
 from mmgen_det.utils import hashing
@@ -85,6 +87,17 @@ def test_schedule_cfg_with_and_without_early_stop():
     assert cfg['early_stopping'][0]['patience'] == 3 and cfg['early_stopping'][0]['min_delta'] == 0.001
     fixed = schedule_cfg(Schedule(100, 20).fixed(40))
     assert fixed['early_stopping'] == [] and fixed['train_cfg']['max_iters'] == 40
+
+
+def test_cosine_schedule_decays_to_zero_after_warmup_and_survives_fixed():
+    schedule = Schedule(600, 200, patience=None, warmup_iters=30, lr_decay='cosine')
+    warmup, cosine = schedule_cfg(schedule)['param_scheduler']
+    assert warmup['end'] == 30 and cosine['type'] == 'CosineAnnealingLR'
+    assert (cosine['begin'], cosine['end'], cosine['T_max'], cosine['eta_min']) == (30, 600, 570, 0.)
+    fixed = schedule.fixed(900)
+    assert fixed.lr_decay == 'cosine' and schedule_cfg(fixed)['param_scheduler'][1]['T_max'] == 870
+    with pytest.raises(ExperimentConfigError, match='lr_decay'):
+        Schedule(600, 200, lr_decay='linear')
 
 
 def test_bind_real_data_points_layouts_and_crops_at_the_subset():

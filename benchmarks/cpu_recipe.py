@@ -9,8 +9,14 @@ comparison, with the learning rate, batch and schedule measured here.
         [--models ssdlite-mobilenetv2 fcos-r18 rtmdet-tiny yolox-tiny] [--out benchmarks/cpu_recipe.json]
 
 Each candidate first runs a short speed probe (iterations per second at the recipe's batch and crop),
-then trains `minutes` worth of iterations with warm-up and one LR step at 75%; training time excludes
-validation. Results: ``--out`` (json, every validation point) and the same path with ``.md``.
+then trains `minutes` worth of iterations with the CPU schedule of ``tools/init_experiment.py`` (warm-up,
+then the schedule's LR decay); training time excludes validation. ``--optimizer`` and ``--lr-decay`` replace
+the recipe's optimizer or decay, to compare with it, e.g. the SGD that FCOS-R18 used before AdamW:
+
+    python benchmarks/cpu_recipe.py --models fcos-r18 --lr-decay step \
+        --optimizer '{"type": "SGD", "lr": 0.01, "momentum": 0.9, "weight_decay": 1e-4}' --out /tmp/sgd.json
+
+Results: ``--out`` (json, every validation point) and the same path with ``.md``.
 """
 from __future__ import annotations
 
@@ -40,15 +46,24 @@ def parse_args():
     p.add_argument('--min-object-side', type=float, default=None,
                    help="px of the 10th-percentile object at the input scale (default: the CPU recipe's)")
     p.add_argument('--models', nargs='+', default=list(CANDIDATES), choices=CANDIDATES)
+    p.add_argument('--optimizer', type=json.loads, default=None, help="JSON optimizer replacing the recipe's (and its paramwise_cfg)")
+    p.add_argument('--lr-decay', choices=('step', 'cosine'), default=None, help="replaces the CPU schedule's")
     p.add_argument('--out', type=Path, default=REPO / 'benchmarks' / 'cpu_recipe.json')
     p.add_argument('--work-dir', type=Path, default=None, help='default: a temporary folder')
     return p.parse_args()
 
 
 def build_cfg(name: str, data_root: str, train_ann: str, classes: list[str], profile, batch_size: int,
-              max_iters: int, val_interval: int, work_dir: Path, seed: int, min_object_side: float | None = None):
+              max_iters: int, val_interval: int, work_dir: Path, seed: int, min_object_side: float | None = None,
+              optimizer: dict | None = None, lr_decay: str | None = None):
+    from mmgen_det.experiments.config import Schedule
+    from mmgen_det.experiments.init import SCHEDULES
+    from mmgen_det.experiments.stages import schedule_cfg
     from mmgen_det.recipes import detector_config
     cfg = detector_config(name, classes, profile, device='cpu', data_root=data_root, min_object_side=min_object_side)
+    if optimizer:
+        cfg.optim_wrapper.optimizer = optimizer
+        cfg.optim_wrapper.pop('paramwise_cfg', None)
     for split, ann in (('train', train_ann), ('val', 'annotations/val.json'), ('test', 'annotations/val.json')):
         ds = cfg[f'{split}_dataloader']['dataset']
         ds.update(data_root=data_root, ann_file=ann)
@@ -59,10 +74,9 @@ def build_cfg(name: str, data_root: str, train_ann: str, classes: list[str], pro
     for split in ('val', 'test'):
         cfg[f'{split}_dataloader'].update(num_workers=0, persistent_workers=False)
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=val_interval)
-    cfg.param_scheduler = [
-        dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=min(50, max_iters)),
-        dict(type='MultiStepLR', by_epoch=False, begin=0, end=max_iters, milestones=[int(0.75 * max_iters)],
-             gamma=0.1)]
+    cpu = dict(SCHEDULES['cpu']['default'], max_iters=max_iters, val_interval=val_interval)
+    cpu.update(warmup_iters=min(cpu['warmup_iters'], max_iters), **({'lr_decay': lr_decay} if lr_decay else {}))
+    cfg.param_scheduler = schedule_cfg(Schedule(**cpu))['param_scheduler']
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False, interval=-1, save_last=False)
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=50)
     cfg.custom_hooks = [dict(type='TrainTimeHook')]
@@ -134,16 +148,17 @@ def main() -> None:
         probe_iters = 20
         hook, _ = train(build_cfg(name, root, 'annotations/train_subset.json', classes, profile,
                                               args.batch_size, probe_iters, probe_iters + 1, work / f'{name}_probe',
-                                              args.seed, args.min_object_side))
+                                              args.seed, args.min_object_side, args.optimizer, args.lr_decay))
         s_per_iter = hook.train_s / probe_iters
         val_interval = max(10, int(args.minutes * 60 / s_per_iter) // 4)
         max_iters = 4 * val_interval  # the last validation is the end of training
         print(f'  probe: {s_per_iter:.2f} s/iter -> {max_iters} iterations in {args.minutes} min', flush=True)
         hook, wall = train(build_cfg(name, root, 'annotations/train_subset.json', classes, profile, args.batch_size,
-                                     max_iters, val_interval, work / name, args.seed, args.min_object_side))
+                                     max_iters, val_interval, work / name, args.seed, args.min_object_side,
+                                     args.optimizer, args.lr_decay))
         results[name] = dict(s_per_iter_probe=round(s_per_iter, 3), max_iters=max_iters, train_s=round(hook.train_s, 1),
                              wall_s=round(wall, 1), points=hook.points,
-                             recipe=asdict(DETECTORS[name]))
+                             recipe=asdict(DETECTORS[name]), optimizer=args.optimizer, lr_decay=args.lr_decay)
         write(args, results, profile)
 
 

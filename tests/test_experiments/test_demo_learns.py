@@ -1,0 +1,33 @@
+"""The demo's real-only arm, exactly as `make demo` derives it, learns: on the shipped sample's held-out
+test frames its mAP50 is far above what an untrained or broken recipe gives (0.000 was the demo's
+answer when 75 iterations of the former recipe learned nothing).
+
+One training of 600 iterations (about 6 minutes on 2 cores): the cost of knowing that the product's
+first answer is not a table of zeros. Measured: mAP 0.048, mAP50 0.120 (seed 0, deterministic on CPU);
+the bound is half of it, above the noise of 50 test frames.
+"""
+from __future__ import annotations
+
+from conftest import FISH_MINI
+from helpers import run_tool
+
+from mmgen_det.experiments.report import read_csv
+from mmgen_det.utils.io import read_json
+
+MIN_TEST_MAP50 = 0.06
+
+
+def test_demo_real_only_arm_learns_on_held_out_frames(tmp_path):
+    work = tmp_path / 'demo'
+    run_tool(['tools/run_experiment.py', '--data', str(FISH_MINI), '--device', 'cpu', '--work-dir', str(work),
+              '--arms', 'real-only'])
+    (row,) = read_csv(work / 'results.csv')
+    assert (row['arm'], row['num_real'], row['iterations']) == ('real-only', '50', '600')
+    assert float(row['mAP50']) >= MIN_TEST_MAP50, row
+
+    # held out: the test frames are none of the frames the detector trained or chose its checkpoint on
+    (coco,) = (work / 'stages' / 'data').glob('*/coco/annotations')
+    (subset,) = (work / 'stages' / 'subset').glob('*/train.json')
+    names = {split: {im['file_name'] for im in read_json(path)['images']}
+             for split, path in (('train', subset), ('val', coco / 'val.json'), ('test', coco / 'test.json'))}
+    assert len(names['test']) == 50 and not names['test'] & (names['train'] | names['val'])

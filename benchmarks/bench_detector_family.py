@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, finish, machine, median_time, parser, result, row, versions  # noqa: E402
+from common import REPO, main_with_common_cli, median_time, result, row  # noqa: E402
 
 F4K = REPO / 'data' / 'fish4knowledge-mini'
 QUICK_SCALE = (96, 54)
@@ -92,10 +92,7 @@ def run(quick: bool = False, repeats: int | None = None) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    args = parser(__doc__).parse_args(argv)
-    res = run(args.quick, args.repeats)
-    res['machine'], res['versions'] = machine(), versions()
-    return finish(res, args.out)
+    return main_with_common_cli(__doc__, run, argv)
 
 
 if __name__ == '__main__':

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, finish, machine, not_measured, parser, result, row, summary, versions  # noqa: E402
+from common import REPO, main_with_common_cli, not_measured, result, row, summary  # noqa: E402
 
 PRETRAIN_CFG = REPO / 'configs' / 'demo' / 'fcos_r18_synthetic-pretrain_fish4knowledge-mini.py'
 FISH_MINI = REPO / 'data' / 'fish4knowledge-mini'
@@ -152,10 +152,7 @@ def run(quick: bool = False, repeats: int | None = None) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    args = parser(__doc__).parse_args(argv)
-    res = run(args.quick, args.repeats)
-    res['machine'], res['versions'] = machine(), versions()
-    return finish(res, args.out)
+    return main_with_common_cli(__doc__, run, argv)
 
 
 if __name__ == '__main__':

@@ -51,6 +51,16 @@ def finish(res: dict[str, Any], out: Path | None) -> dict[str, Any]:
     return res
 
 
+def main_with_common_cli(doc: str | None, run: Callable[[bool, int | None], dict[str, Any]],
+                         argv: list[str] | None = None) -> dict[str, Any]:
+    """``main`` of a benchmark that takes only the common CLI: ``run(quick, repeats)``, stamped with the
+    machine and versions so every result says where it was measured."""
+    args = parser(doc).parse_args(argv)
+    res = run(args.quick, args.repeats)
+    res['machine'], res['versions'] = machine(), versions()
+    return finish(res, args.out)
+
+
 def median_time(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> dict[str, Any]:
     """Median/min/all wall seconds of ``fn()`` over ``repeats`` calls after ``warmup`` untimed ones."""
     for _ in range(warmup):

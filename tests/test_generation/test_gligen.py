@@ -9,9 +9,8 @@ import huggingface_hub
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from gligen_stubs import FlaggingSafetyChecker, StubCropBank
 
-from mmgen_det.generation.crops import ObjectCrop
 from mmgen_det.generation.gligen import GLIGENGenerator, SafetyCheckError, retry_seed
 from mmgen_det.generation.model_loading import ModelNotAvailableError, NotAGligenModelError
 from mmgen_det.layouts import Layout
@@ -22,33 +21,6 @@ PHRASES = {'fish': 'a fish', 'crab': 'a crab', 'ray': 'a ray'}
 FAST = dict(prompt='a photo of {phrases}', phrases=PHRASES, num_inference_steps=2, guidance_scale=7.5,
             scheduled_sampling_beta=1.0, batch_size=4)
 SEEDS = [11, 12, 13, 14]
-
-
-class StubCropBank:
-    """Stand-in for ObjectCropBank: a flat-colour crop per class, its shade drawn from ``rng``."""
-
-    def __init__(self, size: tuple[int, int] = (40, 32), vary: bool = True) -> None:
-        self.size, self.vary = size, vary
-
-    def pick(self, label: str, rng: np.random.Generator) -> ObjectCrop:
-        base = {'fish': (200, 80, 20), 'crab': (20, 200, 80), 'ray': (80, 20, 200)}[label]
-        shade = int(rng.integers(0, 50)) if self.vary else 0
-        image = Image.new('RGB', self.size, tuple(c + shade for c in base))
-        return ObjectCrop(image=image, label=label, image_id=0, ann_id=shade, bbox=[0, 0, *self.size])
-
-
-class FlaggingSafetyChecker:
-    """Flags the images chosen by ``plan[call][i]`` and blanks them, like diffusers' checker."""
-
-    def __init__(self, plan: list[list[bool]]) -> None:
-        self.plan, self.calls = plan, 0
-
-    def __call__(self, images: torch.Tensor, clip_input: torch.Tensor):
-        flags = self.plan[self.calls] if self.calls < len(self.plan) else [False] * len(images)
-        self.calls += 1
-        images = images.clone()
-        images[torch.tensor(flags)] = 0
-        return images, flags
 
 
 def layouts(width: int = 64, height: int = 64) -> list[Layout]:
@@ -77,14 +49,20 @@ def image_only(tiny_gligen_dir) -> GLIGENGenerator:
                            **FAST)
 
 
-def capture_position_net_inputs(generator: GLIGENGenerator) -> tuple[list[dict], callable]:
+def position_net_inputs(generator: GLIGENGenerator, batch: list[Layout]) -> list[dict]:
+    """What the UNet's grounding (position net) receives, one dict of kwargs per call, while
+    ``generator`` makes ``batch``."""
     calls: list[dict] = []
 
     def hook(module, args, kwargs):
         calls.append({k: v.clone() for k, v in kwargs.items()})
 
     handle = generator.pipeline.unet.position_net.register_forward_pre_hook(hook, with_kwargs=True)
-    return calls, handle.remove
+    try:
+        generator.generate_arrays(batch, SEEDS)
+    finally:
+        handle.remove()
+    return calls
 
 
 # ---------------------------------------------------------------- loading
@@ -161,11 +139,7 @@ def test_missing_or_wrong_models_fail_clearly(tiny_gligen_dir, tmp_path):
 # ---------------------------------------------------------------- grounding reaches the UNet
 def test_position_net_gets_each_layouts_boxes(text_box):
     batch = layouts()
-    calls, remove = capture_position_net_inputs(text_box)
-    try:
-        text_box.generate_arrays(batch, SEEDS)
-    finally:
-        remove()
+    calls = position_net_inputs(text_box, batch)
     assert len(calls) == 2  # one batched UNet call per step
     n = len(batch)
     for call in calls:
@@ -187,11 +161,7 @@ def test_position_net_gets_each_layouts_boxes(text_box):
 
 def test_image_only_grounding_masks(image_only):
     batch = layouts()
-    calls, remove = capture_position_net_inputs(image_only)
-    try:
-        image_only.generate_arrays(batch, SEEDS)
-    finally:
-        remove()
+    calls = position_net_inputs(image_only, batch)
     grounded = [c for c in calls if c['masks'].any()]  # the pipeline's ungrounded passes are all zero
     assert len(grounded) == 2
     call = grounded[0]

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from gligen_stubs import FlaggingSafetyChecker, StubCropBank
 from helpers import REPO, run_tool
 from PIL import Image
 from synthetic_sets import assert_complete_set, assert_same_images
 
 from mmgen_det.generation import build_generator, generate_synthetic_set
-from mmgen_det.generation.crops import ObjectCrop
 from mmgen_det.generation.gligen import GLIGENGenerator, retry_seed
 from mmgen_det.generation.gligen_inpaint import (GLIGENInpaintGenerator, Placement, SquareFit, inpaint_noise_seed,
                                                  pixel_rects)
@@ -53,28 +53,6 @@ def scenes(tmp_path_factory) -> tuple[Path, Path]:
     coco = dict(images=images, annotations=anns, categories=[dict(id=1, name='fish'), dict(id=2, name='crab')])
     (root / 'train.json').write_text(json.dumps(coco))
     return root / 'train.json', root
-
-
-class StubCropBank:
-    """A flat-colour reference crop per class."""
-
-    def pick(self, label: str, rng: np.random.Generator) -> ObjectCrop:
-        image = Image.new('RGB', (40, 32), {'fish': (200, 80, 20), 'crab': (20, 200, 80)}[label])
-        return ObjectCrop(image=image, label=label, image_id=0, ann_id=0, bbox=[0, 0, 40, 32])
-
-
-class FlaggingSafetyChecker:
-    """Flags the images chosen by ``plan[call][i]`` and blanks them, like diffusers' checker."""
-
-    def __init__(self, plan: list[list[bool]]) -> None:
-        self.plan, self.calls = plan, 0
-
-    def __call__(self, images: torch.Tensor, clip_input: torch.Tensor):
-        flags = self.plan[self.calls] if self.calls < len(self.plan) else [False] * len(images)
-        self.calls += 1
-        images = images.clone()
-        images[torch.tensor(flags)] = 0
-        return images, flags
 
 
 @pytest.fixture(scope='module')
@@ -205,11 +183,11 @@ def test_single_call_matches_plain_diffusers(inpaint, size, monkeypatch):
 def test_single_text_image_call_matches_plain_diffusers(tiny_gligen_dir, scenes, monkeypatch):
     ann_file, root = scenes
     generator = GLIGENInpaintGenerator(str(tiny_gligen_dir('inpainting-text-image')), ann_file=ann_file,
-                                       img_root=root, grounding='text-image', crop_bank=StubCropBank(), **FAST)
+                                       img_root=root, grounding='text-image', crop_bank=StubCropBank(vary=False), **FAST)
     layout = layouts()[1]
     ours = generator.generate_arrays([layout], [7])[0]
     placement = generator.place(layout, 7)
-    crops = [StubCropBank().pick(label, None).image for label in layout.labels]
+    crops = [StubCropBank(vary=False).pick(label, None).image for label in layout.labels]
     reference = diffusers_reference(generator.pipeline, placement, 7, 'a photo of a crab and a fish',
                                     ['a crab', 'a fish'], monkeypatch, gligen_images=crops)
     assert np.abs(ours - placement.composite(reference)).max() < 1e-5

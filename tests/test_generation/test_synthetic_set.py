@@ -106,19 +106,7 @@ def test_batch_size_does_not_change_images(reference_set, fish_coco, tmp_path):
 def test_interrupted_run_resumes_to_the_same_set(reference_set, fish_coco, tmp_path, monkeypatch):
     cfg, out = reference_set
     cfg2 = copy_paste_cfg(fish_coco, tmp_path / 'set', batch_size=4)
-    real_write = writer_mod.SyntheticSetWriter.write
-    calls = {'n': 0}
-
-    def crash_after_five(self, *args, **kwargs):
-        if calls['n'] == 5:
-            raise KeyboardInterrupt('simulated kill')
-        calls['n'] += 1
-        return real_write(self, *args, **kwargs)
-
-    monkeypatch.setattr(writer_mod.SyntheticSetWriter, 'write', crash_after_five)
-    with pytest.raises(KeyboardInterrupt):
-        generate_synthetic_set(cfg2, progress=False)
-    monkeypatch.undo()
+    interrupted(cfg2, 5, monkeypatch)
     set_dir = tmp_path / 'set'
     assert not (set_dir / 'annotations.json').exists()
     # a crash mid-append leaves a torn manifest line, and an image without a manifest line

@@ -17,19 +17,9 @@ model = dict(
         bbox_head=dict(in_channels=channels, fc_out_channels=256)))
 
 img_scale = (360, 202)
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
-]
+# the dataset base's pipelines at this scale (see configs/_base_/datasets/fish4knowledge_real.py)
+train_pipeline = [dict(step, scale=img_scale) if step.type == 'Resize' else step for step in _base_.train_pipeline]
+test_pipeline = [dict(step, scale=img_scale) if step.type == 'Resize' else step for step in _base_.test_pipeline]
 train_dataloader = dict(batch_size=4, num_workers=2,
                         dataset=dict(data_root=data_root, pipeline=train_pipeline))
 val_dataloader = dict(num_workers=1, dataset=dict(data_root=data_root, pipeline=test_pipeline))

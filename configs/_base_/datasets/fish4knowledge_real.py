@@ -10,19 +10,10 @@ num_classes = len(classes)  # every config's heads: num_classes={{_base_.num_cla
 metainfo = dict(classes=classes)
 img_scale = (720, 404)
 
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
-]
+# real_coco.py's pipelines, resized to `img_scale` (mmengine merges lists whole, so a scale is set by
+# rebuilding them from the base's; a child config at another scale does the same with its own img_scale)
+train_pipeline = [dict(step, scale=img_scale) if step.type == 'Resize' else step for step in _base_.train_pipeline]
+test_pipeline = [dict(step, scale=img_scale) if step.type == 'Resize' else step for step in _base_.test_pipeline]
 train_dataloader = dict(dataset=dict(data_root=data_root, metainfo=metainfo, pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(data_root=data_root, metainfo=metainfo, pipeline=test_pipeline))
 test_dataloader = dict(dataset=dict(data_root=data_root, metainfo=metainfo, pipeline=test_pipeline))

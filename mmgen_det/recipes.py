@@ -209,19 +209,18 @@ def check_classes(cfg, classes: list[str] | tuple[str, ...], where: str) -> None
             'config from the data')
 
 
-def pipelines(scale: InputScale) -> tuple[list[dict], list[dict]]:
-    """Train and test pipelines at the derived scale (random crop and flip in training)."""
-    train = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations', with_bbox=True),
-             dict(type='Resize', scale=scale.scale, keep_ratio=True)]
+def pipelines(scale: InputScale, train_base: list[dict], test_base: list[dict]) -> tuple[list[dict], list[dict]]:
+    """The dataset base's train and test pipelines at the derived scale, with a random training crop
+    after the resize where the scale asks for one."""
+    def at_scale(steps: list[dict]) -> list[dict]:
+        return [dict(step, scale=scale.scale) if step['type'] == 'Resize' else dict(step) for step in steps]
+    train = at_scale(train_base)
     if scale.train_crop:
+        resize = next(i for i, step in enumerate(train) if step['type'] == 'Resize')
         # mmdet's RandomCrop takes (h, w)
-        train.append(dict(type='RandomCrop', crop_size=(scale.train_crop[1], scale.train_crop[0]),
-                          allow_negative_crop=False))
-    train += [dict(type='RandomFlip', prob=0.5), dict(type='PackDetInputs')]
-    test = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=scale.scale, keep_ratio=True),
-            dict(type='LoadAnnotations', with_bbox=True),
-            dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))]
-    return train, test
+        train.insert(resize + 1, dict(type='RandomCrop', crop_size=(scale.train_crop[1], scale.train_crop[0]),
+                                      allow_negative_crop=False))
+    return train, at_scale(test_base)
 
 
 def allow_scratch(cfg) -> None:
@@ -245,7 +244,7 @@ def detector_config(detector: str, classes: list[str] | tuple[str, ...], profile
     cfg = Config.fromstring(f'_base_ = {bases!r}\n', '.py')
     set_classes(cfg, classes)
     scale = input_scale(profile, device, min_object_side)
-    train, test = pipelines(scale)
+    train, test = pipelines(scale, cfg.train_pipeline, cfg.test_pipeline)
     for split in ('train', 'val', 'test'):
         ds = inner_dataset(cfg[f'{split}_dataloader'])
         ds.update(data_root=data_root, pipeline=train if split == 'train' else test)

@@ -15,10 +15,8 @@ from ..generation.writer import ANNOTATIONS
 from ..utils.io import read_json
 from . import report, report_html
 from .cache import read_stage_log
-from .config import Experiment
+from .config import TRAINING_STAGES, Experiment
 
-#: stages that train a detector (the filter detector's training is not counted in a row's iterations)
-TRAINING = ('real', 'pretrain', 'finetune', 'mixed', 'compute-matched', 'filter-detector')
 
 
 @dataclass
@@ -46,14 +44,15 @@ class StageResult:
 def result_row(n: int, arm: str, gen: str, filt: str, seed: int, tested: StageResult, chain: list[StageResult],
                kept: int) -> dict[str, Any]:
     """One results.csv row: metrics of the test, iterations and seconds of every stage it needed."""
-    trainings = [s for s in chain if s.stage in TRAINING and s.stage != 'filter-detector']
+    # the filter detector's training is not counted in a row's iterations
+    trainings = [s for s in chain if s.stage in TRAINING_STAGES and s.stage != 'filter-detector']
     trained = trainings[-1]
     return dict(
         num_real=n, arm=arm, generator=gen, filter=filt, seed=seed,
         **report.metric_columns(tested.record.get('metrics', {})),
         num_synthetic=kept,
         iterations=sum(s.iterations for s in trainings),
-        stage_iterations=' '.join(f'{s.stage}={s.iterations}' for s in chain if s.stage in TRAINING),
+        stage_iterations=' '.join(f'{s.stage}={s.iterations}' for s in chain if s.stage in TRAINING_STAGES),
         wall_seconds=round(sum(s.seconds for s in chain), 1),
         stage_seconds=' '.join(f'{s.stage}={s.seconds:.0f}' for s in chain),
         val_mAP=trained.record.get('val_mAP'), best_iter=trained.record.get('best_iter'),
@@ -101,4 +100,5 @@ def sample_grid(results: Sequence[StageResult], gen: str, path: Path, count: int
 
 def training_stages_run(work_dir: str | Path, since_line: int = 0) -> list[dict[str, Any]]:
     """Training stages the stage log says were RUN (not cached), from line ``since_line`` on."""
-    return [e for e in read_stage_log(work_dir)[since_line:] if e['status'] == 'ran' and e['stage'] in TRAINING]
+    return [e for e in read_stage_log(work_dir)[since_line:]
+            if e['status'] == 'ran' and e['stage'] in TRAINING_STAGES]

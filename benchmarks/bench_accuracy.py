@@ -76,19 +76,22 @@ def run_dataset(name: str, source: Path, args) -> list[tuple[str, Path]]:
         flag = '--fish' if name == 'fish4knowledge' else '--raccoon'
         print(f'bench_accuracy: {name}: {source} not found, skipped (give its path with {flag} PATH)')
         return []
+    from mmgen_det.experiments.init import InitSettings, read_profile, training_images
+    train = training_images(read_profile(InitSettings(str(source)))[1])
+    num_real = [n for n in args.num_real if n == 'all' or int(n) < train]
+    if num_real != args.num_real:
+        print(f'bench_accuracy: {name} has {train} training images: N = {" ".join(num_real)}')
     folder = args.work_dir / name
     if not (folder / 'experiment.py').is_file():
-        from mmgen_det.experiments.init import InitSettings, read_profile, training_images
-        train = training_images(read_profile(InitSettings(str(source)))[1])
-        num_real = [n for n in args.num_real if n == 'all' or int(n) < train]
-        if num_real != args.num_real:
-            print(f'bench_accuracy: {name} has {train} training images: N = {" ".join(num_real)}')
         tool('init_experiment.py', str(source), '--out', str(folder), '--device', 'cpu',
              '--num-real', *num_real, '--seeds', *args.seeds)
+    # this invocation's N and seeds, also when the folder was made by an earlier one (its stages are reused)
+    sweep = ['--cfg-options', f'num_real=[{",".join(num_real)}]', f'seeds=[{",".join(args.seeds)}]']
     produced = []
     for pretrain_val in args.pretrain_val:
         config = variant_config(folder / 'experiment.py', pretrain_val, not args.no_filter_arm)
-        tool('run_experiment.py', str(config), '--work-dir', str(folder), *(['--dry-run'] if args.dry_run else []))
+        tool('run_experiment.py', str(config), '--work-dir', str(folder), *sweep,
+             *(['--dry-run'] if args.dry_run else []))
         if args.dry_run:
             continue
         stem = f'{name}_{pretrain_val}'

@@ -105,9 +105,12 @@ def run_dataset(name: str, source: Path, args) -> list[tuple[str, Path]]:
 def write_readme(produced: list[tuple[str, Path]], args, seconds: float) -> Path:
     from mmgen_det.experiments.report import aggregate, headline, read_csv, summary_table
     info = machine()
+    from mmgen_det.experiments.cache import read_stage_log
+    spent = sum(e.get('seconds') or 0 for _, folder in produced for e in read_stage_log(folder) if e['status'] == 'ran')
     lines = ['# Accuracy benchmark: real-only vs generated data, by number of real images',
              '', f'`python benchmarks/bench_accuracy.py` ({info["cores"]} cores, {info["cpu"]}; this invocation took '
-             f'{seconds / 3600:.1f} h of wall time; stages cached by earlier ones cost nothing). COCO mAP on each dataset\'s real **test** split; CPU recipe of '
+             f'{seconds / 3600:.1f} h of wall time, and the stages of its work dirs {spent / 3600:.1f} h when they ran '
+             '(`stage_log.jsonl`)). COCO mAP on each dataset\'s real **test** split; CPU recipe of '
              '`mmgen_det/recipes.py` (from scratch), copy-paste generation; "≈ real images": the N at which '
              'the real-only curve of the same sweep reaches the arm\'s mAP.', '']
     for stem, folder in produced:

@@ -171,10 +171,24 @@ def summary_table(summary: Sequence[dict[str, Any]]) -> str:
     return '\n'.join(lines)
 
 
+def curve_warning(curve: Sequence[tuple[int, float]]) -> str | None:
+    """A warning when real-only mAP falls as N grows: the sweep's noise is then larger than the
+    effect of more real images, and any equivalent N read off the curve is not to be trusted."""
+    drops = [(n0, m0, n1, m1) for (n0, m0), (n1, m1) in zip(curve, curve[1:]) if m1 < m0]
+    if not drops:
+        return None
+    where = '; '.join(f'N={n1}: {m1:.3f} < N={n0}: {m0:.3f}' for n0, m0, n1, m1 in drops)
+    return (f'- **Warning: the real-only mAP falls as N grows** ({where}). Training is too short or too noisy '
+            'for this comparison (more seeds or iterations); the equivalents below read off the best real-only '
+            'mAP at or below each N and are not to be trusted.')
+
+
 def headline(summary: Sequence[dict[str, Any]]) -> list[str]:
-    """One sentence per non-real-only arm and N: what its mAP is worth in real images."""
+    """One sentence per non-real-only arm and N: what its mAP is worth in real images, after a warning
+    when the real-only curve is not increasing."""
     curve = real_only_curve(summary)
-    out = []
+    warning = curve_warning(curve)
+    out = [warning] if warning else []
     for s in summary:
         if s['series'][0] == REAL_ONLY:
             continue

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from mmgen_det.experiments.report import (Equivalent, aggregate, equivalent_real_images, metric_columns,
+from mmgen_det.experiments.report import (Equivalent, aggregate, curve_warning, equivalent_real_images, metric_columns,
                                           map_vs_n_figure, plot_map_vs_n, read_csv, render_report, summary_table, write_csv)
 
 CURVE = [(10, 0.10), (100, 0.30), (1000, 0.40)]
@@ -34,6 +34,12 @@ def test_equivalent_real_images_uses_running_max_of_a_noisy_curve():
     assert equivalent_real_images(curve, 0.18).text == '< 10'
     assert equivalent_real_images([], 0.1).value is None
     assert equivalent_real_images([(2, 0.0), (4, 0.0)], 0.0).text == 'n/a'
+
+
+def test_a_real_only_curve_that_falls_with_n_is_flagged():
+    assert curve_warning(CURVE) is None and curve_warning([]) is None
+    warning = curve_warning([(10, 0.072), (50, 0.017), (300, 0.2)])
+    assert 'falls as N grows' in warning and 'N=50: 0.017 < N=10: 0.072' in warning and 'N=300' not in warning
 
 
 def test_metric_columns_maps_coco_keys_and_per_class_ap():

@@ -166,8 +166,9 @@ def mixed_dataset(real_cfg, synthetic: dict) -> dict:
 def schedule_cfg(schedule: Schedule) -> dict[str, Any]:
     """Loop, LR schedule, checkpointing and early stop for one training stage (pure)."""
     if schedule.lr_decay == 'cosine':
-        scheduler = [dict(type='CosineAnnealingLR', by_epoch=False, begin=schedule.warmup_iters,
-                          end=schedule.max_iters, T_max=schedule.max_iters - schedule.warmup_iters, eta_min=0.)]
+        begin = min(schedule.warmup_iters, schedule.max_iters - 1)  # mmengine needs end > begin
+        scheduler = [dict(type='CosineAnnealingLR', by_epoch=False, begin=begin, end=schedule.max_iters,
+                          T_max=schedule.max_iters - begin, eta_min=0.)]
     else:
         steps = sorted({int(f * schedule.max_iters) for f in schedule.lr_steps} - {0})
         scheduler = [dict(type='MultiStepLR', by_epoch=False, begin=0, end=schedule.max_iters, milestones=steps,

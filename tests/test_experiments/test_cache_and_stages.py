@@ -96,6 +96,8 @@ def test_cosine_schedule_decays_to_zero_after_warmup_and_survives_fixed():
     assert (cosine['begin'], cosine['end'], cosine['T_max'], cosine['eta_min']) == (30, 600, 570, 0.)
     fixed = schedule.fixed(900)
     assert fixed.lr_decay == 'cosine' and schedule_cfg(fixed)['param_scheduler'][1]['T_max'] == 870
+    short = schedule_cfg(Schedule(30, 30, warmup_iters=50, lr_decay='cosine').fixed(30))['param_scheduler'][1]
+    assert (short['begin'], short['end'], short['T_max']) == (29, 30, 1)
     with pytest.raises(ExperimentConfigError, match='lr_decay'):
         Schedule(600, 200, lr_decay='linear')
 

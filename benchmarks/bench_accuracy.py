@@ -77,12 +77,17 @@ def run_dataset(name: str, source: Path, args) -> list[tuple[str, Path]]:
         print(f'bench_accuracy: {name}: {source} not found, skipped (give its path with {flag} PATH)')
         return []
     from mmgen_det.experiments.init import InitSettings, read_profile, training_images
-    train = training_images(read_profile(InitSettings(str(source)))[1])
+    from mmgen_det.utils.io import read_json
+    folder = args.work_dir / name
+    made = (folder / 'experiment.py').is_file()
+    # the split counts init recorded, or (first time) read from the data
+    counts = read_json(folder / 'data_profile.json')['splits_found'] if made else \
+        read_profile(InitSettings(str(source)))[1]
+    train = training_images(counts)
     num_real = [n for n in args.num_real if n == 'all' or int(n) < train]
     if num_real != args.num_real:
         print(f'bench_accuracy: {name} has {train} training images: N = {" ".join(num_real)}')
-    folder = args.work_dir / name
-    if not (folder / 'experiment.py').is_file():
+    if not made:
         tool('init_experiment.py', str(source), '--out', str(folder), '--device', 'cpu',
              '--num-real', *num_real, '--seeds', *args.seeds)
     # this invocation's N and seeds, also when the folder was made by an earlier one (its stages are reused)

@@ -108,7 +108,8 @@ def run_dataset(name: str, source: Path, args) -> list[tuple[str, Path]]:
 
 
 def write_readme(produced: list[tuple[str, Path]], args, seconds: float) -> Path:
-    from mmgen_det.experiments.report import aggregate, headline, read_csv, summary_table
+    from mmgen_det.experiments.report import aggregate, headline, read_csv, resolution_lines, summary_table
+    from mmgen_det.experiments.results import evaluated_boxes
     info = machine()
     from mmgen_det.experiments.cache import read_stage_log
     spent = sum(e.get('seconds') or 0 for _, folder in produced for e in read_stage_log(folder) if e['status'] == 'ran')
@@ -123,7 +124,8 @@ def write_readme(produced: list[tuple[str, Path]], args, seconds: float) -> Path
         summary = aggregate(rows)
         lines += [f'## {stem}', '', f'Settings: `{folder.name}/bench_{stem.rsplit("_", 1)[1]}.py` over the '
                   f'derived `{folder.name}/experiment.py`; every run: `{stem}.csv`.', '',
-                  summary_table(summary), '', *headline(summary), '', f'![mAP vs N: {stem}]({stem}.png)', '']
+                  summary_table(summary), '', *resolution_lines(evaluated_boxes(rows)), *headline(summary), '',
+                  f'![mAP vs N: {stem}]({stem}.png)', '']
     path = args.out_dir / 'README.md'
     path.write_text('\n'.join(lines))
     return path

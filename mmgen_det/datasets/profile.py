@@ -46,6 +46,17 @@ def coco_classes(coco: dict) -> list[str]:
     return [c['name'] for c in sorted(coco['categories'], key=lambda c: c['id'])]
 
 
+def boxes_per_class(coco: dict, crowd: bool = True) -> list[int]:
+    """Boxes of each class in label order; ``crowd=False`` leaves out the ``iscrowd`` boxes, which
+    COCO evaluation ignores."""
+    order = {c['id']: i for i, c in enumerate(sorted(coco['categories'], key=lambda c: c['id']))}
+    counts = [0] * len(order)
+    for a in coco['annotations']:
+        if crowd or not a.get('iscrowd'):
+            counts[order[a['category_id']]] += 1
+    return counts
+
+
 def profile_coco(coco: dict) -> DataProfile:
     """Profile the images and boxes of ``coco``; a dataset without images or boxes is an error."""
     if not coco['images']:
@@ -58,10 +69,6 @@ def profile_coco(coco: dict) -> DataProfile:
     for a in coco['annotations']:
         per_image[a['image_id']] = per_image.get(a['image_id'], 0) + 1
     counts = list(per_image.values())
-    order = {c['id']: i for i, c in enumerate(sorted(coco['categories'], key=lambda c: c['id']))}
-    per_class = [0] * len(order)
-    for a in coco['annotations']:
-        per_class[order[a['category_id']]] += 1
 
     def pct(q: float) -> float:
         return round(float(np.percentile(sides, q)), 1)
@@ -74,7 +81,7 @@ def profile_coco(coco: dict) -> DataProfile:
         object_side_p10=pct(10), object_side_p50=pct(50), object_side_p90=pct(90),
         boxes_per_image_p50=float(np.median(counts)),
         boxes_per_image_max=int(max(counts)),
-        boxes_per_class=tuple(per_class))
+        boxes_per_class=tuple(boxes_per_class(coco)))
 
 
 def round_to(value: float, multiple: int) -> int:

@@ -30,6 +30,8 @@ TAIL_FIELDS = ['metrics_computed', 'val_metrics_computed', 'backbone_init', 'num
 NONE = '-'
 MISSING = 'n/a'
 REAL_ONLY = 'real-only'
+#: a class with fewer test boxes has an AP that one detection moves by more than 0.1
+FEW_TEST_BOXES = 10
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,28 @@ def curve_warning(curve: Sequence[tuple[int, float]]) -> str | None:
             'mAP at or below each N and are not to be trusted.')
 
 
+def resolution_lines(boxes: dict[str, int]) -> list[str]:
+    """What the test split can resolve. With n test boxes, one true positive more or less moves a
+    class's AP by about 1/n, and the mAP (the mean over the K classes with test boxes) by about
+    1/(n K): arms that differ by less than that step of the sparsest class differ by one detection."""
+    present = {name: n for name, n in boxes.items() if n}
+    if not present:
+        return []
+    sparsest = min(present, key=present.get)
+    step = 1 / (present[sparsest] * len(present))
+    few = [f'`{name}` {n}' for name, n in present.items() if n < FEW_TEST_BOXES]
+    lines = ['- test boxes per class: ' + ', '.join(f'`{name}` {n}' for name, n in boxes.items())]
+    if few:
+        lines.append(f'- **{len(few)} of {len(present)} classes have fewer than {FEW_TEST_BOXES} test boxes** '
+                     f"({', '.join(few)}): one detection of `{sparsest}` moves the mAP by about {step:.3f}, so "
+                     'differences between arms smaller than that are one detection, not evidence; a larger test '
+                     'split (or more seeds, which only averages training noise) is what narrows it')
+    else:
+        lines.append(f'- one detection of the sparsest class (`{sparsest}`, {present[sparsest]} test boxes) moves '
+                     f'the mAP by about {step:.3f}')
+    return lines
+
+
 def headline(summary: Sequence[dict[str, Any]]) -> list[str]:
     """One sentence per non-real-only arm and N: what its mAP is worth in real images, after a warning
     when the real-only curve is not increasing."""
@@ -223,8 +247,9 @@ def backbone_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def data_section(data: dict[str, Any], derived: dict[str, Any]) -> list[str]:
-    """What the runs were made from: classes, split sizes, held-out splits made, derived settings."""
+def data_section(data: dict[str, Any], derived: dict[str, Any], test_boxes: dict[str, int] | None = None) -> list[str]:
+    """What the runs were made from: classes, split sizes, held-out splits made, what the test split
+    can resolve, derived settings."""
     counts = data.get('num_images', {})
     lines = ['## Data', '',
              f"- classes ({len(data.get('classes', []))}, label order): "
@@ -234,6 +259,7 @@ def data_section(data: dict[str, Any], derived: dict[str, Any]) -> list[str]:
     if split:
         lines.append(f"- the data has no {' / '.join(split['split_off'])} split: held out {split['fractions']} of "
                      f"its training images, class-stratified, seed {split['seed']}")
+    lines += resolution_lines(test_boxes or {})
     if derived:
         scale = derived.get('input_scale', {})
         profile = derived.get('profile', {})

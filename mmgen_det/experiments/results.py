@@ -80,10 +80,24 @@ def write_outputs(exp: Experiment, work_dir: Path, results: Sequence[StageResult
         notes.append('`compute-matched` and `real-only` are one training here: real-only ran a fixed schedule '
                      '(no early stop) exactly as long as the generated-data runs, so it is its own control.')
     data = next(r.record for r in results if r.stage == 'data')
-    text = report.render_report(exp.name, rows, exp.settings(), images, notes, report.data_section(data, exp.derived))
+    text = report.render_report(exp.name, rows, exp.settings(), images, notes,
+                                report.data_section(data, exp.derived, evaluated_boxes(rows)))
     out['report'].write_text(text)
     out['html'] = report_html.write_report_html(work_dir, exp.name, text, results)
     return out
+
+
+def evaluated_boxes(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """Boxes per class (label order) of the test split the runs were evaluated on, as COCO evaluation
+    counts them (no crowd boxes); empty when no run was tested."""
+    from mmengine.config import Config
+
+    from ..datasets.profile import boxes_per_class, coco_classes
+    configs = [r['test_config'] for r in rows if r.get('test_config')]
+    if not configs:
+        return {}
+    coco = read_json(Config.fromfile(configs[0]).test_evaluator['ann_file'])
+    return dict(zip(coco_classes(coco), boxes_per_class(coco, crowd=False)))
 
 
 def sample_grid(results: Sequence[StageResult], gen: str, path: Path, count: int = 8) -> Path | None:

@@ -5,8 +5,9 @@ import math
 
 import pytest
 
-from mmgen_det.experiments.report import (Equivalent, aggregate, curve_warning, equivalent_real_images, metric_columns,
-                                          map_vs_n_figure, plot_map_vs_n, read_csv, render_report, summary_table, write_csv)
+from mmgen_det.experiments.report import (Equivalent, aggregate, curve_warning, data_section, equivalent_real_images,
+                                          metric_columns, map_vs_n_figure, plot_map_vs_n, read_csv, render_report,
+                                          resolution_lines, summary_table, write_csv)
 
 CURVE = [(10, 0.10), (100, 0.30), (1000, 0.40)]
 
@@ -40,6 +41,21 @@ def test_a_real_only_curve_that_falls_with_n_is_flagged():
     assert curve_warning(CURVE) is None and curve_warning([]) is None
     warning = curve_warning([(10, 0.072), (50, 0.017), (300, 0.2)])
     assert 'falls as N grows' in warning and 'N=50: 0.017 < N=10: 0.072' in warning and 'N=300' not in warning
+
+
+def test_resolution_is_one_detection_of_the_sparsest_class():
+    # 4 classes with test boxes (the empty one is not in COCO's mean): one detection of `b` (3 boxes)
+    # moves the mAP by 1 / (3 * 4)
+    lines = resolution_lines({'a': 200, 'b': 3, 'c': 12, 'd': 0, 'e': 8})
+    assert lines[0] == '- test boxes per class: `a` 200, `b` 3, `c` 12, `d` 0, `e` 8'
+    assert '2 of 4 classes have fewer than 10 test boxes** (`b` 3, `e` 8)' in lines[1]
+    assert f'one detection of `b` moves the mAP by about {1 / 12:.3f}' in lines[1]
+    balanced = resolution_lines({'car': 40, 'bus': 25})
+    assert 'fewer than' not in balanced[1] and f'(`bus`, 25 test boxes) moves the mAP by about {1 / 50:.3f}' in balanced[1]
+    assert resolution_lines({}) == [] and resolution_lines({'a': 0}) == []
+    # the report's data section carries it
+    section = data_section({'classes': ['a', 'b'], 'num_images': {'test': 5}}, {}, {'a': 30, 'b': 2})
+    assert any('one detection of `b` moves the mAP by about 0.250' in line for line in section)
 
 
 def test_metric_columns_maps_coco_keys_and_per_class_ap():

@@ -61,6 +61,7 @@ def test_outputs(sweep):
         assert int(by[n, 'synthetic-pretrain']['iterations']) == 4 and int(by[n, 'real-only']['iterations']) == 2
     report = (work / 'report.md').read_text()
     assert '| N | arm |' in report and 'Equivalent number of real images' in report
+    assert '- test boxes per class: `0` ' in report and 'moves the mAP by about' in report
     assert (work / 'map_vs_n.png').stat().st_size > 1000
     assert (work / 'samples_copy-paste.png').stat().st_size > 1000
     assert 'run_experiment: 4 runs' in stdout

@@ -4,9 +4,10 @@
         [--datasets fish4knowledge raccoon] [--num-real 10 50 300 all] [--seeds 0 1]
         [--pretrain-val real synthetic] [--work-dir work_dirs/bench_accuracy] [--out-dir benchmarks/accuracy]
 
-For each dataset the experiment folder is derived from the data by ``tools/init_experiment.py`` (the
-CPU recipe: detector, input scale, schedules), exactly as a user's ``run_experiment --data`` would,
-then run with ``tools/run_experiment.py`` for each pretrain-validation choice:
+For each dataset the experiment folder is derived from the data (the CPU recipe: detector, input scale,
+schedules) exactly as a user's ``run_experiment --data`` derives it, again on every invocation so the
+folder follows the installed recipe, then run with ``tools/run_experiment.py`` for each
+pretrain-validation choice:
 
 - arms: real-only, synthetic-pretrain (pretrain on generated images, fine-tune on the N real ones),
   mixed, and the compute-matched control (real-only trained as long as the longest generated-data
@@ -71,25 +72,25 @@ def variant_config(experiment: Path, pretrain_val: str, with_filter: bool) -> Pa
 
 
 def run_dataset(name: str, source: Path, args) -> list[tuple[str, Path]]:
-    """Init (once) and run every variant of one dataset; the result files of each."""
+    """Derive the experiment folder (again, when the installed recipe changed) and run every variant of
+    one dataset; the result files of each."""
     if not source.exists():
         flag = '--fish' if name == 'fish4knowledge' else '--raccoon'
         print(f'bench_accuracy: {name}: {source} not found, skipped (give its path with {flag} PATH)')
         return []
-    from mmgen_det.experiments.init import InitSettings, read_profile, training_images
+    from mmgen_det.experiments.init import InitSettings, reuse_or_init, training_images
     from mmgen_det.utils.io import read_json
     folder = args.work_dir / name
-    made = (folder / 'experiment.py').is_file()
-    # the split counts init recorded, or (first time) read from the data
-    counts = read_json(folder / 'data_profile.json')['splits_found'] if made else \
-        read_profile(InitSettings(str(source)))[1]
-    train = training_images(counts)
+    settings = InitSettings(str(source), device='cpu')
+    try:
+        done = reuse_or_init(settings, folder)[1]
+    except ValueError:  # made by an older benchmark with other init options: the folder is the benchmark's own
+        done = reuse_or_init(settings, folder, reinit=True)[1]
+    print(f'bench_accuracy: {name}: {done}')
+    train = training_images(read_json(folder / 'data_profile.json')['splits_found'])
     num_real = [n for n in args.num_real if n == 'all' or int(n) < train]
     if num_real != args.num_real:
         print(f'bench_accuracy: {name} has {train} training images: N = {" ".join(num_real)}')
-    if not made:
-        tool('init_experiment.py', str(source), '--out', str(folder), '--device', 'cpu',
-             '--num-real', *num_real, '--seeds', *args.seeds)
     # this invocation's N and seeds, also when the folder was made by an earlier one (its stages are reused)
     sweep = ['--cfg-options', f'num_real=[{",".join(num_real)}]', f'seeds=[{",".join(args.seeds)}]']
     produced = []

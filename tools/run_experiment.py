@@ -19,7 +19,6 @@ image counts and an estimate of the compute still to run.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -53,21 +52,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def experiment_from_data(args) -> str:
     """Write (or reuse) the experiment folder for ``--data`` in the work dir; its experiment.py."""
-    from mmgen_det.experiments.init import init_experiment, settings_from_args
-    settings = settings_from_args(args)
+    from mmgen_det.experiments.init import reuse_or_init, settings_from_args
     work_dir = Path(args.work_dir or Path('work_dirs', 'experiments', Path(args.data).resolve().stem))
-    made_with = work_dir / 'init_args.json'
-    if made_with.is_file() and not args.reinit:
-        old = json.loads(made_with.read_text())
-        if old == json.loads(json.dumps(settings.as_dict())):
-            print(f'run_experiment: reusing {work_dir / "experiment.py"} (made from the same options)')
-            return str(work_dir / 'experiment.py')
-        changed = sorted(k for k in old if old[k] != settings.as_dict().get(k))
-        sys.exit(f'run_experiment: {work_dir} was initialised with other options ({", ".join(changed)}); pass '
-                 '--reinit to rewrite its configs, or choose another --work-dir')
-    path = init_experiment(settings, work_dir)
-    print(f'run_experiment: wrote {path} and {work_dir / "configs"} from {args.data} '
-          f'(derived settings: {work_dir / "data_profile.json"})')
+    try:
+        path, done = reuse_or_init(settings_from_args(args), work_dir, args.reinit)
+    except ValueError as err:
+        sys.exit(f'run_experiment: {err}')
+    print(f'run_experiment: {done}')
     return str(path)
 
 

@@ -8,6 +8,8 @@ values, seeds, arms and the device class. Out, in ``OUT``::
     configs/generation_<name>.py     one per generator: the synthetic-pretrain config with its set
     data_profile.json                classes, frame and object sizes, and everything derived from them
     init_args.json                   the settings this folder was made from (a rerun with others refuses)
+    written_files.json               digests of the files as written, to tell a user's edits from a stale
+                                     derivation (:func:`reuse_or_init`)
 
 Everything in the configs that depends on the data comes from ``mmgen_det.recipes``: classes and
 ``num_classes`` of every head, input scale and training crop, generation canvas and zoom, phrases.
@@ -26,6 +28,7 @@ from ..datasets.profile import DataProfile, profile_coco
 from ..filters.matching import DEFAULT_IOU_THR, DEFAULT_SCORE_THR
 from ..recipes import (DETECTORS, GLIGEN_MIN_OBJECT_SIDE, detector_config, generation_canvas, gligen_phrases,
                        input_scale)
+from ..utils.hashing import file_sha256
 from .config import ARMS, DEFAULT_SPLIT, Filter
 from .plan import planned_splits
 from .stages import synthetic_dataset, with_train_dataset
@@ -36,13 +39,16 @@ IMAGES_PER_REAL = dict(cpu=8, gpu=30)
 DEFAULT_ARMS = ['real-only', 'synthetic-pretrain', 'mixed', 'compute-matched']
 #: iteration schedules of the few-image protocol per device. CPU: every arm trains the same fixed number
 #: of iterations with no early stop (a from-scratch detector's val mAP is flat, then noisy, for hundreds
-#: of iterations: benchmarks/cpu_recipe.md), so the real-only run is its own compute-matched control
-#: and one N and seed with the four default arms take about 20 minutes on 2 cores. GPU: early stop,
-#: counted from 30% of max_iters on.
+#: of iterations: benchmarks/cpu_recipe.md), so the real-only run is its own compute-matched control.
+#: The cosine decay ends at zero, so the last checkpoint is the one tested: validation runs once, at
+#: the end, for the record (checkpoint choice on 25 val frames only added noise and time). 500
+#: iterations: at 300 some seeds had not left the flat start (benchmarks/cpu_recipe.md); one N and
+#: seed with the four default arms take about 17 minutes on 2 cores. GPU: early stop, counted from 30%
+#: of max_iters on.
 SCHEDULES = dict(
-    cpu=dict(default=dict(max_iters=600, val_interval=200, patience=None, warmup_iters=30, lr_decay='cosine'),
-             pretrain=dict(max_iters=360, val_interval=120),
-             finetune=dict(max_iters=240, val_interval=120)),
+    cpu=dict(default=dict(max_iters=500, val_interval=500, patience=None, warmup_iters=30, lr_decay='cosine'),
+             pretrain=dict(max_iters=300, val_interval=300),
+             finetune=dict(max_iters=200, val_interval=200)),
     gpu=dict(default=dict(max_iters=12000, val_interval=500, patience=4, min_delta=0.002, warmup_iters=500,
                           lr_steps=(0.67, 0.92), early_stop_begin=0.3),
              finetune=dict(max_iters=6000)))
@@ -63,6 +69,7 @@ GLIGEN_MODELS = {'gligen-text': ('masterful/gligen-1-4-generation-text-box', 'te
                  'gligen-image': ('anhnct/Gligen_Text_Image', 'text-image'),
                  'gligen-inpaint': ('masterful/gligen-1-4-inpainting-text-box', 'text-box')}
 PLACEHOLDER_ROOT = 'data/converted/'  # the runner points every stage at its own converted copy
+WRITTEN = 'written_files.json'
 
 
 @dataclass
@@ -215,7 +222,46 @@ def init_experiment(settings: InitSettings, out: str | Path) -> Path:
     path.write_text(render_experiment(experiment, settings, path))
     (out / 'data_profile.json').write_text(json.dumps(derived, indent=1))
     (out / 'init_args.json').write_text(json.dumps(settings.as_dict(), indent=1))
+    written = [path, det_path, *(Path(g['config']) for g in generators.values())]
+    (out / WRITTEN).write_text(json.dumps({str(f.relative_to(out)): file_sha256(f) for f in written}, indent=1))
     return path
+
+
+def edited_files(out: Path) -> list[str] | None:
+    """The files of an experiment folder changed since :func:`init_experiment` wrote them (``None``: a
+    folder written before digests were recorded, so edits cannot be told apart)."""
+    record = out / WRITTEN
+    if not record.is_file():
+        return None
+    return [name for name, digest in json.loads(record.read_text()).items()
+            if not (out / name).is_file() or file_sha256(out / name) != digest]
+
+
+def reuse_or_init(settings: InitSettings, out: str | Path, reinit: bool = False) -> tuple[Path, str]:
+    """The experiment folder for ``settings`` in ``out`` and a line saying what was done.
+
+    A folder made with other options is refused unless ``reinit``. One made with the same options is
+    derived again from the data unless the user edited it, so a folder written by an older recipe
+    follows the installed one; stages whose inputs did not change stay cached. An edited folder is
+    kept as it is (the edits are the user's experiment) and the line names the edited files."""
+    out = Path(out)
+    made_with = out / 'init_args.json'
+    if made_with.is_file() and not reinit:
+        old = json.loads(made_with.read_text())
+        if old != json.loads(json.dumps(settings.as_dict())):
+            changed = sorted(k for k in old if old[k] != settings.as_dict().get(k))
+            raise ValueError(f'{out} was initialised with other options ({", ".join(changed)}); pass --reinit to '
+                             'rewrite its configs, or choose another --work-dir')
+        edited = edited_files(out)
+        if edited is None or edited:
+            what = 'written before edits could be told apart' if edited is None else f'edited: {", ".join(edited)}'
+            return out / 'experiment.py', (f'reusing {out / "experiment.py"} as it is ({what}); --reinit derives '
+                                           'it again with the installed recipe')
+        path = init_experiment(settings, out)
+        return path, (f'reusing {out} (made from the same options), derived again from the data with the installed '
+                      'recipe; unchanged stages stay cached')
+    path = init_experiment(settings, out)
+    return path, f'wrote {path} and {out / "configs"} (derived settings: {out / "data_profile.json"})'
 
 
 def render_experiment(experiment: dict[str, Any], settings: InitSettings, path: Path) -> str:

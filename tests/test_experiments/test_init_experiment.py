@@ -2,6 +2,7 @@
 samples are built on the fly, every setting is derived from them, and results.csv names every class."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import warnings
@@ -13,7 +14,8 @@ from helpers import REPO, run_tool
 from mmengine.config import Config
 from PIL import Image
 
-from mmgen_det.experiments.init import InitSettings, init_experiment
+from mmgen_det.experiments.init import (SCHEDULES, WRITTEN, InitSettings, edited_files, init_experiment,
+                                        reuse_or_init)
 from mmgen_det.experiments.report import read_csv
 from mmgen_det.recipes import heads_with_classes, inner_dataset
 
@@ -119,6 +121,28 @@ def test_one_command_from_a_bare_yolo_folder(tmp_path):
     # other options on the same folder are refused, naming what changed
     refused = run_tool([*args[:-len(TINY_SCHEDULE)], '--num-real', '4'], check=False)
     assert refused.returncode != 0 and 'num_real' in refused.stderr
+
+
+def test_a_folder_follows_the_installed_recipe_unless_the_user_edited_it(tmp_path, monkeypatch):
+    settings = InitSettings(str(yolo_folder(tmp_path / 'data', ['kelp', 'crab'], (320, 240), 0.1, 12)), device='cpu')
+    out = tmp_path / 'exp'
+    path, done = reuse_or_init(settings, out)
+    assert done.startswith('wrote') and f"'max_iters': {SCHEDULES['cpu']['default']['max_iters']}," in path.read_text()
+    # an upgrade changes the recipe: the unedited folder is derived again with it
+    monkeypatch.setitem(SCHEDULES['cpu']['default'], 'max_iters', 123)
+    path, done = reuse_or_init(settings, out)
+    assert 'derived again' in done and "'max_iters': 123" in path.read_text()
+    # the user's edit is their experiment: kept, and named
+    path.write_text(path.read_text().replace("'max_iters': 123", "'max_iters': 77"))
+    path, done = reuse_or_init(settings, out)
+    assert 'edited: experiment.py' in done and "'max_iters': 77" in path.read_text()
+    with pytest.raises(ValueError, match=r'other options \(num_real\)'):
+        reuse_or_init(dataclasses.replace(settings, num_real=[4]), out)
+    path, done = reuse_or_init(settings, out, reinit=True)
+    assert "'max_iters': 123" in path.read_text() and edited_files(out) == []
+    # a folder written before digests were kept: nothing is overwritten
+    (out / WRITTEN).unlink()
+    assert 'before edits could be told apart' in reuse_or_init(settings, out)[1]
 
 
 def yolo_yaml_export(root: Path, classes: list[str], size: tuple[int, int], box_frac: float) -> Path:

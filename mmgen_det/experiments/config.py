@@ -30,6 +30,8 @@ Keys::
                      pretrain=dict(...), finetune=dict(...), mixed=dict(...))  # merged over default
     pretrain_val = 'real'     # the pretrain checkpoint is chosen on the real val split, or 'synthetic':
                               # on 15% of the generated set held out from pretraining (the reference's way)
+    mixed_real_fraction = None  # mixed arm: None concatenates (each image once an epoch), or the share of
+                                # training samples drawn from the real images (0.5: as many as generated)
     cfg_options = {'train_dataloader.num_workers': 0}   # applied to every stage's mmdet config
     derived = dict(...)   # what tools/init_experiment.py derived from the data (recorded in the report)
     estimate = dict(seconds_per_iter=0.5, seconds_per_eval_image=0.05, seconds_per_scored_image=0.05,
@@ -148,6 +150,7 @@ class Experiment:
     derived: dict[str, Any] = field(default_factory=dict)
     filter_detector: FilterDetector | None = None
     pretrain_val: str = 'real'
+    mixed_real_fraction: float | None = None
     cfg_options: dict[str, Any] = field(default_factory=dict)
     estimate: dict[str, Any] = field(default_factory=dict)
     filename: str = ''
@@ -284,6 +287,14 @@ def _choice(value: Any, allowed: Sequence, what: str) -> Any:
     return value
 
 
+def _optional_fraction(value: Any, what: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise ExperimentConfigError(f'{what} must be None or a number in (0, 1), got {value!r}')
+    return float(value)
+
+
 def _classes(value: Any) -> list[str] | None:
     if value is None:
         return None
@@ -365,6 +376,7 @@ def validate(cfg: Mapping[str, Any], name: str = 'experiment', filename: str = '
         declared_images=dict(data.get('num_images') or {}),
         filter_detector=filter_detector,
         pretrain_val=_choice(cfg.get('pretrain_val', 'real'), PRETRAIN_VAL, 'pretrain_val'),
+        mixed_real_fraction=_optional_fraction(cfg.get('mixed_real_fraction'), 'mixed_real_fraction'),
         cfg_options=dict(cfg.get('cfg_options') or {}),
         estimate=dict(cfg.get('estimate') or {}),
         filename=filename)

@@ -322,11 +322,17 @@ class ExperimentRunner:
                 iterations.append(pre.iterations + fine.iterations)
         if 'mixed' in exp.arms:
             sched, mix_cfg = exp.schedule('mixed'), self.real_cfg('mixed', real, subset)
-            mixed = self.train_stage(
-                'mixed', label, dict(inputs, detector=self.detector_digest('mixed')),
-                lambda d: self.stage_config(stages.with_train_dataset(
-                    mix_cfg, stages.mixed_dataset(mix_cfg, synthetic(mix_cfg))), sched, seed, d), sched, val_n,
-                lambda d: kept_in(whole_set))
+
+            def mixed_config(d: Path):
+                repeats = stages.real_repeats(exp.mixed_real_fraction, subset.record['num_images'],
+                                              stages.kept_images(whole_set, filt, pr_key))
+                return self.stage_config(stages.with_train_dataset(
+                    mix_cfg, stages.mixed_dataset(mix_cfg, synthetic(mix_cfg), repeats)), sched, seed, d)
+            mix_inputs = dict(inputs, detector=self.detector_digest('mixed'))
+            if exp.mixed_real_fraction is not None:  # keeps the keys of concatenated runs already cached
+                mix_inputs['mixed_real_fraction'] = exp.mixed_real_fraction
+            mixed = self.train_stage('mixed', label, mix_inputs, mixed_config, sched, val_n,
+                                     lambda d: kept_in(whole_set))
             row('mixed', mixed, chain + [mixed], gen.name, filt.name, mixed.record.get('num_synthetic', planned_kept))
             iterations.append(mixed.iterations)
         return iterations

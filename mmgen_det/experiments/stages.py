@@ -158,9 +158,21 @@ def with_train_dataset(cfg, dataset: dict):
     return cfg
 
 
-def mixed_dataset(real_cfg, synthetic: dict) -> dict:
-    """Synthetic and real images in one training set (plain concatenation)."""
-    return dict(type='ConcatDataset', datasets=[synthetic, copy.deepcopy(inner_dataset(real_cfg.train_dataloader))])
+def real_repeats(real_fraction: float | None, num_real: int, num_synthetic: int) -> int:
+    """How many times the real images enter the mixed training set so they are about ``real_fraction``
+    of its samples (``None``: once, plain concatenation). With 8 generated images per real one,
+    concatenation shows a real image one sample in nine."""
+    if real_fraction is None or num_synthetic == 0:
+        return 1
+    return max(1, round(real_fraction / (1 - real_fraction) * num_synthetic / num_real))
+
+
+def mixed_dataset(real_cfg, synthetic: dict, repeats: int = 1) -> dict:
+    """Synthetic and real images in one training set, the real ones ``repeats`` times."""
+    real = copy.deepcopy(inner_dataset(real_cfg.train_dataloader))
+    if repeats > 1:
+        real = dict(type='RepeatDataset', times=repeats, dataset=real)
+    return dict(type='ConcatDataset', datasets=[synthetic, real])
 
 
 def schedule_cfg(schedule: Schedule) -> dict[str, Any]:

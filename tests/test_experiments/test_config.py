@@ -55,6 +55,8 @@ def test_valid_config_and_derived_values():
     (dict(schedules=dict(default=dict(max_iters=10, val_interval=5), testing=dict())), 'not a training stage'),
     (dict(data=dict(source='x', format='csv')), 'data.format must be one of'),
     (dict(pretrain_val='test'), "pretrain_val must be one of ['real', 'synthetic']"),
+    (dict(mixed_real_fraction=1), 'mixed_real_fraction must be None or a number in (0, 1), got 1'),
+    (dict(mixed_real_fraction='half'), "mixed_real_fraction must be None or a number in (0, 1), got 'half'"),
 ])
 def test_invalid_configs_say_what_is_wrong(changes, message):
     with pytest.raises(ExperimentConfigError, match=None) as err:

@@ -42,6 +42,20 @@ def test_real_pretrain_and_mixed_datasets(setup):
     mixed = stages.with_train_dataset(cfg, stages.mixed_dataset(cfg, synthetic))
     assert len(build(mixed.train_dataloader.dataset)) == 6 + 4
     assert stages.kept_images(tmp / 'set' / 'annotations.json', Filter('none'), None) == 6
+    # the real images repeated: half of the 6 + 2 x 4 samples are real
+    balanced = stages.with_train_dataset(cfg, stages.mixed_dataset(cfg, synthetic, stages.real_repeats(0.5, 4, 6)))
+    assert len(build(balanced.train_dataloader.dataset)) == 6 + 2 * 4
+
+
+@pytest.mark.parametrize('fraction, num_real, num_synthetic, repeats', [
+    (None, 50, 400, 1),   # plain concatenation: one sample in nine is real
+    (0.5, 50, 400, 8),    # as many real samples as generated ones
+    (0.25, 50, 400, 3),   # 150 of 550 real: 27%
+    (0.5, 300, 100, 1),   # more real than generated images: never fewer than once
+    (0.5, 50, 0, 1),      # a filter that kept nothing
+])
+def test_real_repeats_give_the_real_fraction(fraction, num_real, num_synthetic, repeats):
+    assert stages.real_repeats(fraction, num_real, num_synthetic) == repeats
 
 
 def test_pr_filter_keeps_what_the_stored_scores_pass(setup, tmp_path):

@@ -42,9 +42,9 @@ DEFAULT_ARMS = ['real-only', 'synthetic-pretrain', 'mixed', 'compute-matched']
 #: of iterations: benchmarks/cpu_recipe.md), so the real-only run is its own compute-matched control.
 #: The cosine decay ends at zero, so the last checkpoint is the one tested: validation runs once, at
 #: the end, for the record (checkpoint choice on 25 val frames only added noise and time). 500
-#: iterations: at 300 some seeds had not left the flat start (benchmarks/cpu_recipe.md); one N and
-#: seed with the four default arms take about 17 minutes on 2 cores. GPU: early stop, counted from 30%
-#: of max_iters on.
+#: iterations: the loss still falls there (benchmarks/README.md, "Length and seeds"), and one N and seed
+#: with the four default arms take about 18 minutes on 2 cores. GPU: early stop, counted from 30% of
+#: max_iters on.
 SCHEDULES = dict(
     cpu=dict(default=dict(max_iters=500, val_interval=500, patience=None, warmup_iters=30, lr_decay='cosine'),
              pretrain=dict(max_iters=300, val_interval=300),

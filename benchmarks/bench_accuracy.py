@@ -109,7 +109,8 @@ def run_dataset(name: str, source: Path, args) -> list[tuple[str, Path]]:
 
 
 def write_readme(produced: list[tuple[str, Path]], args, seconds: float) -> Path:
-    from mmgen_det.experiments.report import aggregate, headline, read_csv, resolution_lines, summary_table
+    from mmgen_det.experiments.report import (aggregate, headline, read_csv, resolution_lines, resolution_step,
+                                              summary_table)
     from mmgen_det.experiments.results import evaluated_boxes
     info = machine()
     from mmgen_det.experiments.cache import read_stage_log
@@ -123,9 +124,10 @@ def write_readme(produced: list[tuple[str, Path]], args, seconds: float) -> Path
     for stem, folder in produced:
         rows = read_csv(args.out_dir / f'{stem}.csv')
         summary = aggregate(rows)
+        boxes = evaluated_boxes(rows)
         lines += [f'## {stem}', '', f'Settings: `{folder.name}/bench_{stem.rsplit("_", 1)[1]}.py` over the '
                   f'derived `{folder.name}/experiment.py`; every run: `{stem}.csv`.', '',
-                  summary_table(summary), '', *resolution_lines(evaluated_boxes(rows)), *headline(summary), '',
+                  summary_table(summary), '', *resolution_lines(boxes), *headline(summary, resolution_step(boxes)), '',
                   f'![mAP vs N: {stem}]({stem}.png)', '']
     path = args.out_dir / 'README.md'
     path.write_text('\n'.join(lines))

@@ -185,15 +185,21 @@ def curve_warning(curve: Sequence[tuple[int, float]]) -> str | None:
             'mAP at or below each N and are not to be trusted.')
 
 
-def resolution_lines(boxes: dict[str, int]) -> list[str]:
+def resolution_step(boxes: dict[str, int]) -> float | None:
     """What the test split can resolve. With n test boxes, one true positive more or less moves a
     class's AP by about 1/n, and the mAP (the mean over the K classes with test boxes) by about
     1/(n K): arms that differ by less than that step of the sparsest class differ by one detection."""
+    present = [n for n in boxes.values() if n]
+    return 1 / (min(present) * len(present)) if present else None
+
+
+def resolution_lines(boxes: dict[str, int]) -> list[str]:
+    """The test boxes per class and :func:`resolution_step`, for the report's data section."""
     present = {name: n for name, n in boxes.items() if n}
     if not present:
         return []
     sparsest = min(present, key=present.get)
-    step = 1 / (present[sparsest] * len(present))
+    step = resolution_step(boxes)
     few = [f'`{name}` {n}' for name, n in present.items() if n < FEW_TEST_BOXES]
     lines = ['- test boxes per class: ' + ', '.join(f'`{name}` {n}' for name, n in boxes.items())]
     if few:
@@ -207,14 +213,21 @@ def resolution_lines(boxes: dict[str, int]) -> list[str]:
     return lines
 
 
-def headline(summary: Sequence[dict[str, Any]]) -> list[str]:
+def headline(summary: Sequence[dict[str, Any]], step: float | None = None) -> list[str]:
     """One sentence per non-real-only arm and N: what its mAP is worth in real images, after a warning
-    when the real-only curve is not increasing."""
+    when the real-only curve is not increasing. An arm within ``step`` (:func:`resolution_step`) of
+    real-only at its N is said to be so: the test split cannot tell them apart."""
     curve = real_only_curve(summary)
     warning = curve_warning(curve)
     out = [warning] if warning else []
+    real_at = dict(curve)
     for s in summary:
         if s['series'][0] == REAL_ONLY:
+            continue
+        real = real_at.get(s['num_real'])
+        if step is not None and None not in (real, s['mAP']) and abs(s['mAP'] - real) < step:
+            out.append(f"- {series_label(s['series'])}, N={s['num_real']}: mAP {fmt(s['mAP'])}{missing_note(s)} is "
+                       f'within one detection ({step:.3f}) of real-only\'s {fmt(real)}: no measurable difference')
             continue
         eq = equivalent_real_images(curve, s['mAP'])
         worth = f' ({eq.value / s["num_real"]:.2f}x its {s["num_real"]} real images)' if eq.value else ''
@@ -275,7 +288,8 @@ def data_section(data: dict[str, Any], derived: dict[str, Any], test_boxes: dict
 
 
 def render_report(name: str, rows: Sequence[dict[str, Any]], settings: dict[str, Any],
-                  images: dict[str, str], notes: Sequence[str] = (), data: Sequence[str] = ()) -> str:
+                  images: dict[str, str], notes: Sequence[str] = (), data: Sequence[str] = (),
+                  step: float | None = None) -> str:
     """``report.md``: table, headline figure, data, plots, samples, protocol, exact settings."""
     summary = aggregate(rows)
     parts = [f'# Experiment `{name}`', '',
@@ -287,7 +301,7 @@ def render_report(name: str, rows: Sequence[dict[str, Any]], settings: dict[str,
              '## Equivalent number of real images', '',
              'The N at which the real-only mAP-vs-N curve of this sweep reaches the arm\'s mAP '
              '(interpolated in log N; outside the measured range only the side is known).', '',
-             *(headline(summary) or ['- (needs a real-only arm)']), '', *data]
+             *(headline(summary, step) or ['- (needs a real-only arm)']), '', *data]
     if images:
         parts += ['## Plots and samples', '']
         parts += [f'![{title}]({path})' for title, path in images.items()] + ['']

@@ -80,8 +80,9 @@ def write_outputs(exp: Experiment, work_dir: Path, results: Sequence[StageResult
         notes.append('`compute-matched` and `real-only` are one training here: real-only ran a fixed schedule '
                      '(no early stop) exactly as long as the generated-data runs, so it is its own control.')
     data = next(r.record for r in results if r.stage == 'data')
+    boxes = evaluated_boxes(rows)
     text = report.render_report(exp.name, rows, exp.settings(), images, notes,
-                                report.data_section(data, exp.derived, evaluated_boxes(rows)))
+                                report.data_section(data, exp.derived, boxes), report.resolution_step(boxes))
     out['report'].write_text(text)
     out['html'] = report_html.write_report_html(work_dir, exp.name, text, results)
     return out

@@ -6,8 +6,8 @@ import math
 import pytest
 
 from mmgen_det.experiments.report import (Equivalent, aggregate, curve_warning, data_section, equivalent_real_images,
-                                          metric_columns, map_vs_n_figure, plot_map_vs_n, read_csv, render_report,
-                                          resolution_lines, summary_table, write_csv)
+                                          headline, metric_columns, map_vs_n_figure, plot_map_vs_n, read_csv,
+                                          render_report, resolution_lines, resolution_step, summary_table, write_csv)
 
 CURVE = [(10, 0.10), (100, 0.30), (1000, 0.40)]
 
@@ -56,6 +56,17 @@ def test_resolution_is_one_detection_of_the_sparsest_class():
     # the report's data section carries it
     section = data_section({'classes': ['a', 'b'], 'num_images': {'test': 5}}, {}, {'a': 30, 'b': 2})
     assert any('one detection of `b` moves the mAP by about 0.250' in line for line in section)
+
+
+def test_an_arm_within_one_detection_of_real_only_is_not_given_a_worth():
+    assert resolution_step({'a': 200, 'b': 3, 'c': 12, 'd': 0, 'e': 8}) == pytest.approx(1 / 12)
+    assert resolution_step({}) is None
+    summary = aggregate(rows())  # synthetic 0.21 vs real-only 0.11 at N=10, 0.36 vs 0.31 at N=100
+    coarse = headline(summary, step=0.06)
+    assert any(line.startswith('- synthetic-pretrain (copy-paste, filter none), N=100: mAP 0.360 is within one '
+                               "detection (0.060) of real-only's 0.310: no measurable difference") for line in coarse)
+    assert any('N=10: mAP 0.210 is worth 32 real images' in line for line in coarse)
+    assert not any('within one detection' in line for line in headline(summary, step=0.01) + headline(summary))
 
 
 def test_metric_columns_maps_coco_keys_and_per_class_ap():

@@ -78,13 +78,13 @@ def run_dataset(name: str, source: Path, args) -> list[tuple[str, Path]]:
         flag = '--fish' if name == 'fish4knowledge' else '--raccoon'
         print(f'bench_accuracy: {name}: {source} not found, skipped (give its path with {flag} PATH)')
         return []
-    from mmgen_det.experiments.init import InitSettings, reuse_or_init, training_images
+    from mmgen_det.experiments.init import InitSettings, OtherOptionsError, reuse_or_init, training_images
     from mmgen_det.utils.io import read_json
     folder = args.work_dir / name
     settings = InitSettings(str(source), device='cpu')
     try:
         done = reuse_or_init(settings, folder)[1]
-    except ValueError:  # made by an older benchmark with other init options: the folder is the benchmark's own
+    except OtherOptionsError:  # made by an older benchmark with other init options: the folder is the benchmark's own
         done = reuse_or_init(settings, folder, reinit=True)[1]
     print(f'bench_accuracy: {name}: {done}')
     train = training_images(read_json(folder / 'data_profile.json')['splits_found'])

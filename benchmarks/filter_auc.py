@@ -1,12 +1,15 @@
 """Does the PR filter tell right layouts from wrong ones? ROC AUC on copy-paste sets, correct vs shifted boxes.
 
     python benchmarks/filter_auc.py [--real-data data/fish4knowledge-mini] [--work-dir work_dirs/filter_auc]
-        [--max-iters 3000] [--num-images 60] [--checkpoint CKPT | --load-from CKPT]
+        [--filter-config derived | CONFIG] [--max-iters 3000] [--num-images 60] [--checkpoint CKPT | --load-from CKPT]
         [--score-thr 0.05 --iou-thr 0.3] [--score-thrs ... --iou-thrs ...]
 
-1. converts the real Fish4Knowledge frames (YOLO) to COCO and trains the CPU filter detector
-   (configs/filter/faster-rcnn_r18-w16_fpn_scratch-filter_fish4knowledge-mini.py) on the train split
-   with the stock train.py (skipped with --checkpoint; checkpoints at half and full schedule);
+1. converts the real Fish4Knowledge frames (YOLO) to COCO and trains the filter detector on the train
+   split with the stock train.py (skipped with --checkpoint; checkpoints at half and full schedule):
+   by default (``--filter-config derived``) the one an experiment uses, the CPU recipe's detector derived
+   from the data (FCOS on the frozen, pip-installed ImageNet EfficientNet-Lite0); the figures below are
+   of ``--filter-config configs/filter/faster-rcnn_r18-w16_fpn_scratch-filter_fish4knowledge-mini.py``,
+   the from-scratch filter used before ImageNet weights were available;
 2. generates a copy-paste set from the same train split (real fish crops pasted at the layout boxes);
 3. copies it with every layout box shifted by 1.5 box sizes in a random direction (same images,
    wrong boxes: what a generator that ignores its layout produces);
@@ -54,7 +57,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-FILTER_CFG = REPO / 'configs' / 'filter' / 'faster-rcnn_r18-w16_fpn_scratch-filter_fish4knowledge-mini.py'
+DERIVED = 'derived'
 
 
 def roc_auc(positive: np.ndarray, negative: np.ndarray) -> float:
@@ -93,7 +96,22 @@ def make_shifted_copy(src: Path, dst: Path, seed: int) -> None:
     (dst / 'annotations.json').write_text(json.dumps(shift_boxes(coco, seed)))
 
 
-def train_filter(data_root: Path, work: Path, max_iters: int, load_from: str | None = None) -> Path:
+def derived_filter_config(data_root: Path, work: Path) -> Path:
+    """The filter detector an experiment on this data uses: the CPU recipe's detector derived from it."""
+    from mmgen_det.datasets.profile import coco_classes, profile_coco
+    from mmgen_det.experiments.init import DEFAULT_DETECTOR
+    from mmgen_det.recipes import detector_config
+    from mmgen_det.utils.io import read_json
+    train = read_json(data_root / 'annotations' / 'train.json')
+    cfg = detector_config(DEFAULT_DETECTOR['cpu'], coco_classes(train), profile_coco(train), 'cpu',
+                          data_root=f'{data_root}/')
+    path = work / 'filter_config.py'
+    work.mkdir(parents=True, exist_ok=True)
+    cfg.dump(str(path))
+    return path
+
+
+def train_filter(config: Path, data_root: Path, work: Path, max_iters: int, load_from: str | None = None) -> Path:
     from mmgen_det.utils.mmdet_tools import mmdet_tool_path
     ckpt = work / f'iter_{max_iters}.pth'
     if ckpt.is_file():
@@ -109,7 +127,7 @@ def train_filter(data_root: Path, work: Path, max_iters: int, load_from: str | N
             'train_dataloader.sampler.type=InfiniteSampler']  # mmengine sleeps 2 s at every epoch end
     if load_from:
         opts.append(f'load_from={load_from}')
-    cmd = [sys.executable, str(mmdet_tool_path('train.py')), str(FILTER_CFG), '--work-dir', str(work),
+    cmd = [sys.executable, str(mmdet_tool_path('train.py')), str(config), '--work-dir', str(work),
            '--cfg-options', *opts]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get('PYTHONPATH')])))
     subprocess.run(cmd, check=True, cwd=REPO, env=env)
@@ -121,6 +139,8 @@ def main(argv=None) -> None:
     parser.add_argument('--real-data', default=str(REPO / 'data' / 'fish4knowledge-mini'),
                         help='Fish4Knowledge in YOLO form (the shipped sample, or a full copy)')
     parser.add_argument('--work-dir', default=str(REPO / 'work_dirs' / 'filter_auc'))
+    parser.add_argument('--filter-config', default=DERIVED,
+                        help="'derived' (the experiments' filter detector, derived from the data) or a config file")
     parser.add_argument('--max-iters', type=int, default=3000)
     parser.add_argument('--num-images', type=int, default=60)
     parser.add_argument('--checkpoint', help='use this trained filter detector instead of training one')
@@ -145,8 +165,10 @@ def main(argv=None) -> None:
     data_root = work / 'real-coco'
     if not (data_root / 'annotations' / 'train.json').is_file():
         convert_dataset(args.real_data, 'yolo', data_root, overwrite=True)
-    train_dir = work / (f'filter-from-{Path(args.load_from).stem}' if args.load_from else 'filter')
-    ckpt = Path(args.checkpoint) if args.checkpoint else train_filter(data_root, train_dir, args.max_iters,
+    name = 'filter' if args.filter_config == DERIVED else Path(args.filter_config).stem
+    train_dir = work / (f'{name}-from-{Path(args.load_from).stem}' if args.load_from else name)
+    config = derived_filter_config(data_root, train_dir) if args.filter_config == DERIVED else Path(args.filter_config)
+    ckpt = Path(args.checkpoint) if args.checkpoint else train_filter(config, data_root, train_dir, args.max_iters,
                                                                       args.load_from)
 
     ann = str(data_root / 'annotations' / 'train.json')
@@ -159,7 +181,7 @@ def main(argv=None) -> None:
     shifted = work / 'copy-paste_shifted'
     make_shifted_copy(correct, shifted, args.seed)
 
-    detector = FilterDetector(FILTER_CFG, ckpt)
+    detector = FilterDetector(config, ckpt)
     # the headline setting through the product path (score_set stores what SyntheticDetDataset filters on)
     settings = MatchSettings(args.score_thr, args.iou_thr)
     scores = {}
@@ -177,7 +199,7 @@ def main(argv=None) -> None:
             raise RuntimeError(f"AUC from the stored scores ({auc['min_pr']}) differs from the grid's "
                                f"({g['auc_min_pr']}) at the same thresholds: score_set and the matching disagree")
 
-    result = dict(checkpoint=str(ckpt), num_images=args.num_images, score_thr=args.score_thr,
+    result = dict(config=str(config), checkpoint=str(ckpt), num_images=args.num_images, score_thr=args.score_thr,
                   iou_thr=args.iou_thr,
                   auc=auc,
                   histogram={name: dict(zip(('counts', 'edges'), (v.tolist() for v in

@@ -112,8 +112,8 @@ def default_detector(device: str) -> tuple[str, str | None]:
         return detector, None
     return GPU_FALLBACK_DETECTOR, (f'the reference detector {detector} needs its ImageNet ResNet-50 ({problem}): '
                                    f'training {GPU_FALLBACK_DETECTOR} (frozen ImageNet EfficientNet-Lite2, weights '
-                                   'installed by pip) instead; put the checkpoint there and rerun with --reinit for '
-                                   'the reference setting')
+                                   'installed by pip) instead; put the checkpoint there and run again for the '
+                                   'reference setting')
 
 
 def default_num_real(train_images: int, device: str) -> list[int | str]:

@@ -199,7 +199,7 @@ def test_default_detector_is_never_scratch(device, detector, checkpoint, tmp_pat
     substituted = [w for w in exp['derived']['warnings'] if 'instead' in w]
     assert len(substituted) == (device == 'gpu')
     if device == 'gpu':
-        assert 'checkpoints/resnet50_imagenet.pth' in substituted[0] and '--reinit' in substituted[0]
+        assert 'checkpoints/resnet50_imagenet.pth' in substituted[0] and 'run again' in substituted[0]
 
 
 def test_class_mismatch_stops_the_experiment(tmp_path):

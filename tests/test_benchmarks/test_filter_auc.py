@@ -1,20 +1,15 @@
 """The pieces of benchmarks/filter_auc.py that decide its figure: the ROC AUC and the box shift."""
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 
-from helpers import REPO
+from helpers import benchmark_module
 
 
 @pytest.fixture(scope='module')
 def filter_auc():
-    spec = importlib.util.spec_from_file_location('filter_auc', REPO / 'benchmarks' / 'filter_auc.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_module('filter_auc')
 
 
 def test_roc_auc_counts_ties_as_half(filter_auc):

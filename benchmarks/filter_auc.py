@@ -165,9 +165,10 @@ def main(argv=None) -> None:
     data_root = work / 'real-coco'
     if not (data_root / 'annotations' / 'train.json').is_file():
         convert_dataset(args.real_data, 'yolo', data_root, overwrite=True)
-    name = 'filter' if args.filter_config == DERIVED else Path(args.filter_config).stem
+    derived = args.filter_config == DERIVED
+    name = 'filter' if derived else Path(args.filter_config).stem
     train_dir = work / (f'{name}-from-{Path(args.load_from).stem}' if args.load_from else name)
-    config = derived_filter_config(data_root, train_dir) if args.filter_config == DERIVED else Path(args.filter_config)
+    config = derived_filter_config(data_root, train_dir) if derived else Path(args.filter_config)
     ckpt = Path(args.checkpoint) if args.checkpoint else train_filter(config, data_root, train_dir, args.max_iters,
                                                                       args.load_from)
 

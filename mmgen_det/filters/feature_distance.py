@@ -90,7 +90,8 @@ class FeatureExtractor:
         from mmdet.registry import MODELS
 
         from ..models.packaged_weights import local_file
-        if not local_file(checkpoint).is_file():
+        weights_file = local_file(checkpoint)
+        if not weights_file.is_file():
             raise FileNotFoundError(f'feature backbone checkpoint {checkpoint} does not exist; pass an '
                                     'ImageNet backbone or a trained detector checkpoint (prefix="backbone.")')
         self.model = MODELS.build(dict(backbone))
@@ -99,7 +100,7 @@ class FeatureExtractor:
         self.device, self.input_size = device, tuple(input_size)
         self.mean, self.std = np.array(mean, np.float32), np.array(std, np.float32)
         self.identity = dict(config=dict(backbone), checkpoint=str(checkpoint),
-                             sha256=file_sha256(local_file(checkpoint)), prefix=prefix,
+                             sha256=file_sha256(weights_file), prefix=prefix,
                              input_size=list(self.input_size), mean=[float(v) for v in mean],
                              std=[float(v) for v in std])
 

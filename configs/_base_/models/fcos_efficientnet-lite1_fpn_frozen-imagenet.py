@@ -2,5 +2,4 @@
 _base_ = './fcos_efficientnet-lite0_fpn_frozen-imagenet.py'
 backbone_checkpoint = 'packaged://efficientnet-lite1'
 model = dict(
-    backbone=dict(arch='lite1', init_cfg=dict(checkpoint=backbone_checkpoint)),
-    neck=dict(in_channels=[40, 112, 320]))
+    backbone=dict(arch='lite1', init_cfg=dict(checkpoint=backbone_checkpoint)))  # Lite0's widths

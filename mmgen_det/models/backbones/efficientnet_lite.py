@@ -100,8 +100,7 @@ def from_efficientnet_pytorch(state_dict: dict, arch: str, with_head: bool = Fal
     for key, value in state_dict.items():
         if key.startswith('_fc.') or (not with_head and key.startswith(('_conv_head.', '_bn1.'))):
             continue
-        block = re.fullmatch(r'_blocks\.(\d+)\.(_\w+)\.' + _BN, key) or re.fullmatch(
-            r'_blocks\.(\d+)\.(_\w+)\.(weight|bias)', key)
+        block = re.fullmatch(r'_blocks\.(\d+)\.(_\w+)\.' + _BN, key)
         top = re.fullmatch(r'(_\w+)\.' + _BN, key)
         if block and int(block[1]) < len(where) and block[2] in convs:
             layer, pos = where[int(block[1])]

@@ -59,7 +59,8 @@ def result_row(n: int, arm: str, gen: str, filt: str, seed: int, tested: StageRe
         val_metrics_computed=trained.record.get('val_metrics_computed'),
         backbone_init=trained.record.get('backbone_init'),
         checkpoint=trained.checkpoint if 'checkpoint' in trained.record else None,
-        test_config=str(tested.dir / 'config.py'))
+        test_config=str(tested.dir / 'config.py'),
+        detections=str(tested.dir / tested.record['detections']) if 'detections' in tested.record else None)
 
 
 def write_outputs(exp: Experiment, work_dir: Path, results: Sequence[StageResult],

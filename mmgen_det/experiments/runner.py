@@ -69,13 +69,16 @@ class ExperimentRunner:
 
     # -- the stage primitive ----------------------------------------------------------------------
     def stage(self, stage: str, label: str, inputs: dict[str, Any], work: Callable[[Path], dict[str, Any]],
-              estimate_s: float = 0.0, planned: dict[str, Any] | None = None, main_only: bool = False
-              ) -> StageResult:
-        """Look the stage up by its inputs; run ``work(stage_dir)`` only when it has no record."""
+              estimate_s: float = 0.0, planned: dict[str, Any] | None = None, main_only: bool = False,
+              complete: Callable[[dict[str, Any]], bool] | None = None) -> StageResult:
+        """Look the stage up by its inputs; run ``work(stage_dir)`` only when it has no record, or one
+        that ``complete`` finds lacking (a stage cached before it kept more files is redone)."""
         from mmengine.dist import barrier, broadcast_object_list, is_distributed
         key = stage_key(stage, inputs)
         stage_dir = self.cache.stage_dir(stage, key, label)
         record = self.cache.load(stage_dir)
+        if record is not None and complete is not None and not complete(record):
+            record = None
         if main_only and is_distributed():
             # rank 0 decides whether the stage runs: another rank looking later could find the record
             # rank 0 has just written, skip the barrier below, and leave rank 0 waiting there forever
@@ -198,8 +201,9 @@ class ExperimentRunner:
             from mmengine.config import Config
             cfg = Config.fromfile(str(trained.dir / 'config.py'))
             return stages.test(self.stage_config(cfg, None, cfg.randomness.seed, d), trained.checkpoint, d)
+        # tests cached before detections were kept are run again (the model is not retrained)
         return self.stage('test', label, dict(trained=trained.key, data=data.key), work,
-                          self.estimate.testing(test_images))
+                          self.estimate.testing(test_images), complete=lambda record: 'detections' in record)
 
     # -- the sweep --------------------------------------------------------------------------------
     def run(self) -> list[dict[str, Any]]:

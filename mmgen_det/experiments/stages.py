@@ -285,20 +285,26 @@ def train(cfg, work_dir: Path) -> dict[str, Any]:
     return record
 
 
+#: what a test keeps beside its metrics: every detection, as COCO results json (``CocoMetric``'s
+#: ``outfile_prefix`` + ``.bbox.json``), so statistics over test images need no model
+DETECTIONS = 'detections.bbox.json'
+
+
 def test(cfg, checkpoint: str, work_dir: Path) -> dict[str, Any]:
-    """Evaluate ``checkpoint`` once on the test split with per-class AP; writes ``config.py``, which
-    ``tools/test.py config.py CHECKPOINT`` reproduces."""
+    """Evaluate ``checkpoint`` once on the test split with per-class AP, keeping its detections
+    (:data:`DETECTIONS`); writes ``config.py``, which ``tools/test.py config.py CHECKPOINT`` reproduces."""
     from mmengine.runner import Runner
     cfg = copy.deepcopy(cfg)
     cfg.test_evaluator['classwise'] = True
     cfg.load_from = checkpoint
     work_dir.mkdir(parents=True, exist_ok=True)
-    cfg.dump(str(work_dir / 'config.py'))
+    cfg.dump(str(work_dir / 'config.py'))  # without the outfile: a rerun of it does not overwrite ours
+    cfg.test_evaluator['outfile_prefix'] = str(work_dir / DETECTIONS.removesuffix('.bbox.json'))
     runner = Runner.from_cfg(cfg)
     metrics = {k: float(v) for k, v in runner.test().items()}
     _release(runner)
     atomic_write_json(work_dir / 'metrics.json', metrics, indent=1)
-    return dict(metrics=metrics)
+    return dict(metrics=metrics, detections=DETECTIONS)
 
 
 # -- generation and filtering ---------------------------------------------------------------------

@@ -128,11 +128,13 @@ def keep_results(new_csv: Path, kept_csv: Path) -> None:
 
 
 def write_readme(produced: list[tuple[str, Path]], args, seconds: float) -> Path:
-    from mmgen_det.experiments.report import (aggregate, headline, read_csv, resolution_lines, resolution_step,
-                                              summary_table)
+    """README.md of the kept csvs; each csv gains its series' intervals and verdicts (computed from the
+    runs' kept detections over all invocations), so the csv and the README say the same."""
+    from mmgen_det.experiments import significance
+    from mmgen_det.experiments.cache import read_stage_log
+    from mmgen_det.experiments.report import aggregate, read_csv, summary_table, boxes_per_class_line, write_csv
     from mmgen_det.experiments.results import evaluated_boxes
     info = machine()
-    from mmgen_det.experiments.cache import read_stage_log
     spent = sum(e.get('seconds') or 0 for _, folder in produced for e in read_stage_log(folder) if e['status'] == 'ran')
     lines = ['# Accuracy benchmark: real-only vs generated data, by number of real images',
              '', f'`python benchmarks/bench_accuracy.py` ({info["cores"]} cores, {info["cpu"]}; this invocation took '
@@ -141,12 +143,14 @@ def write_readme(produced: list[tuple[str, Path]], args, seconds: float) -> Path
              f'({derived_recipe(produced)}), copy-paste generation; "≈ real images": the N at which '
              'the real-only curve of the same sweep reaches the arm\'s mAP.', '']
     for stem, folder in produced:
-        rows = read_csv(args.out_dir / f'{stem}.csv')
-        summary = aggregate(rows)
-        boxes = evaluated_boxes(rows)
+        csv = args.out_dir / f'{stem}.csv'
+        rows = read_csv(csv)
+        stats = significance.annotate(rows)
+        write_csv(rows, csv)
         lines += [f'## {stem}', '', f'Settings: `{folder.name}/bench_{stem.rsplit("_", 1)[1]}.py` over the '
                   f'derived `{folder.name}/experiment.py`; every run: `{stem}.csv`.', '',
-                  summary_table(summary), '', *resolution_lines(boxes), *headline(summary, resolution_step(boxes)), '',
+                  summary_table(aggregate(rows)), '', *boxes_per_class_line(evaluated_boxes(rows)), '',
+                  *significance.verdict_lines(stats), '', *significance.class_table(stats),
                   f'![mAP vs N: {stem}]({stem}.png)', '']
     path = args.out_dir / 'README.md'
     path.write_text('\n'.join(lines))

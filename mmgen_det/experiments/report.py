@@ -26,12 +26,13 @@ COCO_KEYS = {'coco/bbox_mAP': 'mAP', 'coco/bbox_mAP_50': 'mAP50', 'coco/bbox_mAP
 RUN_FIELDS = ['num_real', 'arm', 'generator', 'filter', 'seed']
 TAIL_FIELDS = ['metrics_computed', 'val_metrics_computed', 'backbone_init', 'num_synthetic', 'iterations',
                'stage_iterations', 'wall_seconds', 'stage_seconds', 'val_mAP', 'best_iter', 'checkpoint',
-               'test_config']
+               'test_config', 'detections']
 NONE = '-'
 MISSING = 'n/a'
 REAL_ONLY = 'real-only'
-#: a class with fewer test boxes has an AP that one detection moves by more than 0.1
-FEW_TEST_BOXES = 10
+#: columns ``significance.Significance.csv_columns`` fills: the run's series at its N, with intervals
+STAT_FIELDS = ['mAP_low', 'mAP_high', 'delta_mAP', 'delta_mAP_low', 'delta_mAP_high', 'delta_mAP50',
+               'delta_mAP50_low', 'delta_mAP50_high', 'verdict', 'verdict_vs_compute_matched', 'real_images']
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def fieldnames(rows: Sequence[dict[str, Any]]) -> list[str]:
     class_cols = []
     for row in rows:
         class_cols += [k for k in row if k.startswith('AP_') and k not in class_cols]
-    return RUN_FIELDS + list(COCO_KEYS.values()) + class_cols + TAIL_FIELDS
+    return RUN_FIELDS + list(COCO_KEYS.values()) + class_cols + TAIL_FIELDS + STAT_FIELDS
 
 
 def write_csv(rows: Sequence[dict[str, Any]], path: str | Path) -> None:
@@ -114,7 +115,8 @@ def aggregate(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                         mAP_std=statistics.stdev(maps) if len(maps) > 1 else 0.0,
                         mAP_min=min(maps, default=None), mAP_max=max(maps, default=None),
                         mAP50=statistics.fmean(maps50) if maps50 else None, num_synthetic=mean('num_synthetic'),
-                        iterations=mean('iterations'), wall_seconds=mean('wall_seconds')))
+                        iterations=mean('iterations'), wall_seconds=mean('wall_seconds'),
+                        **{k: next((r[k] for r in group if r.get(k) not in (None, '')), None) for k in STAT_FIELDS}))
     return out
 
 
@@ -159,17 +161,24 @@ def equivalent_real_images(curve: Sequence[tuple[int, float]], value: float | No
 
 # -- text -----------------------------------------------------------------------------------------
 def summary_table(summary: Sequence[dict[str, Any]]) -> str:
-    """Markdown table: mean ± std over seeds, iterations, wall time, equivalent real images."""
+    """Markdown table: mean ± std over seeds with the bootstrap interval, the verdict against
+    real-only, iterations, wall time, equivalent real images (with its interval when analysed)."""
     curve = real_only_curve(summary)
-    lines = ['| N | arm | generator | filter | seeds | mAP | mAP50 | synthetic kept | iterations | wall s '
-             '| ≈ real images |', '|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|']
+    lines = ['| N | arm | generator | filter | seeds | mAP | 95% interval | mAP50 | vs real-only | synthetic kept '
+             '| iterations | wall s | ≈ real images |', '|---:|---|---|---|---:|---:|---|---:|---|---:|---:|---:|---|']
     for s in summary:
         arm, gen, filt = s['series']
-        eq = equivalent_real_images(curve, s['mAP']).text if arm != REAL_ONLY else NONE
         spread = f" ± {s['mAP_std']:.3f}" if s['mAP'] is not None else ''
+        interval = (f"[{float(s['mAP_low']):.3f}, {float(s['mAP_high']):.3f}]"
+                    if s.get('mAP_low') is not None else MISSING)
+        if arm == REAL_ONLY:
+            versus = eq = NONE
+        else:
+            versus = s.get('verdict') or MISSING
+            eq = s.get('real_images') or f"{equivalent_real_images(curve, s['mAP']).text} (no interval)"
         lines.append(f"| {s['num_real']} | {arm} | {gen} | {filt} | {s['seeds']} | {fmt(s['mAP'])}{spread}"
-                     f"{missing_note(s)} | {fmt(s['mAP50'])} | {s['num_synthetic']:.0f} | {s['iterations']:.0f} "
-                     f"| {s['wall_seconds']:.0f} | {eq} |")
+                     f"{missing_note(s)} | {interval} | {fmt(s['mAP50'])} | {versus} | {s['num_synthetic']:.0f} "
+                     f"| {s['iterations']:.0f} | {s['wall_seconds']:.0f} | {eq} |")
     return '\n'.join(lines)
 
 
@@ -185,55 +194,9 @@ def curve_warning(curve: Sequence[tuple[int, float]]) -> str | None:
             'mAP at or below each N and are not to be trusted.')
 
 
-def resolution_step(boxes: dict[str, int]) -> float | None:
-    """What the test split can resolve. With n test boxes, one true positive more or less moves a
-    class's AP by about 1/n, and the mAP (the mean over the K classes with test boxes) by about
-    1/(n K): arms that differ by less than that step of the sparsest class differ by one detection."""
-    present = [n for n in boxes.values() if n]
-    return 1 / (min(present) * len(present)) if present else None
-
-
-def resolution_lines(boxes: dict[str, int]) -> list[str]:
-    """The test boxes per class and :func:`resolution_step`, for the report's data section."""
-    present = {name: n for name, n in boxes.items() if n}
-    if not present:
-        return []
-    sparsest = min(present, key=present.get)
-    step = resolution_step(boxes)
-    few = [f'`{name}` {n}' for name, n in present.items() if n < FEW_TEST_BOXES]
-    lines = ['- test boxes per class: ' + ', '.join(f'`{name}` {n}' for name, n in boxes.items())]
-    if few:
-        lines.append(f'- **{len(few)} of {len(present)} classes have fewer than {FEW_TEST_BOXES} test boxes** '
-                     f"({', '.join(few)}): one detection of `{sparsest}` moves the mAP by about {step:.3f}, so "
-                     'differences between arms smaller than that are one detection, not evidence; a larger test '
-                     'split (or more seeds, which only averages training noise) is what narrows it')
-    else:
-        lines.append(f'- one detection of the sparsest class (`{sparsest}`, {present[sparsest]} test boxes) moves '
-                     f'the mAP by about {step:.3f}')
-    return lines
-
-
-def headline(summary: Sequence[dict[str, Any]], step: float | None = None) -> list[str]:
-    """One sentence per non-real-only arm and N: what its mAP is worth in real images, after a warning
-    when the real-only curve is not increasing. An arm within ``step`` (:func:`resolution_step`) of
-    real-only at its N is said to be so: the test split cannot tell them apart."""
-    curve = real_only_curve(summary)
-    warning = curve_warning(curve)
-    out = [warning] if warning else []
-    real_at = dict(curve)
-    for s in summary:
-        if s['series'][0] == REAL_ONLY:
-            continue
-        real = real_at.get(s['num_real'])
-        if step is not None and None not in (real, s['mAP']) and abs(s['mAP'] - real) < step:
-            out.append(f"- {series_label(s['series'])}, N={s['num_real']}: mAP {fmt(s['mAP'])}{missing_note(s)} is "
-                       f'within one detection ({step:.3f}) of real-only\'s {fmt(real)}: no measurable difference')
-            continue
-        eq = equivalent_real_images(curve, s['mAP'])
-        worth = f' ({eq.value / s["num_real"]:.2f}x its {s["num_real"]} real images)' if eq.value else ''
-        out.append(f"- {series_label(s['series'])}, N={s['num_real']}: mAP {fmt(s['mAP'])}{missing_note(s)} is "
-                   f'worth {eq.text} real images{worth}')
-    return out
+def boxes_per_class_line(boxes: dict[str, int]) -> list[str]:
+    """The test boxes per class, for the report's data section (what each class's AP rests on)."""
+    return ['- test boxes per class: ' + ', '.join(f'`{name}` {n}' for name, n in boxes.items())] if boxes else []
 
 
 def unvalidated_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
@@ -272,7 +235,7 @@ def data_section(data: dict[str, Any], derived: dict[str, Any], test_boxes: dict
     if split:
         lines.append(f"- the data has no {' / '.join(split['split_off'])} split: held out {split['fractions']} of "
                      f"its training images, class-stratified, seed {split['seed']}")
-    lines += resolution_lines(test_boxes or {})
+    lines += boxes_per_class_line(test_boxes or {})
     if derived:
         scale = derived.get('input_scale', {})
         profile = derived.get('profile', {})
@@ -289,19 +252,22 @@ def data_section(data: dict[str, Any], derived: dict[str, Any], test_boxes: dict
 
 def render_report(name: str, rows: Sequence[dict[str, Any]], settings: dict[str, Any],
                   images: dict[str, str], notes: Sequence[str] = (), data: Sequence[str] = (),
-                  step: float | None = None) -> str:
-    """``report.md``: table, headline figure, data, plots, samples, protocol, exact settings."""
+                  verdict: Sequence[str] = (), classes: Sequence[str] = ()) -> str:
+    """``report.md``: table, verdicts (``significance.verdict_lines``, per class
+    ``significance.class_table``), data, plots, samples, protocol, exact settings."""
     summary = aggregate(rows)
+    warning = curve_warning(real_only_curve(summary))
     parts = [f'# Experiment `{name}`', '',
              f'{len(rows)} runs; every number is COCO bbox mAP on the real **test** split, evaluated once '
              'per run, with the checkpoint chosen on the real **val** split. Per-run rows (per-class AP, '
              'iterations and seconds per stage): `results.csv`.', '',
              *backbone_lines(rows), *unvalidated_lines(rows), '',
-             '## Results (mean ± std over seeds)', '', summary_table(summary), '',
-             '## Equivalent number of real images', '',
-             'The N at which the real-only mAP-vs-N curve of this sweep reaches the arm\'s mAP '
-             '(interpolated in log N; outside the measured range only the side is known).', '',
-             *(headline(summary, step) or ['- (needs a real-only arm)']), '', *data]
+             '## Results (mean ± std over seeds, 95% bootstrap interval)', '', summary_table(summary), '',
+             '## Is the difference real?', '',
+             '"≈ real images": the N at which the real-only mAP-vs-N curve of this sweep reaches the arm\'s mAP '
+             '(interpolated in log N; outside the measured range only the side is known), with its interval '
+             'from the same resamples.', '', *([warning] if warning else []), *verdict, '',
+             *(['### Per class', '', *classes] if classes else []), *data]
     if images:
         parts += ['## Plots and samples', '']
         parts += [f'![{title}]({path})' for title, path in images.items()] + ['']

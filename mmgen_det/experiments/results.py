@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 from ..generation.writer import ANNOTATIONS
 from ..utils.io import read_json
-from . import report, report_html
+from . import report, report_html, significance
 from .cache import read_stage_log
 from .config import TRAINING_STAGES, Experiment
 
@@ -66,8 +66,10 @@ def result_row(n: int, arm: str, gen: str, filt: str, seed: int, tested: StageRe
 def write_outputs(exp: Experiment, work_dir: Path, results: Sequence[StageResult],
                   rows: list[dict[str, Any]]) -> dict[str, Path]:
     """results.csv, map_vs_n.png, samples_<generator>.png, report.md, and report.html with a gallery of
-    every generated set."""
+    every generated set. The rows gain the columns of their series' intervals and verdict
+    (``significance``), so the csv, the tables and the text say the same."""
     out = dict(csv=work_dir / 'results.csv', report=work_dir / 'report.md')
+    stats = significance.annotate(rows)
     report.write_csv(rows, out['csv'])
     images = {'mAP vs N': report.plot_map_vs_n(rows, work_dir / 'map_vs_n.png').name}
     for gen in exp.generators if exp.synthetic_arms else ():
@@ -81,9 +83,9 @@ def write_outputs(exp: Experiment, work_dir: Path, results: Sequence[StageResult
         notes.append('`compute-matched` and `real-only` are one training here: real-only ran a fixed schedule '
                      '(no early stop) exactly as long as the generated-data runs, so it is its own control.')
     data = next(r.record for r in results if r.stage == 'data')
-    boxes = evaluated_boxes(rows)
     text = report.render_report(exp.name, rows, exp.settings(), images, notes,
-                                report.data_section(data, exp.derived, boxes), report.resolution_step(boxes))
+                                report.data_section(data, exp.derived, evaluated_boxes(rows)),
+                                significance.verdict_lines(stats), significance.class_table(stats))
     out['report'].write_text(text)
     out['html'] = report_html.write_report_html(work_dir, exp.name, text, results)
     return out

@@ -59,9 +59,13 @@ def test_outputs(sweep):
         assert int(by[n, 'synthetic-pretrain']['num_synthetic']) == 2 * n
         assert by[n, 'synthetic-pretrain']['stage_iterations'] == 'pretrain=2 finetune=2'
         assert int(by[n, 'synthetic-pretrain']['iterations']) == 4 and int(by[n, 'real-only']['iterations']) == 2
+    for row in rows:  # every test kept its detections, and the verdict of its series is in the csv
+        assert json.loads(open(row['detections']).read()) is not None
+        assert (row['verdict'] == '') == (row['arm'] == 'real-only') and row['mAP_low'] != ''
     report = (work / 'report.md').read_text()
-    assert '| N | arm |' in report and 'Equivalent number of real images' in report
-    assert '- test boxes per class: `0` ' in report and 'moves the mAP by about' in report
+    assert '| N | arm |' in report and '## Is the difference real?' in report
+    assert f"vs real-only {by[4, 'synthetic-pretrain']['verdict']}" in report
+    assert '- test boxes per class: `0` ' in report
     assert (work / 'map_vs_n.png').stat().st_size > 1000
     assert (work / 'samples_copy-paste.png').stat().st_size > 1000
     assert 'run_experiment: 4 runs' in stdout

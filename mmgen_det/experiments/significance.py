@@ -1,0 +1,423 @@
+"""Is a difference between arms real? Paired bootstrap intervals and the one verdict every output uses.
+
+In: the results rows of a sweep (``results.csv``), each naming the detections its test kept
+(``detections``) and the test config whose ground truth they were scored against. Out:
+:class:`Significance`: each series' mAP with a 95% interval, each generated-data arm against
+real-only and against the compute-matched control (ΔmAP, ΔmAP50, intervals, verdict), its worth in
+real images with an interval, per-class intervals, and advice when an interval is too wide to decide.
+
+The resampling is paired: every resample draws the test images once (with replacement) and the seeds
+once (with replacement), and every run is scored on that same draw. A seed's runs share their real
+subset, so two arms are compared seed by seed. The interval is the 2.5-97.5 percentile of the
+resampled differences; its verdict is a gain when it lies above 0, a loss when below, otherwise no
+measurable difference. No model is needed: AP is recomputed from the kept detections
+(:class:`~mmgen_det.evaluation.ResampledCocoAP`).
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .report import (MISSING, NONE, REAL_ONLY, STAT_FIELDS, equivalent_real_images, metric_value, series_label,
+                     series_of)
+
+RESAMPLES = 1000
+CONFIDENCE = 0.95
+#: the resamples are drawn from this seed: the same rows give the same intervals
+BOOTSTRAP_SEED = 0
+#: a class whose real-only AP interval is at most this wide on each side is one the test split resolves
+CLASS_RESOLUTION = 0.05
+CONTROL = 'compute-matched'
+METRICS = ('mAP', 'mAP50')
+
+Series = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class Interval:
+    point: float
+    low: float
+    high: float
+
+    def text(self, signed: bool = True) -> str:
+        spec = '+.3f' if signed else '.3f'
+        return f'{self.point:{spec}} [{self.low:{spec}}, {self.high:{spec}}]'
+
+    @property
+    def half_width(self) -> float:
+        return (self.high - self.low) / 2
+
+
+def verdict(delta: Interval | None, metric: str = 'mAP') -> str:
+    """'gain +0.031 mAP [+0.012, +0.049]', 'loss ...' or 'no measurable difference [...]': decided by
+    whether the interval lies above 0, below 0, or contains it."""
+    if delta is None:
+        return MISSING
+    if delta.low > 0:
+        return f'gain {delta.point:+.3f} {metric} [{delta.low:+.3f}, {delta.high:+.3f}]'
+    if delta.high < 0:
+        return f'loss {delta.point:+.3f} {metric} [{delta.low:+.3f}, {delta.high:+.3f}]'
+    return f'no measurable difference [{delta.low:+.3f}, {delta.high:+.3f}]'
+
+
+@dataclass
+class Comparison:
+    """One series against a baseline at one N."""
+    series: Series
+    baseline: str
+    num_real: int
+    seeds: int
+    delta: dict[str, Interval]  # 'mAP', 'mAP50', 'AP_<class>'
+    resolved: list[str] = field(default_factory=list)  # the classes the split resolves
+    delta_resolved: Interval | None = None  # ΔmAP over those classes
+    advice: str = ''
+
+    @property
+    def verdict(self) -> str:
+        return verdict(self.delta.get('mAP'))
+
+
+@dataclass
+class Significance:
+    resamples: int
+    test_images: int
+    own: dict[tuple[Series, int], dict[str, Interval]]  # each series' metrics at each N
+    comparisons: list[Comparison]
+    equivalents: dict[tuple[Series, int], str]
+    boxes: dict[str, int]  # test boxes per class
+    skipped: list[str] = field(default_factory=list)  # runs without kept detections
+
+    def comparison(self, series: Series, n: int, baseline: str = REAL_ONLY) -> Comparison | None:
+        return next((c for c in self.comparisons if (c.series, c.num_real, c.baseline) == (series, n, baseline)),
+                    None)
+
+    def csv_columns(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The columns of ``report.STAT_FIELDS`` for one results row (its series at its N)."""
+        series, n = series_of(row), int(row['num_real'])
+        out: dict[str, Any] = dict.fromkeys(STAT_FIELDS)
+        own = self.own.get((series, n), {}).get('mAP')
+        if own:
+            out.update(mAP_low=round(own.low, 4), mAP_high=round(own.high, 4))
+        vs_real, vs_control = self.comparison(series, n), self.comparison(series, n, CONTROL)
+        if vs_real:
+            for metric in METRICS:
+                d = vs_real.delta[metric]
+                out.update({f'delta_{metric}': round(d.point, 4), f'delta_{metric}_low': round(d.low, 4),
+                            f'delta_{metric}_high': round(d.high, 4)})
+            out['verdict'] = vs_real.verdict
+        if vs_control:
+            out['verdict_vs_compute_matched'] = vs_control.verdict
+        out['real_images'] = self.equivalents.get((series, n))
+        return out
+
+
+def annotate(rows: Sequence[dict[str, Any]], resamples: int = RESAMPLES) -> Significance | None:
+    """:func:`analyse` the rows and write each row's columns (``report.STAT_FIELDS``) into it."""
+    stats = analyse(rows, resamples)
+    for row in rows:
+        row.update(stats.csv_columns(row) if stats else dict.fromkeys(STAT_FIELDS))
+    return stats
+
+
+# -- resampling -----------------------------------------------------------------------------------
+@dataclass
+class _Plan:
+    weights: np.ndarray  # [R, I] times each test image is drawn
+    seed_draws: np.ndarray  # [R, S] indices into ``seeds``
+    seeds: list[str]
+
+    def seed_counts(self, seeds: Sequence[str]) -> np.ndarray:
+        """[R, len(seeds)]: how often each of these seeds is drawn; a draw with none of them counts
+        each once (the series lacks the drawn seeds: its own seeds stand in)."""
+        counts = np.stack([(self.seed_draws == self.seeds.index(s)).sum(axis=1) for s in seeds], axis=1)
+        counts[counts.sum(axis=1) == 0] = 1
+        return counts.astype(float)
+
+
+def _mean_over_seeds(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """[S, R] per-seed values and [R, S] seed counts -> [R] the resampled seed mean."""
+    return (counts * values.T).sum(axis=1) / counts.sum(axis=1)
+
+
+def _interval(point: float, samples: np.ndarray) -> Interval:
+    alpha = (1 - CONFIDENCE) / 2
+    low, high = np.quantile(samples, [alpha, 1 - alpha])
+    return Interval(float(point), float(low), float(high))
+
+
+class _Scores:
+    """Every run's metrics on every resample, from its kept detections (one computation per file)."""
+
+    def __init__(self, gt_file: str, resamples: int, seeds: list[str]) -> None:
+        from ..evaluation import load_coco
+        self.coco = load_coco(gt_file)
+        self.num_images = len(self.coco.getImgIds())
+        rng = np.random.default_rng(BOOTSTRAP_SEED)
+        self.plan = _Plan(rng.multinomial(self.num_images, np.full(self.num_images, 1 / self.num_images),
+                                          size=resamples),
+                          rng.integers(0, len(seeds), size=(resamples, len(seeds))), seeds)
+        self._cache: dict[str, tuple[dict[str, float], dict[str, np.ndarray]]] = {}
+
+    def of(self, detections: str) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+        """(point metrics, {metric: [R] resampled values}) of one detections file."""
+        if detections not in self._cache:
+            from ..evaluation import ResampledCocoAP
+            ap = ResampledCocoAP(self.coco, json.loads(Path(detections).read_text()))
+            point = ap.metrics()
+            samples = [ap.metrics(w) for w in self.plan.weights]
+            keys = [k for k in point if k in METRICS or k.startswith('AP_')]
+            self._cache[detections] = point, {k: np.array([s.get(k, np.nan) for s in samples]) for k in keys}
+        return self._cache[detections]
+
+
+# -- the analysis ---------------------------------------------------------------------------------
+def has_detections(row: dict[str, Any]) -> bool:
+    return bool(row.get('detections')) and Path(str(row['detections'])).is_file() and \
+        metric_value(row.get('mAP')) is not None
+
+
+def analyse(rows: Sequence[dict[str, Any]], resamples: int = RESAMPLES) -> Significance | None:
+    """The statistics of a sweep's rows (see the module docstring). A series at an N is analysed when
+    every one of its runs kept its detections; ``None`` when none is (a sweep run before they were
+    kept: rerunning it re-tests, without retraining)."""
+    groups: dict[tuple[Series, int], dict[str, dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((series_of(row), int(row['num_real'])), {})[str(row['seed'])] = row
+    skipped = [f'{series_label(series)} N={n}' for (series, n), by_seed in groups.items()
+               if not all(map(has_detections, by_seed.values()))]
+    groups = {key: by_seed for key, by_seed in groups.items() if all(map(has_detections, by_seed.values()))}
+    if not groups:
+        return None
+    usable = [r for by_seed in groups.values() for r in by_seed.values()]
+    gt_files = {_gt_file(r['test_config']) for r in usable}
+    if len(gt_files) > 1:
+        raise ValueError(f'the runs were tested on different ground truths ({sorted(gt_files)}): their '
+                         'statistics cannot be paired')
+    gt_file = gt_files.pop()
+    scores = _Scores(gt_file, resamples, sorted({str(r['seed']) for r in usable}, key=_seed_order))
+    own = {key: _own(scores, by_seed) for key, by_seed in groups.items()}
+    comparisons = []
+    real_only = (REAL_ONLY, NONE, NONE)
+    for (series, n), by_seed in groups.items():
+        if series[0] in (REAL_ONLY, CONTROL):
+            continue
+        for baseline in (REAL_ONLY, CONTROL):
+            base = groups.get(((baseline, NONE, NONE), n))
+            if base is None or (baseline == CONTROL and _same_runs(base, groups.get((real_only, n)))):
+                continue  # the control is real-only's own training: its comparison is the one above
+            comparisons.append(_compare(scores, series, n, by_seed, base, baseline, own.get((real_only, n))))
+    from ..datasets.profile import boxes_per_class, coco_classes
+    coco = scores.coco.dataset
+    boxes = dict(zip(coco_classes(coco), boxes_per_class(coco, crowd=False)))
+    return Significance(resamples, scores.num_images, own, comparisons, _equivalents(scores, groups), boxes,
+                        skipped)
+
+
+def _gt_file(test_config: str) -> str:
+    from mmengine.config import Config
+    return str(Config.fromfile(test_config).test_evaluator['ann_file'])
+
+
+def _seed_order(seed: str) -> tuple:
+    return (0, int(seed), '') if seed.lstrip('-').isdigit() else (1, 0, seed)
+
+
+def _same_runs(a: dict[str, dict], b: dict[str, dict] | None) -> bool:
+    return b is not None and {s: r['detections'] for s, r in a.items()} == {s: r['detections'] for s, r in b.items()}
+
+
+def _stack(scores: _Scores, by_seed: dict[str, dict], seeds: Sequence[str], metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """([S] point values, [S, R] resampled values) of one metric over these seeds' runs."""
+    runs = [scores.of(str(by_seed[s]['detections'])) for s in seeds]
+    return (np.array([p.get(metric, np.nan) for p, _ in runs]),
+            np.stack([v.get(metric, np.full(len(scores.plan.weights), np.nan)) for _, v in runs]))
+
+
+def _own(scores: _Scores, by_seed: dict[str, dict]) -> dict[str, Interval]:
+    seeds = sorted(by_seed, key=_seed_order)
+    counts = scores.plan.seed_counts(seeds)
+    out = {}
+    for metric in scores.of(str(by_seed[seeds[0]]['detections']))[1]:
+        point, values = _stack(scores, by_seed, seeds, metric)
+        if np.isnan(point).any():
+            continue
+        out[metric] = _interval(point.mean(), _mean_over_seeds(values, counts))
+    return out
+
+
+def _compare(scores: _Scores, series: Series, n: int, arm: dict[str, dict], base: dict[str, dict], baseline: str,
+             real_only: dict[str, Interval] | None) -> Comparison:
+    seeds = sorted(set(arm) & set(base), key=_seed_order)
+    counts = scores.plan.seed_counts(seeds)
+    delta, per_seed = {}, {}
+    for metric in scores.of(str(arm[seeds[0]]['detections']))[1]:
+        a_point, a_values = _stack(scores, arm, seeds, metric)
+        b_point, b_values = _stack(scores, base, seeds, metric)
+        d_point, d_values = a_point - b_point, a_values - b_values
+        if np.isnan(d_point).any():
+            continue
+        delta[metric] = _interval(d_point.mean(), _mean_over_seeds(d_values, counts))
+        per_seed[metric] = d_point, d_values
+    comparison = Comparison(series, baseline, n, len(seeds), delta)
+    resolved = sorted(m[3:] for m, i in (real_only or {}).items()
+                      if m.startswith('AP_') and i.half_width <= CLASS_RESOLUTION)
+    classes = [m for m in delta if m.startswith('AP_')]
+    if resolved and len(resolved) < len(classes):
+        d_point = np.mean([per_seed[f'AP_{c}'][0] for c in resolved], axis=0)
+        d_values = np.mean([per_seed[f'AP_{c}'][1] for c in resolved], axis=0)
+        comparison.resolved = resolved
+        comparison.delta_resolved = _interval(d_point.mean(), _mean_over_seeds(d_values, counts))
+    if 'mAP' in per_seed:
+        comparison.advice = power_advice(*per_seed['mAP'], scores.num_images)
+    return comparison
+
+
+def power_advice(d_point: np.ndarray, d_values: np.ndarray, test_images: int) -> str:
+    """When the ΔmAP interval contains 0 but the difference is not 0: what would narrow it enough.
+
+    The interval's variance splits into the test images' part (the variance over image resamples of
+    the seeds' mean difference, seeds fixed) and the seeds' part (how much the per-seed differences
+    spread beyond what image resampling explains, over the number of seeds). More test images shrink
+    the first, more seeds the second; the advice names the smallest of each that would put the
+    observed difference outside a 95% interval, where either can."""
+    z = 1.959964
+    seeds, diff = len(d_point), float(d_point.mean())
+    v_img = float(np.var(d_values.mean(axis=0), ddof=1))
+    half = z * math.sqrt(v_img)
+    if seeds > 1:
+        v_seed = max(0.0, float(np.var(d_point, ddof=1)) - float(np.mean(np.var(d_values, axis=1, ddof=1)))) / seeds
+        half = z * math.sqrt(v_img + v_seed)
+    if abs(diff) < 1e-9 or abs(diff) > half:
+        return ''
+    if seeds == 1:
+        return (f'one seed: the interval holds test-image variation only (how much seeds spread is unknown; '
+                f'run more seeds). To resolve a difference of {diff:+.3f} the test split would need about '
+                f'{_factor(v_img, 0.0, abs(diff))} its {test_images} images')
+    share = v_img / (v_img + v_seed) if v_img + v_seed else 1.0
+    more_images = _factor(v_img, v_seed, abs(diff))
+    more_seeds = next((m for m in range(seeds + 1, 101) if z * math.sqrt(v_img + v_seed * seeds / m) < abs(diff)),
+                      None)
+    options = [f'about {more_images} the test images (≈ {_times(more_images) * test_images:.0f})'] if more_images else []
+    options += [f'{more_seeds} seeds'] if more_seeds else []
+    what = ' or '.join(options) if options else 'more of both: neither more test images nor more seeds alone is enough'
+    return (f'undecided: test images carry {share:.0%} of the interval\'s variance, seeds {1 - share:.0%}; to '
+            f'resolve a difference of {diff:+.3f}: {what}')
+
+
+def _factor(v_img: float, v_seed: float, target: float) -> str | None:
+    """The multiple of the test split (e.g. '4x') whose image variance, with the seeds' part as it
+    is, puts ``target`` outside the interval; ``None`` when no multiple up to 100x does."""
+    z = 1.959964
+    room = (target / z) ** 2 - v_seed
+    if room <= 0:
+        return None
+    k = max(1.0, v_img / room)
+    return f'{math.ceil(k * 10) / 10:g}x' if k <= 100 else None
+
+
+def _times(factor: str) -> float:
+    return float(factor.rstrip('x'))
+
+
+def _equivalents(scores: _Scores, groups: dict[tuple[Series, int], dict[str, dict]]) -> dict[tuple[Series, int], str]:
+    """Each arm's worth in real images, read off the real-only curve on every resample."""
+    real = {n: by_seed for (series, n), by_seed in groups.items() if series[0] == REAL_ONLY}
+    if len(real) < 2:
+        return {}
+    plan = scores.plan
+
+    def resampled(by_seed: dict[str, dict]) -> tuple[float, np.ndarray]:
+        seeds = sorted(by_seed, key=_seed_order)
+        point, values = _stack(scores, by_seed, seeds, 'mAP')
+        return float(point.mean()), _mean_over_seeds(values, plan.seed_counts(seeds))
+    curve = {n: resampled(by_seed) for n, by_seed in sorted(real.items())}
+    ns = sorted(curve)
+    out = {}
+    for (series, n), by_seed in groups.items():
+        if series[0] == REAL_ONLY:
+            continue
+        point, values = resampled(by_seed)
+        at = [equivalent_real_images([(m, curve[m][1][r]) for m in ns], values[r]) for r in range(len(values))]
+        samples = np.array([e.value if e.value is not None else (math.inf if e.text.startswith('>') else -math.inf)
+                            for e in at])
+        alpha = (1 - CONFIDENCE) / 2
+        low, high = np.quantile(samples, [alpha, 1 - alpha], method='inverted_cdf')
+        centre = equivalent_real_images([(m, curve[m][0]) for m in ns], point).text
+        if low == -math.inf and high == math.inf:
+            out[series, n] = f'withheld ({centre}; interval spans N {ns[0]}-{ns[-1]})'
+        else:
+            out[series, n] = f'{centre} [{_side(low, ns)}, {_side(high, ns)}]'
+    return out
+
+
+def _side(value: float, ns: Sequence[int]) -> str:
+    if value == -math.inf:
+        return f'< {ns[0]}'
+    if value == math.inf:
+        return f'> {ns[-1]}'
+    return f'{value:.0f}'
+
+
+# -- text -----------------------------------------------------------------------------------------
+def verdict_lines(stats: Significance | None) -> list[str]:
+    """The report's verdict section: one line per arm and N (vs real-only, vs the control, worth in
+    real images, over the resolved classes), advice where undecided, and what could not be analysed."""
+    if stats is None:
+        return ['- no intervals: no series kept the test detections of all its runs (rerun the experiment: its '
+                'tests rerun, its trainings are cached)']
+    lines = [f'Paired bootstrap over the {stats.test_images} test images and the seeds ({stats.resamples} '
+             f'resamples, {CONFIDENCE:.0%} intervals): a gain or a loss is an interval that excludes 0.', '']
+    for c in stats.comparisons:
+        if c.baseline != REAL_ONLY:
+            continue
+        control = stats.comparison(c.series, c.num_real, CONTROL)
+        text = (f"- **{series_label(c.series)}, N={c.num_real}** ({c.seeds} seed{'s' * (c.seeds > 1)}): "
+                f'vs real-only {c.verdict}; mAP50 {verdict(c.delta.get("mAP50"), "mAP50")}')
+        if control:
+            text += f'; vs compute-matched {control.verdict}'
+        equivalent = stats.equivalents.get((c.series, c.num_real))
+        if equivalent:
+            text += f'; worth {equivalent} real images'
+        lines.append(text)
+        if c.delta_resolved is not None:
+            lines.append(f"  - over the {len(c.resolved)} classes the test split resolves ({', '.join(f'`{x}`' for x in c.resolved)}): "
+                         f'{verdict(c.delta_resolved)}')
+        if c.advice:
+            lines.append(f'  - {c.advice}')
+    if not any(c.baseline == REAL_ONLY for c in stats.comparisons):
+        lines.append('- (needs a real-only arm and a generated-data arm at the same N)')
+    if stats.skipped:
+        lines.append(f"- not analysed (a run without kept detections: rerun to re-test): {', '.join(stats.skipped)}")
+    return lines
+
+
+def class_table(stats: Significance | None) -> list[str]:
+    """Per class and N: test boxes, real-only AP with its interval (resolved or not), and each arm's
+    ΔAP with its interval."""
+    if stats is None:
+        return []
+    lines = []
+    for n in sorted({c.num_real for c in stats.comparisons}):
+        real = stats.own.get(((REAL_ONLY, NONE, NONE), n), {})
+        arms = [c for c in stats.comparisons if c.num_real == n and c.baseline == REAL_ONLY]
+        if not real or not arms:
+            continue
+        lines += [f'N={n}: a class is resolved when its real-only AP interval is at most ±{CLASS_RESOLUTION}.', '',
+                  '| class | test boxes | real-only AP | resolved | ' + ' | '.join(f'Δ {series_label(c.series)}' for c in arms)
+                  + ' |', '|---|---:|---:|---|' + '---:|' * len(arms)]
+        for name, boxes in stats.boxes.items():
+            interval = real.get(f'AP_{name}')
+            if interval is None:
+                continue
+            deltas = [c.delta[f'AP_{name}'].text() if f'AP_{name}' in c.delta else MISSING for c in arms]
+            lines.append(f'| `{name}` | {boxes} | {interval.text(signed=False)} | '
+                         f"{'yes' if interval.half_width <= CLASS_RESOLUTION else 'no'} | " + ' | '.join(deltas) + ' |')
+        lines.append('')
+    return lines
+
+

@@ -36,6 +36,7 @@ BENCHMARKS = {
     'layouts_copy_paste': 'bench_layouts_copy_paste.py',
     'detector_family': 'bench_detector_family.py',
     'cpu_recipe_speed': 'bench_cpu_recipe_speed.py',
+    'bootstrap': 'bench_bootstrap.py',
 }
 GPU_GENERATION = ['--random-weights', '--device', 'cuda', '--dtype', 'float16', '--batch-sizes', '1', '4', '8',
                   '--no-profile']

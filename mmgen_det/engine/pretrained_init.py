@@ -86,7 +86,9 @@ def describe_checkpoint(checkpoint: str) -> str:
 
 def backbone_init(model: nn.Module) -> str:
     """How ``model``'s backbone started: what ``PretrainedOrScratch`` recorded; otherwise the
-    checkpoint of a ``Pretrained`` init cfg, and ``'scratch'`` for random initialisers (RTMDet, YOLOX)."""
+    checkpoint of a ``Pretrained`` init cfg; a backbone that loads its own weights (a truthy
+    ``pretrained`` attribute, as timm's and torchvision-style wrappers keep) says so; ``'scratch'``
+    for random initialisers (RTMDet, YOLOX)."""
     backbone = getattr(model, 'backbone', None)
     if backbone is None:
         return 'unknown (the model has no backbone)'
@@ -95,7 +97,12 @@ def backbone_init(model: nn.Module) -> str:
     init_cfg = getattr(backbone, 'init_cfg', None)
     init_cfgs = init_cfg if isinstance(init_cfg, list) else [init_cfg] if init_cfg else []
     loaded = [c['checkpoint'] for c in init_cfgs if c.get('type') == 'Pretrained']
-    return describe_checkpoint(loaded[0]) if loaded else SCRATCH
+    if loaded:
+        return describe_checkpoint(loaded[0])
+    own = getattr(backbone, 'pretrained', None)
+    if own:
+        return f'{type(backbone).__name__} loads its own weights (pretrained={own!r})'
+    return SCRATCH
 
 
 def record_init(module: nn.Module, source: str) -> None:
@@ -140,6 +147,25 @@ def announce_scratch(module_name: str, problem: str) -> None:
         print(banner, file=sys.__stderr__, flush=True)
 
 
+def loaded_record(module: nn.Module, missing: list[str], described: str, module_name: str) -> str:
+    """The record of a load, checked: mmengine's ``Pretrained`` loads leniently (``strict=False``),
+    so a checkpoint whose keys match nothing "loads" and leaves the random weights. ``missing``: the
+    module's keys the checkpoint did not have. None loaded is an error; some is recorded (and logged)
+    with how many."""
+    expected = [k for k in module.state_dict() if not k.endswith('num_batches_tracked')]
+    missing_set = {k for k in missing if not k.endswith('num_batches_tracked')}
+    loaded = len(expected) - len(missing_set)
+    if loaded <= 0:
+        raise RuntimeError(f'{module_name}: {described} loaded none of its {len(expected)} tensors: the '
+                           "checkpoint's keys do not match the module's (a wrong file, or a prefix to strip: "
+                           "init_cfg prefix='backbone.')")
+    if missing_set:
+        print_log(f'{module_name}: {described} loaded {loaded} of {len(expected)} tensors; the others keep their '
+                  f'initialisation (first missing: {sorted(missing_set)[:3]})', logger='current', level=logging.WARNING)
+        return f'{described}, {loaded} of {len(expected)} tensors'
+    return described
+
+
 @WEIGHT_INITIALIZERS.register_module(name='PretrainedOrScratch')
 class PretrainedOrScratchInit(PretrainedInit):
     """Like ``type='Pretrained'``; a missing or unreachable checkpoint is an error unless
@@ -163,9 +189,15 @@ class PretrainedOrScratchInit(PretrainedInit):
         problem = checkpoint_problem(ckpt)
         if problem is None:
             try:
-                super().__call__(module)
+                missing: list[str] = []
+                hook = module.register_load_state_dict_post_hook(
+                    lambda _, keys: missing.extend(keys.missing_keys))
+                try:
+                    super().__call__(module)
+                finally:
+                    hook.remove()
                 keep_loaded_weights(module)
-                record_init(module, describe_checkpoint(ckpt))
+                record_init(module, loaded_record(module, missing, describe_checkpoint(ckpt), name))
                 return
             except (OSError, RuntimeError, ImportError) as e:  # unreachable URL, no torchvision
                 if not ckpt.startswith(REMOTE_PREFIXES):

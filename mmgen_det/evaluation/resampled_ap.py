@@ -36,6 +36,13 @@ class _CategoryMatches:
     ignored: np.ndarray | None  # [T, D] matched to an ignored (crowd) box; None when none is
     gt_per_image: np.ndarray  # [I] boxes of this category that count (not crowd/ignored)
 
+    def __post_init__(self) -> None:
+        # ``tp`` of all thresholds concatenated, with where each threshold starts and its length
+        self.tp_all = np.concatenate(self.tp)
+        self.tp_counts = np.array([len(t) for t in self.tp])
+        self.tp_starts = np.concatenate([[0], np.cumsum(self.tp_counts)[:-1]])
+        self.tp_thr = np.repeat(np.arange(len(self.tp)), self.tp_counts)
+
 
 class ResampledCocoAP:
     """Per-image matches of one detections file against a COCO ground truth (see the module docstring)."""
@@ -66,6 +73,8 @@ class ResampledCocoAP:
                 start = k * num_areas * num_images  # area range 0: 'all'
                 evals = ev.evalImgs[start:start + num_images]
             self.categories.append(self._matches(coco_gt, cat, evals))
+        #: the most detections any image has in one category (mAP counts 100 per image)
+        self.most_per_image = max((int(m.rank.max()) + 1 for m in self.categories if m.rank.size), default=0)
 
     def _matches(self, coco_gt, cat: int, evals: list[dict | None]) -> _CategoryMatches:
         images, ranks, tps, ignores = [], [], [], []
@@ -104,37 +113,47 @@ class ResampledCocoAP:
             if npig == 0:
                 continue
             weight = weights[m.image] * (m.rank < max_det)  # each detection counts this many times
-            seen = np.cumsum(weight)  # detections up to each position
-            for t, tp_at in enumerate(m.tp):
-                if tp_at.size == 0:  # no true positive: precision 0 at every recall point
+            if m.tp_all.size == 0:  # no true positive at any threshold: precision 0 at every recall point
+                out[:, :, k] = 0.0
+                continue
+            # the true positives of all thresholds in one array, threshold after threshold
+            counted = np.cumsum(weight[m.tp_all], dtype=float)
+            starts = np.concatenate([[0.0], counted])[m.tp_starts]
+            tp = counted - np.repeat(starts, m.tp_counts)
+            fp = np.cumsum(weight)[m.tp_all] - tp
+            if m.ignored is not None:
+                fp -= np.cumsum(weight * m.ignored, axis=1)[m.tp_thr, m.tp_all]
+            prec = tp / (fp + tp + np.spacing(1))
+            # monotone from the right within each threshold (COCO's backward loop): a threshold's values
+            # are raised above every later threshold's, so one running maximum never crosses between them
+            lift = 2.0 * (self.num_thrs - 1 - m.tp_thr)
+            prec = np.maximum.accumulate((prec + lift)[::-1])[::-1] - lift
+            recall = tp / npig
+            for t in range(self.num_thrs):
+                first, count = m.tp_starts[t], m.tp_counts[t]
+                if count == 0:
                     out[t, :, k] = 0.0
                     continue
-                tp = np.cumsum(weight[tp_at], dtype=float)
-                fp = seen[tp_at] - tp
-                if m.ignored is not None:
-                    fp -= np.cumsum(weight * m.ignored[t])[tp_at]
-                prec = tp / (fp + tp + np.spacing(1))
-                prec = np.maximum.accumulate(prec[::-1])[::-1]  # monotone, as COCO's backward loop
-                idx = np.searchsorted(tp / npig, self.rec_thrs, side='left')
-                out[t, :, k] = np.where(idx < tp.size, prec[np.minimum(idx, tp.size - 1)], 0.0)
+                idx = np.searchsorted(recall[first:first + count], self.rec_thrs, side='left')
+                out[t, :, k] = np.where(idx < count, prec[first + np.minimum(idx, count - 1)], 0.0)
         return out
 
     def metrics(self, weights: np.ndarray | None = None) -> dict[str, float]:
         """mAP, mAP50 and ``AP_<class>`` as mmdet's ``CocoMetric(classwise=True)`` computes them
-        (NaN where no category has boxes; a class without boxes gets no AP)."""
+        (NaN where no category has boxes; a class without boxes gets no AP). A category with boxes
+        has a precision at every threshold and recall point, so COCO's mean over the valid entries
+        is the mean over those categories of their own means."""
         at_last = self.precision(weights)
-        most = max((int(m.rank.max()) + 1 for m in self.categories if m.rank.size), default=0)
-        at_100 = self.precision(weights, max_det=100) if most > 100 else at_last  # the same when no image has more
-        out = dict(mAP=_mean_valid(at_100), mAP50=_mean_valid(at_last[0]))
-        for k, name in enumerate(self.category_names):
-            if (at_last[:, :, k] > -1).any():
-                out[f'AP_{name}'] = _mean_valid(at_last[:, :, k])
+        at_100 = self.precision(weights, max_det=100) if self.most_per_image > 100 else at_last
+        valid = at_last[0, 0] > -1
+        per_class = at_last.mean(axis=(0, 1))
+        out = dict(mAP=_mean(at_100.mean(axis=(0, 1))[valid]), mAP50=_mean(at_last[0].mean(axis=0)[valid]))
+        out.update({f'AP_{name}': float(ap) for name, ap, ok in zip(self.category_names, per_class, valid) if ok})
         return out
 
 
-def _mean_valid(precision: np.ndarray) -> float:
-    valid = precision[precision > -1]
-    return float(valid.mean()) if valid.size else float('nan')
+def _mean(values: np.ndarray) -> float:
+    return float(values.mean()) if values.size else float('nan')
 
 
 def load_coco(path: str | Path):

@@ -16,6 +16,7 @@ import hashlib
 import json
 import re
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +63,21 @@ class StageCache:
                     seconds=record.get('seconds'), peak_rss_mib=record.get('peak_rss_mib'),
                     iterations=record.get('iterations'))
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.work_dir / STAGE_LOG, 'a') as f:
-            f.write(json.dumps(line) + '\n')
+        with open(self.work_dir / STAGE_LOG, 'a+b') as f:
+            torn = f.tell() > 0 and f.seek(-1, 2) is not None and f.read(1) != b'\n'
+            f.write((('\n' if torn else '') + json.dumps(line) + '\n').encode())
 
 
 def read_stage_log(work_dir: str | Path) -> list[dict[str, Any]]:
+    """The log's entries; a line a killed process left torn is skipped with a warning (the log is a
+    record of what happened, and stage records, not the log, decide what is cached)."""
     path = Path(work_dir) / STAGE_LOG
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+    entries = []
+    for number, line in enumerate(path.read_text().splitlines() if path.is_file() else [], 1):
+        if not line.strip():
+            continue
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError:
+            warnings.warn(f'{path}:{number}: a torn line (a process killed while writing it) is skipped')
+    return entries

@@ -330,10 +330,13 @@ def map_vs_n_figure(rows: Sequence[dict[str, Any]]):
 
 
 def plot_map_vs_n(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
-    """:func:`map_vs_n_figure` saved as a PNG."""
+    """:func:`map_vs_n_figure` saved as a PNG (atomically: a killed run leaves the old plot whole)."""
     import matplotlib.pyplot as plt
+
+    from ..utils.io import atomic_write
     fig = map_vs_n_figure(rows)
     path = Path(path)
-    fig.savefig(path, dpi=120)
+    with atomic_write(path) as f:
+        fig.savefig(f, format='png', dpi=120)
     plt.close(fig)
     return path

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..generation.writer import ANNOTATIONS
-from ..utils.io import read_json
+from ..utils.io import atomic_write, read_json
 from . import report, report_html, significance
 from .cache import read_stage_log
 from .config import TRAINING_STAGES, Experiment
@@ -86,7 +86,8 @@ def write_outputs(exp: Experiment, work_dir: Path, results: Sequence[StageResult
     text = report.render_report(exp.name, rows, exp.settings(), images, notes,
                                 report.data_section(data, exp.derived, evaluated_boxes(rows)),
                                 significance.verdict_lines(stats), significance.class_table(stats))
-    out['report'].write_text(text)
+    with atomic_write(out['report'], 'w') as f:
+        f.write(text)
     out['html'] = report_html.write_report_html(work_dir, exp.name, text, results)
     return out
 
@@ -112,7 +113,9 @@ def sample_grid(results: Sequence[StageResult], gen: str, path: Path, count: int
         return None
     set_dir = sets[0].dir / 'set'
     coco = read_json(set_dir / ANNOTATIONS)
-    coco_grid(coco, set_dir, [im['id'] for im in coco['images'][:count]], cols=4).save(path)
+    grid = coco_grid(coco, set_dir, [im['id'] for im in coco['images'][:count]], cols=4)
+    with atomic_write(path) as f:
+        grid.save(f, format='PNG')
     return path
 
 

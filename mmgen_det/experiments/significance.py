@@ -385,8 +385,9 @@ def verdict_lines(stats: Significance | None) -> list[str]:
             text += f'; worth {equivalent} real images'
         lines.append(text)
         if c.delta_resolved is not None:
-            lines.append(f"  - over the {len(c.resolved)} classes the test split resolves ({', '.join(f'`{x}`' for x in c.resolved)}): "
-                         f'{verdict(c.delta_resolved)}')
+            which = ', '.join(f'`{x}`' for x in c.resolved)
+            classes = f'the {len(c.resolved)} classes' if len(c.resolved) > 1 else 'the one class'
+            lines.append(f'  - over {classes} the test split resolves ({which}): {verdict(c.delta_resolved)}')
         if c.advice:
             lines.append(f'  - {c.advice}')
     if not any(c.baseline == REAL_ONLY for c in stats.comparisons):

@@ -1,4 +1,4 @@
-"""Smoke test of `make bench`: the quick modes of the generation and resume benchmarks (< 60 s together)."""
+"""Smoke test of `make bench`: the quick modes of the benchmarks that run on CPU in seconds."""
 from __future__ import annotations
 
 import json
@@ -57,3 +57,12 @@ def test_cpu_recipe_speed_quick_compares_the_two_detectors_as_runs_start_them(tm
     assert lite['backbone_init'].startswith('packaged://efficientnet-lite0 (') and r18['backbone_init'] == 'scratch'
     assert lite['trainable_params'] < r18['trainable_params'] / 10  # the Lite0 backbone is frozen
     assert res['measurements']['ratio'] > 0 and res['rows'][-1]['target'] == '>= 3x'
+
+
+def test_bootstrap_quick_agrees_with_pycocotools_on_the_same_resamples(tmp_path):
+    out = tmp_path / 'bootstrap.json'
+    run_tool(['benchmarks/bench_bootstrap.py', '--quick', '--out', str(out)], timeout=300)
+    res = check_result(out)
+    assert res['measurements']['max_abs_diff'] <= 1e-6 and res['rows'][-1]['met'] is True
+    assert res['measurements']['detections'] > 100 * 150  # the size of the split it claims to time
+    assert res['measurements']['ratio'] > 0

@@ -123,6 +123,24 @@ def test_loaded_checkpoint_is_recorded_with_its_sha256(tmp_path, hub):
     assert backbone_init(SimpleNamespace(backbone=model)) == expected
 
 
+def test_a_load_that_matched_no_key_is_an_error_and_a_partial_one_says_how_much(tmp_path, hub, warnings_logged):
+    reference = resnet18(tmp_path)
+    ckpt = tmp_path / 'resnet18_imagenet.pth'
+    torch.save({f'backbone.{k}': v for k, v in reference.state_dict().items()}, ckpt)  # a detector's keys
+    with pytest.raises(RuntimeError, match=r"loaded none of its \d+ tensors.*prefix='backbone.'"):
+        resnet18(tmp_path).init_weights()
+    assert hub.get_info('backbone_init') is None
+    partial = {k: v for k, v in reference.state_dict().items() if not k.startswith('layer4.')}
+    torch.save(partial, ckpt)
+    model = resnet18(tmp_path)
+    model.init_weights()
+    total = sum(not k.endswith('num_batches_tracked') for k in reference.state_dict())
+    loaded = sum(not k.endswith('num_batches_tracked') for k in partial)
+    assert model.init_source == hub.get_info('backbone_init')
+    assert model.init_source.endswith(f', {loaded} of {total} tensors')
+    assert any(f'loaded {loaded} of {total} tensors' in m for m in warnings_logged)
+
+
 def test_backbone_init_of_other_initialisers():
     random = SimpleNamespace(backbone=SimpleNamespace(init_cfg=[dict(type='Kaiming', layer='Conv2d')]))
     assert backbone_init(random) == 'scratch'  # e.g. RTMDet's CSPNeXt, YOLOX's CSPDarknet
@@ -130,6 +148,9 @@ def test_backbone_init_of_other_initialisers():
     url = 'torchvision://resnet50'
     assert backbone_init(SimpleNamespace(backbone=SimpleNamespace(init_cfg=dict(type='Pretrained',
                                                                                 checkpoint=url)))) == url
+    # a backbone that loads its own weights (timm-style ``pretrained=True``) is not recorded as scratch
+    own = SimpleNamespace(init_cfg=None, pretrained=True)
+    assert backbone_init(SimpleNamespace(backbone=own)) == 'SimpleNamespace loads its own weights (pretrained=True)'
 
 
 @pytest.mark.parametrize('config', sorted(DECISIONS))

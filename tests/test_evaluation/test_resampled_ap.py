@@ -7,9 +7,9 @@ import io
 
 import numpy as np
 import pytest
-from simulated_detections import detector_output, ground_truth
 
 from mmgen_det.evaluation import ResampledCocoAP
+from mmgen_det.testing.simulated_detections import detector_output, ground_truth
 
 
 def pycocotools_metrics(gt: dict, dets: list[dict]) -> dict[str, float]:

@@ -9,7 +9,7 @@ import pytest
 from conftest import FISH_MINI
 from helpers import REPO
 
-from mmgen_det.experiments.cache import DIGEST_CACHE, StageCache, read_stage_log, stage_key
+from mmgen_det.experiments.cache import DIGEST_CACHE, STAGE_LOG, StageCache, read_stage_log, stage_key
 from mmgen_det.experiments.config import ExperimentConfigError, Generator, Schedule, load_experiment
 from mmgen_det.experiments.runner import ExperimentRunner, StageResult
 from mmgen_det.experiments.stages import best_iteration, bind_real_data, schedule_cfg
@@ -34,6 +34,13 @@ def test_cache_records_and_log(tmp_path):
     cache.log('real', 'k' * 16, 'N10', 'ran', dict(iterations=5, seconds=1.0))
     assert cache.load(d) == dict(iterations=5)
     assert read_stage_log(tmp_path)[0]['status'] == 'ran'
+    # a process killed while logging leaves a torn line: it is skipped, and the next entry is whole
+    with open(tmp_path / STAGE_LOG, 'a') as f:
+        f.write('{"time": "2026-01-01T00:00:00", "sta')
+    cache.log('test', 'k' * 16, 'N10', 'cached', dict(seconds=0.0))
+    with pytest.warns(UserWarning, match=r'stage_log.jsonl:2: a torn line'):
+        entries = read_stage_log(tmp_path)
+    assert [e['status'] for e in entries] == ['ran', 'cached']
     dry = StageCache(tmp_path / 'dry', write=False)
     dry.save(d, {})
     dry.log('real', 'k', 'N', 'ran', {})

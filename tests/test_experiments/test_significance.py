@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from simulated_detections import detector_output, ground_truth, write_json
 
 from mmgen_det.experiments import significance
 from mmgen_det.experiments.report import aggregate, read_csv, render_report, summary_table, write_csv
+from mmgen_det.testing.simulated_detections import detector_output, ground_truth, write_json
 
 SEEDS = (0, 1, 2)
 

@@ -144,7 +144,8 @@ def gligen_phrases(classes: list[str] | tuple[str, ...]) -> dict[str, str]:
         phrase = re.sub(r'[_\-]+', ' ', name).strip()
         if not re.search(r'[^\W\d_]', phrase):
             warnings.warn(f'class {name!r} is not words: GLIGEN text grounding will not know what to draw; '
-                          f"set generator.phrases={{{name!r}: 'a ...'}} in the generation config", stacklevel=2)
+                          f"set its pair [{name!r}, 'a ...'] in generator.phrases of the generation config",
+                          stacklevel=2)
         phrases[name] = phrase
     return phrases
 

@@ -1,10 +1,13 @@
-"""Helpers for tests that run the project's and mmdet's command-line tools."""
+"""Helpers for tests that run the project's and mmdet's command-line tools, and small datasets made on the fly."""
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import numpy as np
+from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -56,3 +59,30 @@ def tiny_demo_detector_cfg(fish_coco: Path, checkpoint: str | None):
                 step.scale = (96, 54)
     cfg.model.backbone.init_cfg.checkpoint = checkpoint
     return cfg
+
+
+def write_image(path: Path, size: tuple[int, int], seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)).save(path)
+
+
+def yolo_folder(root: Path, classes: list[str], size: tuple[int, int], box_frac: float, images: int,
+                names_file: str | None = 'classes.txt', first_seed: int = 0) -> Path:
+    """``root/images`` + ``root/labels``, no yaml, no splits; class names in ``names_file``. Image i's
+    pixels come from seed ``first_seed + i``: folders of one dataset need other seeds (the converter
+    refuses splits that share an image)."""
+    rng = np.random.default_rng(0)
+    for i in range(images):
+        write_image(root / 'images' / f'frame {i:03d}.jpg', size, first_seed + i)
+        lines = []
+        for k in range(1 + i % 3):
+            c = (i + k) % len(classes)
+            w = h = box_frac
+            cx, cy = rng.uniform(w / 2, 1 - w / 2), rng.uniform(h / 2, 1 - h / 2)
+            lines.append(f'{c} {cx:.5f} {cy:.5f} {w:.5f} {h:.5f}')
+        (root / 'labels').mkdir(parents=True, exist_ok=True)
+        (root / 'labels' / f'frame {i:03d}.txt').write_text('\n'.join(lines) + '\n')
+    if names_file:
+        (root / names_file).write_text('\n'.join(classes) + '\n')
+    return root

@@ -7,7 +7,8 @@ CONFIG is a training config whose train dataset (possibly inside a ConcatDataset
 ``SyntheticDetDataset`` with ``generation`` settings, e.g. a synthetic-pretrain config: the set written
 to its ``data_root`` is the one the ``GLIGENGenerationHook`` of that config makes inside
 ``tools/train.py``. Killing and rerunning resumes where it stopped; other settings on the same folder
-are refused.
+are refused, and so is a folder that holds files but no set (the output must be new, empty or a set's
+own folder). Cleaning up after a kill deletes only the set's own file names.
 
 ``--cfg-options generation.KEY=VALUE`` sets KEY of that dataset's ``generation`` settings (e.g.
 ``generation.batch_size=8``, ``generation.generator.num_inference_steps=30``), wherever the dataset

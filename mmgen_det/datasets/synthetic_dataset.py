@@ -18,14 +18,19 @@ from mmdet.registry import DATASETS
 from ..filters.feature_distance import FEATURE_DISTANCE_KEY
 from ..filters.pr_filter import PR_FILTER_KEY
 from ..filters.scoring import passes
+from ..generation.synthetic_set import check_generation_keys
 from ..generation.writer import read_annotations
 from ..utils.io import safe_join
+from ..utils.keys import check_keys
 
 # What a data info keeps of each stored score record. The rest (matches, detections, detector identity,
 # thresholds) and the generation record stay in annotations.json: copied into 100,000 data infos
 # they made loading 1.6x slower than CocoDataset's, for fields no filter or transform reads.
 SCORE_FIELDS = {PR_FILTER_KEY: ('precision', 'recall', 'num_matched', 'num_detections', 'num_boxes'),
                 FEATURE_DISTANCE_KEY: ('distance',)}
+#: mmdet's CocoDataset keys, then this dataset's thresholds and score keys
+FILTER_CFG_KEYS = ('filter_empty_gt', 'min_size', 'min_precision', 'min_recall', 'pr_key', 'max_feature_distance',
+                   'feature_key')
 
 
 def compact_scores(records: dict[str, dict[str, Any]], fields: tuple[str, ...]) -> dict[str, dict[str, Any]]:
@@ -59,7 +64,8 @@ class SyntheticDetDataset(CocoDataset):
     ``filter_cfg`` accepts mmdet's keys (``filter_empty_gt``, ``min_size``) plus ``min_precision``,
     ``min_recall`` (in [0, 1]) and ``pr_key`` (which filter detector's scores to use when several
     are stored), and ``max_feature_distance`` with ``feature_key`` for the feature-distance scorer
-    (an image whose stored distance is null failed to decode and is dropped).
+    (an image whose stored distance is null failed to decode and is dropped). Any other key is an
+    error: a misspelt threshold would otherwise keep every image.
 
     Args:
         generation: how the set is made (``mmgen_det.generation.synthetic_set`` keys, without
@@ -69,8 +75,12 @@ class SyntheticDetDataset(CocoDataset):
 
     def __init__(self, *args, generation: dict[str, Any] | None = None, **kwargs) -> None:
         self.generation = dict(generation) if generation else None
+        if self.generation:
+            check_generation_keys(self.generation)
+        filter_cfg = kwargs.get('filter_cfg') or {}
+        check_keys(filter_cfg, FILTER_CFG_KEYS, 'SyntheticDetDataset filter_cfg')
         for key in ('min_precision', 'min_recall'):
-            value = (kwargs.get('filter_cfg') or {}).get(key)
+            value = filter_cfg.get(key)
             if value is not None and not 0.0 <= float(value) <= 1.0:
                 raise ValueError(f'SyntheticDetDataset filter_cfg.{key} must be in [0, 1], got {value}')
         super().__init__(*args, **kwargs)

@@ -12,6 +12,8 @@ Keys::
                 val_images=None, test_images=None,                  # None: whole split; int: fixed subset
                 split=dict(val=0.15, test=0.15, seed=0),            # held out when the data has no val/test
                 image_mode='copy',                                  # or 'symlink'
+                on_bad_image='fail',                                # or 'skip': an image OpenCV cannot decode
+                allow_outside_root=False,                           # True: paths may leave the data folder
                 num_images=dict(train=200, val=50, test=50))        # declared sizes (dry run w/o data)
     detector = 'configs/demo/fcos_r18_real-only_fish4knowledge-mini.py'  # real-data mmdet config;
                                                   # pretrain / finetune / mixed are derived from it
@@ -36,6 +38,10 @@ Keys::
     derived = dict(...)   # what tools/init_experiment.py derived from the data (recorded in the report)
     estimate = dict(seconds_per_iter=0.5, seconds_per_eval_image=0.05, seconds_per_scored_image=0.05,
                     seconds_per_generated_image={'copy-paste': 0.01, 'gligen-text': 3.0})
+
+Every other key is an error naming the closest known one: a misspelt key would otherwise leave its
+default in force unnoticed. Top-level names starting with ``_`` are the file's own helper variables.
+``cfg_options`` (mmdet config keys) and ``derived`` (a record) are not checked here.
 """
 from __future__ import annotations
 
@@ -43,8 +49,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..datasets.formats import FORMAT_CHOICES
+from ..datasets.formats import FORMAT_CHOICES, ON_BAD_IMAGE
 from ..filters.matching import DEFAULT_IOU_THR, DEFAULT_SCORE_THR
+from ..utils.keys import UnknownKeyError, check_keys
 
 ARMS = ('real-only', 'synthetic-pretrain', 'mixed', 'synthetic-only', 'compute-matched')
 SYNTHETIC_ARMS = ('synthetic-pretrain', 'mixed', 'synthetic-only')
@@ -56,10 +63,23 @@ PRETRAIN_VAL = ('real', 'synthetic')
 LR_DECAYS = ('step', 'cosine')
 #: the share of a generated set held out to choose the pretrain checkpoint with pretrain_val='synthetic'
 SYNTHETIC_VAL_FRACTION = 0.15
+EXPERIMENT_KEYS = ('name', 'data', 'detector', 'num_real', 'seeds', 'arms', 'generators', 'filters',
+                   'filter_detector', 'schedules', 'pretrain_val', 'mixed_real_fraction', 'cfg_options', 'derived',
+                   'estimate')
+DATA_KEYS = ('source', 'format', 'classes', 'split', 'image_mode', 'on_bad_image', 'allow_outside_root', 'val_images',
+             'test_images', 'num_images')
+SPLIT_NAMES = ('train', 'val', 'test')
+FILTER_KEYS = ('type', 'min_precision', 'min_recall')
+ESTIMATE_KEYS = ('device', 'seconds_per_iter', 'seconds_per_eval_image', 'seconds_per_scored_image',
+                 'seconds_per_generated_image')
 
 
 class ExperimentConfigError(ValueError):
     """A key of the experiment config is missing or has a value that is not allowed."""
+
+
+class UnknownExperimentKeyError(ExperimentConfigError, UnknownKeyError):
+    """A key the experiment config schema does not have."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +166,8 @@ class Experiment:
     classes: list[str] | None = None
     split: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_SPLIT))
     image_mode: str = 'copy'
+    on_bad_image: str = 'fail'
+    allow_outside_root: bool = False
     declared_images: dict[str, int] = field(default_factory=dict)
     derived: dict[str, Any] = field(default_factory=dict)
     filter_detector: FilterDetector | None = None
@@ -178,6 +200,11 @@ class Experiment:
 
 
 # -- validation -----------------------------------------------------------------------------------
+def _check_keys(raw: Mapping | Sequence, allowed: Sequence[str], where: str) -> None:
+    """:func:`check_keys`, failing as an :class:`ExperimentConfigError` like every schema check."""
+    check_keys(raw, allowed, where, UnknownExperimentKeyError)
+
+
 def _need(cfg: Mapping, key: str, where: str = 'experiment config') -> Any:
     if key not in cfg or cfg[key] is None:
         raise ExperimentConfigError(f'{where} lacks `{key}`; see mmgen_det/experiments/config.py for the keys')
@@ -192,10 +219,7 @@ def _existing_file(path: str, what: str) -> str:
 
 
 def _schedule(raw: Mapping, where: str) -> Schedule:
-    allowed = {f.name for f in fields(Schedule)}
-    unknown = set(raw) - allowed
-    if unknown:
-        raise ExperimentConfigError(f'{where}: unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}')
+    _check_keys(raw, [f.name for f in fields(Schedule)], where)
     raw = dict(raw)
     if 'lr_steps' in raw:
         raw['lr_steps'] = tuple(raw['lr_steps'])
@@ -228,6 +252,8 @@ def _num_real(values: Sequence) -> list[int | str]:
 def _filters(raw: Mapping) -> dict[str, Filter]:
     out = {}
     for name, spec in raw.items():
+        if isinstance(spec, Mapping):
+            _check_keys(spec, FILTER_KEYS, f'filters[{name!r}]')
         if spec is None or spec == {} or (isinstance(spec, Mapping) and spec.get('type') == 'none'):
             out[name] = Filter(name)
             continue
@@ -248,6 +274,7 @@ def _generators(raw: Mapping) -> dict[str, Generator]:
         where = f'generators[{name!r}]'
         if not isinstance(spec, Mapping):
             raise ExperimentConfigError(f'{where} must be dict(config=..., images_per_real=...), got {spec!r}')
+        _check_keys(spec, [f.name for f in fields(Generator) if f.name != 'name'], where)
         per_real = float(_need(spec, 'images_per_real', where))
         if per_real <= 0:
             raise ExperimentConfigError(f'{where}.images_per_real must be > 0, got {per_real}')
@@ -263,9 +290,7 @@ def _detector(raw: str | Mapping) -> dict[str, str]:
     raw = {'real': raw} if isinstance(raw, str) else dict(raw)
     if 'real' not in raw:
         raise ExperimentConfigError(f'detector must be a config path or dict(real=PATH, ...), got {raw!r}')
-    unknown = set(raw) - set(TRAINING_STAGES)
-    if unknown:
-        raise ExperimentConfigError(f'detector: unknown stages {sorted(unknown)}; allowed: {list(TRAINING_STAGES)}')
+    _check_keys(raw, TRAINING_STAGES, 'detector')
     return {stage: _existing_file(path, f'detector.{stage}') for stage, path in raw.items()}
 
 
@@ -305,9 +330,7 @@ def _classes(value: Any) -> list[str] | None:
 
 def _split(raw: Mapping | None) -> dict[str, Any]:
     split = {**DEFAULT_SPLIT, **dict(raw or {})}
-    unknown = set(split) - set(DEFAULT_SPLIT)
-    if unknown:
-        raise ExperimentConfigError(f'data.split: unknown keys {sorted(unknown)}; allowed: {sorted(DEFAULT_SPLIT)}')
+    _check_keys(split, list(DEFAULT_SPLIT), 'data.split')
     if not all(0 < float(split[k]) < 1 for k in ('val', 'test')) or split['val'] + split['test'] >= 0.9:
         raise ExperimentConfigError(f'data.split val and test are fractions in (0, 1) leaving training images, '
                                     f'got {split}')
@@ -316,7 +339,11 @@ def _split(raw: Mapping | None) -> dict[str, Any]:
 
 def validate(cfg: Mapping[str, Any], name: str = 'experiment', filename: str = '') -> Experiment:
     """Check every key once; the rest of the package then trusts the :class:`Experiment`."""
+    _check_keys([k for k in cfg if not str(k).startswith('_')], EXPERIMENT_KEYS, 'experiment config')
     data = _need(cfg, 'data')
+    _check_keys(data, DATA_KEYS, 'data')
+    _check_keys(data.get('num_images') or {}, SPLIT_NAMES, 'data.num_images')
+    _check_keys(cfg.get('estimate') or {}, ESTIMATE_KEYS, 'estimate')
     fmt = _need(data, 'format', 'data')
     if fmt not in FORMAT_CHOICES:
         raise ExperimentConfigError(f'data.format must be one of {FORMAT_CHOICES}, got {fmt!r}')
@@ -343,6 +370,8 @@ def validate(cfg: Mapping[str, Any], name: str = 'experiment', filename: str = '
         schedules[stage] = _schedule({**raw_schedules['default'], **raw}, f'schedules.{stage}')
 
     filter_detector = None
+    if cfg.get('filter_detector'):
+        _check_keys(cfg['filter_detector'], [f.name for f in fields(FilterDetector)], 'filter_detector')
     if any(f.kind == 'pr' for f in filters.values()):
         raw = cfg.get('filter_detector')
         if not raw:
@@ -372,6 +401,8 @@ def validate(cfg: Mapping[str, Any], name: str = 'experiment', filename: str = '
         classes=_classes(data.get('classes')),
         split=_split(data.get('split')),
         image_mode=_choice(data.get('image_mode', 'copy'), IMAGE_MODES, 'data.image_mode'),
+        on_bad_image=_choice(data.get('on_bad_image', 'fail'), ON_BAD_IMAGE, 'data.on_bad_image'),
+        allow_outside_root=_choice(data.get('allow_outside_root', False), (False, True), 'data.allow_outside_root'),
         derived=dict(cfg.get('derived') or {}),
         declared_images=dict(data.get('num_images') or {}),
         filter_detector=filter_detector,

@@ -14,21 +14,28 @@ values, seeds, arms and the device class. Out, in ``OUT``::
 Everything in the configs that depends on the data comes from ``mmgen_det.recipes``: classes and
 ``num_classes`` of every head, input scale and training crop, generation canvas and zoom, phrases.
 The few-image training schedule comes from the device's recipe below.
+
+Class names are the user's data and the configs are Python that ``Config.fromfile`` executes: a name
+is only ever written as a value (GLIGEN phrases as ``[name, phrase]`` pairs, never dict keys, which
+mmengine writes unescaped), through :mod:`mmgen_det.utils.config_files`, so any name reads back as
+the same string and nothing in it runs.
 """
 from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..datasets.formats import FORMAT_CHOICES
+from ..datasets.formats import FORMAT_CHOICES, ON_BAD_IMAGE
 from ..datasets.profile import DataProfile, profile_coco
 from ..filters.matching import DEFAULT_IOU_THR, DEFAULT_SCORE_THR
 from ..recipes import (DETECTORS, GLIGEN_MIN_OBJECT_SIDE, detector_config, generation_canvas, gligen_phrases,
                        input_scale)
+from ..utils.config_files import dump_config, inert_literals
 from ..utils.hashing import file_sha256
+from ..utils.io import atomic_write, atomic_write_json
 from .config import ARMS, DEFAULT_SPLIT, Filter
 from .plan import planned_splits
 from .stages import synthetic_dataset, with_train_dataset
@@ -86,6 +93,8 @@ class InitSettings:
     arms: list[str] | None = None
     device: str | None = None
     name: str | None = None
+    on_bad_image: str = 'fail'
+    allow_outside_root: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -126,7 +135,8 @@ def default_num_real(train_images: int, device: str) -> list[int | str]:
 def read_profile(settings: InitSettings) -> tuple[DataProfile, dict[str, int]]:
     """Read (and check) the dataset; profile its training split (its only split when it has one)."""
     from ..datasets import read_dataset
-    splits = read_dataset(settings.source, settings.format, classes=settings.classes)
+    splits = read_dataset(settings.source, settings.format, classes=settings.classes,
+                          on_bad_image=settings.on_bad_image, allow_outside_root=settings.allow_outside_root)
     by_name = {s.name: s.coco for s in splits}
     train = by_name.get('train') or (next(iter(by_name.values())) if len(by_name) == 1 else None)
     if train is None:
@@ -157,7 +167,7 @@ def derive_generation(name: str, profile: DataProfile, factor: float, data_root:
         layout['zoom'] = (round(zoom_min, 2), round(min(3.0, zoom_min * 1.5), 2))
     model, grounding = GLIGEN_MODELS[name]
     generator = dict(type='gligen', model=model, grounding=grounding, prompt='a photo of {phrases}',
-                     phrases=gligen_phrases(profile.classes),
+                     phrases=[[name, phrase] for name, phrase in gligen_phrases(profile.classes).items()],
                      negative_prompt='blurry, distorted, cartoon, text, watermark', num_inference_steps=50,
                      guidance_scale=7.5, scheduled_sampling_beta=0.3, scheduler='DDIMScheduler', device='auto')
     if grounding == 'text-image':
@@ -198,7 +208,7 @@ def init_experiment(settings: InitSettings, out: str | Path) -> Path:
     configs.mkdir(parents=True, exist_ok=True)
     det_cfg = detector_config(detector, classes, profile, device, data_root=PLACEHOLDER_ROOT)
     det_path = configs / 'detector.py'
-    det_cfg.dump(str(det_path))
+    dump_config(det_cfg, det_path)
     generators = {}
     derived_generation = {}
     with warnings.catch_warnings(record=True) as caught:
@@ -206,7 +216,7 @@ def init_experiment(settings: InitSettings, out: str | Path) -> Path:
         for name in settings.generators:
             generation = derive_generation(name, profile, scale.factor, PLACEHOLDER_ROOT)
             path = configs / f'generation_{name}.py'
-            synthetic_config(det_cfg, generation, f'work_dirs/synthetic/{out.name}_{name}').dump(str(path))
+            dump_config(synthetic_config(det_cfg, generation, f'work_dirs/synthetic/{out.name}_{name}'), path)
             generators[name] = dict(config=str(path), images_per_real=IMAGES_PER_REAL[device])
             derived_generation[name] = dict(canvas=[generation['layout']['width'], generation['layout']['height']],
                                             zoom=generation['layout'].get('zoom'),
@@ -227,7 +237,8 @@ def init_experiment(settings: InitSettings, out: str | Path) -> Path:
     experiment = dict(
         name=settings.name or out.name,
         data=dict(source=str(Path(settings.source).resolve()), format=settings.format, classes=settings.classes,
-                  split=dict(DEFAULT_SPLIT), image_mode='copy', val_images=VAL_IMAGES[device], test_images=None),
+                  split=dict(DEFAULT_SPLIT), image_mode='copy', val_images=VAL_IMAGES[device], test_images=None,
+                  on_bad_image=settings.on_bad_image, allow_outside_root=settings.allow_outside_root),
         detector=str(det_path),
         num_real=settings.num_real or default_num_real(train_images, device),
         seeds=settings.seeds or ([0] if device == 'cpu' else [0, 1, 2]),
@@ -243,11 +254,12 @@ def init_experiment(settings: InitSettings, out: str | Path) -> Path:
         estimate=ESTIMATES[device],
         derived=derived)
     path = out / 'experiment.py'
-    path.write_text(render_experiment(experiment, settings, path))
-    (out / 'data_profile.json').write_text(json.dumps(derived, indent=1))
-    (out / 'init_args.json').write_text(json.dumps(settings.as_dict(), indent=1))
+    with atomic_write(path, 'w') as f:
+        f.write(render_experiment(experiment))
+    atomic_write_json(out / 'data_profile.json', derived, indent=1)
+    atomic_write_json(out / 'init_args.json', settings.as_dict(), indent=1)
     written = [path, det_path, *(Path(g['config']) for g in generators.values())]
-    (out / WRITTEN).write_text(json.dumps({str(f.relative_to(out)): file_sha256(f) for f in written}, indent=1))
+    atomic_write_json(out / WRITTEN, {str(f.relative_to(out)): file_sha256(f) for f in written}, indent=1)
     return path
 
 
@@ -276,7 +288,9 @@ def reuse_or_init(settings: InitSettings, out: str | Path, reinit: bool = False)
     out = Path(out)
     made_with = out / 'init_args.json'
     if made_with.is_file() and not reinit:
-        old = json.loads(made_with.read_text())
+        # options added since the folder was made count as their defaults
+        defaults = {f.name: f.default for f in fields(InitSettings) if f.default is not MISSING}
+        old = {**json.loads(json.dumps(defaults)), **json.loads(made_with.read_text())}
         if old != json.loads(json.dumps(settings.as_dict())):
             changed = sorted(k for k in old if old[k] != settings.as_dict().get(k))
             raise OtherOptionsError(f'{out} was initialised with other options ({", ".join(changed)}); pass '
@@ -293,14 +307,15 @@ def reuse_or_init(settings: InitSettings, out: str | Path, reinit: bool = False)
     return path, f'wrote {path} and {out / "configs"} (derived settings: {out / "data_profile.json"})'
 
 
-def render_experiment(experiment: dict[str, Any], settings: InitSettings, path: Path) -> str:
-    """experiment.py as a person would write it: one key per statement, a header saying where it came from."""
+def render_experiment(experiment: dict[str, Any]) -> str:
+    """experiment.py as a person would write it: one key per statement, a header saying where it came
+    from. Paths and names appear only as values: in a comment, a line break in them would start code."""
     from pprint import pformat
-    header = [f'# Experiment written by tools/init_experiment.py from {settings.source}.',
+    header = ["# Experiment written by tools/init_experiment.py from the dataset in data['source'].",
               '# Every value below was derived from the data (see data_profile.json) or chosen on the command',
-              f'# line; edit freely, then run:  python tools/run_experiment.py {path}']
+              '# line; edit freely, then run:  python tools/run_experiment.py THIS_FILE']
     body = [f'{key} = {pformat(value, width=110, sort_dicts=False)}' for key, value in experiment.items()]
-    return '\n'.join(header) + '\n\n' + '\n'.join(body) + '\n'
+    return inert_literals('\n'.join(header) + '\n\n' + '\n'.join(body) + '\n')
 
 
 def add_arguments(parser, data_flag: Sequence[str]) -> None:
@@ -309,6 +324,11 @@ def add_arguments(parser, data_flag: Sequence[str]) -> None:
     parser.add_argument('--format', default='auto', choices=FORMAT_CHOICES)
     parser.add_argument('--classes', type=lambda s: [c.strip() for c in s.split(',')],
                         help='class names in label order, for a YOLO folder without a yaml or classes.txt')
+    parser.add_argument('--on-bad-image', choices=ON_BAD_IMAGE, default='fail',
+                        help='an image OpenCV (what training reads with) cannot decode: stop naming it, or skip it '
+                             'with its boxes (counted in the conversion report)')
+    parser.add_argument('--allow-outside-root', action='store_true',
+                        help='let image paths and links of the dataset point outside its folder')
     parser.add_argument('--detector', choices=sorted(DETECTORS),
                         help=f"default: {DEFAULT_DETECTOR['cpu']} on a CPU, {DEFAULT_DETECTOR['gpu']} on a GPU")
     parser.add_argument('--generator', nargs='+', default=['copy-paste'], choices=GENERATORS, dest='generators')
@@ -324,4 +344,5 @@ def add_arguments(parser, data_flag: Sequence[str]) -> None:
 def settings_from_args(args) -> InitSettings:
     return InitSettings(source=args.data, format=args.format, classes=args.classes, detector=args.detector,
                         generators=args.generators, num_real=args.num_real, seeds=args.seeds, arms=args.arms,
-                        device=args.device)
+                        device=args.device, on_bad_image=args.on_bad_image,
+                        allow_outside_root=args.allow_outside_root)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,15 @@ class Equivalent:
     ``text`` says on which side (e.g. '> 300')."""
     value: float | None
     text: str
+
+
+def md_code(text: Any) -> str:
+    """``text`` as a markdown code span that shows it as it is (a name from a dataset may hold
+    backticks, ``|`` or a line break) and stays one cell of a table."""
+    text = str(text).replace('\n', '\\n').replace('|', '\\|')
+    fence = '`' * (max(map(len, re.findall('`+', text)), default=0) + 1)
+    pad = ' ' if text.startswith('`') or text.endswith('`') else ''
+    return f'{fence}{pad}{text}{pad}{fence}'
 
 
 # -- rows -----------------------------------------------------------------------------------------
@@ -196,7 +206,7 @@ def curve_warning(curve: Sequence[tuple[int, float]]) -> str | None:
 
 def boxes_per_class_line(boxes: dict[str, int]) -> list[str]:
     """The test boxes per class, for the report's data section (what each class's AP rests on)."""
-    return ['- test boxes per class: ' + ', '.join(f'`{name}` {n}' for name, n in boxes.items())] if boxes else []
+    return ['- test boxes per class: ' + ', '.join(f'{md_code(name)} {n}' for name, n in boxes.items())] if boxes else []
 
 
 def unvalidated_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
@@ -229,7 +239,7 @@ def data_section(data: dict[str, Any], derived: dict[str, Any], test_boxes: dict
     counts = data.get('num_images', {})
     lines = ['## Data', '',
              f"- classes ({len(data.get('classes', []))}, label order): "
-             + ', '.join(f'`{c}`' for c in data.get('classes', [])),
+             + ', '.join(md_code(c) for c in data.get('classes', [])),
              '- images: ' + ', '.join(f'{k} {v}' for k, v in counts.items())]
     split = data.get('split')
     if split:
@@ -257,7 +267,7 @@ def render_report(name: str, rows: Sequence[dict[str, Any]], settings: dict[str,
     ``significance.class_table``), data, plots, samples, protocol, exact settings."""
     summary = aggregate(rows)
     warning = curve_warning(real_only_curve(summary))
-    parts = [f'# Experiment `{name}`', '',
+    parts = [f'# Experiment {md_code(name)}', '',
              f'{len(rows)} runs; every number is COCO bbox mAP on the real **test** split, evaluated once '
              'per run, with the checkpoint chosen on the real **val** split. Per-run rows (per-class AP, '
              'iterations and seconds per stage): `results.csv`.', '',

@@ -146,12 +146,15 @@ class ExperimentRunner:
         digest = tree_digest(root, cache_file) if source.exists() else 'missing'
         inputs = dict(format=exp.format, source_digest=digest, val_images=exp.val_images, test_images=exp.test_images,
                       split=exp.split, classes=exp.classes)
+        # only when not the default: the key of data converted before these options existed stays
+        inputs.update({k: v for k, v in (('on_bad_image', exp.on_bad_image),
+                                         ('allow_outside_root', exp.allow_outside_root)) if v not in ('fail', False)})
 
         def work(d: Path) -> dict:
             if digest == 'missing':
                 raise FileNotFoundError(f'data.source {exp.source} does not exist; see the experiment config')
             return stages.convert(exp.source, exp.format, d / 'coco', exp.val_images, exp.test_images, exp.split,
-                                  exp.image_mode, exp.classes)
+                                  exp.image_mode, exp.classes, exp.on_bad_image, exp.allow_outside_root)
         result = self.stage('data', source.name, inputs, work, planned=plan.planned_counts(exp, source),
                             main_only=True)
         if result.status == 'to run':

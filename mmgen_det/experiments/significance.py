@@ -23,8 +23,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .report import (MISSING, NONE, REAL_ONLY, STAT_FIELDS, equivalent_real_images, metric_value, series_label,
-                     series_of)
+from .report import (MISSING, NONE, REAL_ONLY, STAT_FIELDS, equivalent_real_images, md_code, metric_value,
+                     series_label, series_of)
 
 RESAMPLES = 1000
 CONFIDENCE = 0.95
@@ -385,7 +385,7 @@ def verdict_lines(stats: Significance | None) -> list[str]:
             text += f'; worth {equivalent} real images'
         lines.append(text)
         if c.delta_resolved is not None:
-            which = ', '.join(f'`{x}`' for x in c.resolved)
+            which = ', '.join(md_code(x) for x in c.resolved)
             classes = f'the {len(c.resolved)} classes' if len(c.resolved) > 1 else 'the one class'
             lines.append(f'  - over {classes} the test split resolves ({which}): {verdict(c.delta_resolved)}')
         if c.advice:
@@ -416,7 +416,7 @@ def class_table(stats: Significance | None) -> list[str]:
             if interval is None:
                 continue
             deltas = [c.delta[f'AP_{name}'].text() if f'AP_{name}' in c.delta else MISSING for c in arms]
-            lines.append(f'| `{name}` | {boxes} | {interval.text(signed=False)} | '
+            lines.append(f'| {md_code(name)} | {boxes} | {interval.text(signed=False)} | '
                          f"{'yes' if interval.half_width <= CLASS_RESOLUTION else 'no'} | " + ' | '.join(deltas) + ' |')
         lines.append('')
     return lines

@@ -28,6 +28,7 @@ from ..filters.pr_filter import PR_FILTER_KEY
 from ..filters.scoring import passes
 from ..generation.writer import ANNOTATIONS
 from ..recipes import inner_dataset
+from ..utils.config_files import dump_config
 from ..utils.io import atomic_write_json, read_json
 from ..utils.memory import PeakRSS
 from .config import MONITOR, Filter, Schedule
@@ -66,14 +67,16 @@ def console_to(path: Path, verbose: bool) -> Iterator[None]:
 
 # -- data -----------------------------------------------------------------------------------------
 def convert(source: str, fmt: str, out: Path, val_images: int | None, test_images: int | None,
-            split: dict[str, Any], image_mode: str = 'copy', classes: list[str] | None = None) -> dict:
+            split: dict[str, Any], image_mode: str = 'copy', classes: list[str] | None = None,
+            on_bad_image: str = 'fail', allow_outside_root: bool = False) -> dict:
     """Real data -> COCO under ``out``. Held-out splits the data lacks are split off its training
     split (seeded, class-stratified, recorded); a single split of another name is the training split.
     Optional fixed (seed 0) val/test subsets make evaluation cheap."""
     from ..datasets import convert_dataset, make_subset
     from ..datasets.profile import coco_classes
     from ..datasets.subsets import split_off
-    converted = convert_dataset(source, fmt, out, image_mode=image_mode, overwrite=True, classes=classes)
+    converted = convert_dataset(source, fmt, out, image_mode=image_mode, overwrite=True, classes=classes,
+                                on_bad_image=on_bad_image, allow_outside_root=allow_outside_root)
     ann_dir = out / 'annotations'
     names = [s.name for s in converted]
     if 'train' not in names:
@@ -266,7 +269,7 @@ def train(cfg, work_dir: Path) -> dict[str, Any]:
     backbone initialisation."""
     from mmengine.runner import Runner
     work_dir.mkdir(parents=True, exist_ok=True)
-    cfg.dump(str(work_dir / 'config.py'))
+    dump_config(cfg, work_dir / 'config.py')
     runner = Runner.from_cfg(cfg)
     runner.train()
     checkpoint = runner.message_hub.get_info('best_ckpt')
@@ -298,7 +301,7 @@ def test(cfg, checkpoint: str, work_dir: Path) -> dict[str, Any]:
     cfg.test_evaluator['classwise'] = True
     cfg.load_from = checkpoint
     work_dir.mkdir(parents=True, exist_ok=True)
-    cfg.dump(str(work_dir / 'config.py'))  # without the outfile: a rerun of it does not overwrite ours
+    dump_config(cfg, work_dir / 'config.py')  # without the outfile: a rerun of it does not overwrite ours
     cfg.test_evaluator['outfile_prefix'] = str(work_dir / DETECTIONS.removesuffix('.bbox.json'))
     runner = Runner.from_cfg(cfg)
     metrics = {k: float(v) for k, v in runner.test().items()}

@@ -21,7 +21,7 @@ Seeds
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -31,7 +31,8 @@ from ..layouts.layout import GLIGEN_MAX_BOXES
 from ..utils.seeds import derive_seed
 from .base import BaseGenerator, GeneratedImage
 from .gligen_grounding import PLACEHOLDER_GROUNDING, Condition, batch_grounding, per_sample_grounding
-from .gligen_settings import DTYPES, check_settings, check_unet_inputs, resolve_device, scheduler_class
+from .gligen_settings import (DTYPES, Phrases, check_settings, check_unet_inputs, phrase_table, resolve_device,
+                              scheduler_class)
 from .model_loading import PIPELINE_CLASSES, ResolvedModel, load_gligen_pipeline
 
 if TYPE_CHECKING:
@@ -72,8 +73,9 @@ class GLIGENGenerator(BaseGenerator):
             only); the last two need a ``StableDiffusionGLIGENTextImagePipeline`` checkpoint.
         prompt: caption template; ``{phrases}`` is replaced by the layout's distinct phrases
             (``'a fish, a crab and a ray'``). A template without it is used as is.
-        phrases: class name -> phrase, e.g. ``{'0': 'a damselfish'}``. Required for text grounding
-            and for a prompt with ``{phrases}``.
+        phrases: class name -> phrase, e.g. ``{'0': 'a damselfish'}`` or ``[['0', 'a damselfish']]``
+            (:func:`~.gligen_settings.phrase_table`). Required for text grounding and for a prompt
+            with ``{phrases}``.
         negative_prompt: used for the unconditional half of classifier-free guidance.
         num_inference_steps: denoising steps.
         guidance_scale: classifier-free guidance weight (> 1 enables it, as in diffusers).
@@ -101,7 +103,7 @@ class GLIGENGenerator(BaseGenerator):
                  model: str,
                  grounding: str = 'text-box',
                  prompt: str = '{phrases}',
-                 phrases: Mapping[str, str] | None = None,
+                 phrases: Phrases | None = None,
                  negative_prompt: str | None = None,
                  num_inference_steps: int = 50,
                  guidance_scale: float = 7.5,
@@ -114,7 +116,7 @@ class GLIGENGenerator(BaseGenerator):
                  min_crop_size: int = 16,
                  max_attempts: int = 3,
                  revision: str | None = None) -> None:
-        self.phrases = {str(k): v for k, v in (phrases or {}).items()}
+        self.phrases = phrase_table(phrases)
         check_settings(grounding, prompt, self.phrases, num_inference_steps, guidance_scale,
                        scheduled_sampling_beta, scheduler, dtype, device, batch_size, crop_bank,
                        min_crop_size, max_attempts)
@@ -186,8 +188,12 @@ class GLIGENGenerator(BaseGenerator):
     @classmethod
     def pixel_settings(cls, cfg: dict[str, Any]) -> dict[str, Any]:
         """Without the batch size (a batch gives the same images as single calls) and the device,
-        whose class :meth:`placement` resolves (the index does not change the images)."""
-        return {k: v for k, v in cfg.items() if k not in ('batch_size', 'device')}
+        whose class :meth:`placement` resolves (the index does not change the images); phrases as a
+        dict, so both of their written forms are the same settings."""
+        settings = {k: v for k, v in cfg.items() if k not in ('batch_size', 'device')}
+        if isinstance(settings.get('phrases'), (list, tuple)):
+            settings['phrases'] = phrase_table(settings['phrases'])
+        return settings
 
     @classmethod
     def placement(cls, cfg: dict[str, Any]) -> dict[str, Any]:

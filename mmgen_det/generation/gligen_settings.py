@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import logging
 import string
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence, Union
 
 import torch
 
 from .model_loading import EXAMPLE_CHECKPOINTS, NotAGligenModelError
 
 logger = logging.getLogger(__name__)
+
+#: class name -> phrase, as a dict or as ``[name, phrase]`` pairs (see :func:`phrase_table`)
+Phrases = Union[Mapping[str, str], Sequence[Sequence[str]]]
 
 GROUNDINGS = ('text-box', 'text-image', 'image')
 DTYPES = {'float16': torch.float16, 'bfloat16': torch.bfloat16, 'float32': torch.float32}
@@ -44,6 +47,23 @@ def check_unet_inputs(model: str, grounding: str, in_channels: int, inpainting: 
             f"masked-background latents, mask): generating whole images (background='none') needs a "
             f"text-to-image checkpoint such as {EXAMPLE_CHECKPOINTS[grounding]!r}, or set background='inpaint' "
             'to generate objects into your real frames.')
+
+
+def phrase_table(phrases: Phrases | None) -> dict[str, str]:
+    """Class name -> phrase from either written form: ``[[name, phrase], ...]``, which
+    tools/init_experiment.py writes so that a dataset's class names are values of the config file and
+    never its keys (mmengine writes keys unescaped), or a ``{name: phrase}`` dict written by hand."""
+    if isinstance(phrases, Mapping):
+        return {str(k): v for k, v in phrases.items()}
+    table: dict[str, str] = {}
+    for pair in phrases or ():
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise ValueError(f'phrases must be a dict or a list of [class name, phrase] pairs, got {pair!r}')
+        name, phrase = str(pair[0]), pair[1]
+        if name in table:
+            raise ValueError(f'phrases name class {name!r} twice')
+        table[name] = phrase
+    return table
 
 
 def resolve_device(device: str, dtype: str | None) -> tuple[str, str]:

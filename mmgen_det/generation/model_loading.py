@@ -108,15 +108,49 @@ def _read_json(path: Path, model: str) -> dict[str, Any]:
     return json.loads(path.read_text(encoding='utf-8'))
 
 
+#: the libraries a GLIGEN pipeline's components may come from: diffusers imports whatever module a
+#: ``model_index.json`` names, so a crafted folder could otherwise make it import anything installed
+COMPONENT_LIBRARIES = ('diffusers', 'transformers')
+
+
+def check_components(model_index: dict[str, Any], model: str) -> None:
+    """Raise :class:`NotAGligenModelError` unless every component ``model_index.json`` names is a
+    class of diffusers (its pipelines' modules included) or transformers, or an absent optional one
+    (``[null, null]``)."""
+    import importlib
+    for name, spec in model_index.items():
+        if name.startswith('_') or not isinstance(spec, list):  # e.g. requires_safety_checker: a setting
+            continue
+        if len(spec) != 2:
+            raise NotAGligenModelError(f'{model!r}: model_index.json component {name!r} is {spec!r}, not '
+                                       '[library, class]')
+        library, class_name = spec
+        if library is None and class_name is None:
+            continue
+        # a pipeline's own module is named by its diffusers.pipelines submodule (e.g. 'stable_diffusion')
+        module = library if library in COMPONENT_LIBRARIES else f'diffusers.pipelines.{library}' \
+            if isinstance(library, str) and library.isidentifier() else None
+        try:
+            found = getattr(importlib.import_module(module), str(class_name), None) if module else None
+        except ImportError:
+            found = None
+        if not isinstance(found, type):
+            raise NotAGligenModelError(f'{model!r}: model_index.json component {name!r} names {spec!r}; only '
+                                       f'classes of {" or ".join(COMPONENT_LIBRARIES)} (or of a diffusers '
+                                       'pipelines module) are loaded')
+
+
 def check_gligen_configs(model_index: dict[str, Any], unet_config: dict[str, Any], grounding: str,
                          model: str) -> None:
-    """Raise :class:`NotAGligenModelError` unless the configs describe the pipeline ``grounding`` needs."""
+    """Raise :class:`NotAGligenModelError` unless the configs describe the pipeline ``grounding`` needs,
+    made of diffusers/transformers components only."""
     expected_class = PIPELINE_CLASSES[grounding]
     class_name = model_index.get('_class_name')
     if class_name != expected_class:
         raise NotAGligenModelError(
             f'{model!r} holds a {class_name!r} pipeline, but grounding={grounding!r} needs a {expected_class} '
             f'(e.g. {EXAMPLE_CHECKPOINTS[grounding]!r}). Grounding modes and their pipelines: {PIPELINE_CLASSES}.')
+    check_components(model_index, model)
     attention_type = unet_config.get('attention_type', 'default')
     if attention_type != UNET_ATTENTION_TYPES[grounding]:
         raise NotAGligenModelError(

@@ -12,6 +12,9 @@ Config keys::
     layout        dict for ``build_layout_sampler`` (ann_file of the real data, strategy, size...)
     generator     dict for ``build_generator`` (type='gligen' | 'copy_paste', ...)
 
+Any other key, here, in ``layout`` or in ``generator``, is an error naming the closest known one
+(:func:`check_generation_keys`): a misspelt setting would otherwise leave its default in force.
+
 Work is sharded by index (rank r takes i % world_size == r), so any number of ranks, and any
 sequence of interruptions, gives the same set; rank 0 writes ``annotations.json`` after a barrier.
 
@@ -34,17 +37,19 @@ from pathlib import Path
 from typing import Any
 
 from ..layouts import build_layout_sampler
-from ..layouts.sampler import LAYOUT_VERSION
+from ..layouts.sampler import LAYOUT_KEYS, LAYOUT_VERSION
 from ..utils.hashing import file_sha256
 from ..utils.io import read_json
+from ..utils.keys import check_keys
 from ..utils.progress import ProgressBar
-from .builder import build_generator, generator_settings
+from .builder import build_generator, generator_class, generator_settings
 from ..utils.seeds import derive_seed
-from .writer import ANNOTATIONS, SetLock, SyntheticSetWriter, read_annotations
+from .writer import ANNOTATIONS, SetLock, SyntheticSetWriter, check_set_folder, read_annotations
 
 logger = logging.getLogger(__name__)
 
 REQUIRED_KEYS = ('out_dir', 'num_images', 'layout', 'generator')
+GENERATION_KEYS = (*REQUIRED_KEYS, 'seed', 'batch_size', 'image_format')
 #: parts of generation_config.json that only a generation compares (see the module docstring)
 PLACEMENT, IDENTITY = 'placement', 'identity'
 
@@ -78,7 +83,17 @@ def _barrier() -> None:
         dist.barrier()
 
 
+def check_generation_keys(cfg: dict[str, Any]) -> None:
+    """Raise :class:`~mmgen_det.utils.keys.UnknownKeyError` for a key of ``cfg``, of its layout or of
+    its generator that generation does not read; before any file is read or written."""
+    check_keys(cfg, GENERATION_KEYS, 'generation')
+    check_keys(cfg.get('layout') or {}, LAYOUT_KEYS, 'generation.layout')
+    if 'generator' in cfg:
+        generator_class(cfg['generator'])
+
+
 def check_generation_cfg(cfg: dict[str, Any]) -> None:
+    check_generation_keys(cfg)
     missing = [k for k in REQUIRED_KEYS if k not in cfg]
     if missing:
         raise KeyError(f'generation config lacks {missing}; it needs {list(REQUIRED_KEYS)}')
@@ -131,6 +146,7 @@ def pixel_settings(cfg: dict[str, Any]) -> dict[str, Any]:
     index, which do not change the images; :data:`PLACEMENT` holds the device class and dtype this
     machine would use (float16 on a GPU and float32 on a CPU give other images).
     """
+    check_generation_keys(cfg)
     generator, placement = generator_settings(cfg['generator'])
     return {'seed': int(cfg.get('seed', 0)), 'layout': dict(cfg['layout']), 'layout_version': LAYOUT_VERSION,
             'image_format': cfg.get('image_format', 'jpg'), 'generator': generator, PLACEMENT: placement}
@@ -167,6 +183,7 @@ def generate_synthetic_set(cfg: dict[str, Any], progress: bool = True) -> SetSum
     seed = int(cfg.get('seed', 0))
     rank, world_size = _dist_info()
     categories = layout_categories(cfg['layout']['ann_file'])
+    check_set_folder(out_dir)  # before the lock file goes into it
 
     with SetLock(out_dir) if rank == 0 else contextlib.nullcontext():
         return _generate(cfg, categories, out_dir, num_images, seed, rank, world_size, progress)

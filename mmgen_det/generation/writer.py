@@ -11,6 +11,10 @@ An image counts as done only when its manifest line is complete and its image fi
 crash between the image write and the manifest append just redoes that image. Appends are
 serialised with ``flock`` so several ranks can share one manifest; a torn line (crash mid-append)
 is detected and dropped, and its image is simply made again.
+
+A set is written only into a new or empty folder or its own (:func:`check_set_folder`), and its
+cleanup deletes only file names the writer gives (:data:`OWN_IMAGE`, :data:`OWN_TEMP`): whatever
+else a folder holds is someone else's.
 """
 from __future__ import annotations
 
@@ -35,10 +39,35 @@ IMAGE_FORMATS = {'jpg': 'JPEG', 'png': 'PNG'}
 
 
 LOCK = '.generation.lock'
+# The names the writer gives images (image_file_name) and its temporary files (atomic_write).
+OWN_IMAGE = re.compile(rf'\d{{9,}}\.(?:{"|".join(IMAGE_FORMATS)})')
+OWN_TEMP = re.compile(re.escape(TMP_PREFIX) + '(?:' + '|'.join(
+    [*map(re.escape, (MANIFEST, CONFIG, ANNOTATIONS)), OWN_IMAGE.pattern]) + r')\..+')
 
 
 class SettingsMismatchError(RuntimeError):
     """The output folder holds a set made with other settings."""
+
+
+class ForeignFolderError(RuntimeError):
+    """The output folder holds files but no synthetic set."""
+
+
+def check_set_folder(out_dir: str | os.PathLike) -> None:
+    """Refuse a folder that holds files but no set (no ``generation_config.json`` or manifest):
+    writing a set there would mix it with someone else's files. The lock and temporary files a
+    starting run writes before its config do not count, so ranks starting together all pass."""
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir() or (out_dir / CONFIG).is_file() or (out_dir / MANIFEST).is_file():
+        return
+    foreign = sorted(p.name for p in out_dir.iterdir()
+                     if p.name != LOCK and not OWN_TEMP.fullmatch(p.name))
+    if foreign:
+        shown = ', '.join(foreign[:5]) + (f' and {len(foreign) - 5} more' if len(foreign) > 5 else '')
+        raise ForeignFolderError(
+            f'{out_dir} is not empty and holds no synthetic set (no {CONFIG} or {MANIFEST}; it holds '
+            f'{shown}), so no set is written into it. Fix: give a new or empty output folder (--out, '
+            "generation.out_dir or the dataset's data_root), or move those files away")
 
 
 class SetLockedError(RuntimeError):
@@ -223,19 +252,16 @@ class SyntheticSetWriter:
         return records
 
     def remove_orphans(self, done: Iterable[int]) -> int:
-        """Delete temp files and images that no manifest line lists (crash before the append)."""
+        """Delete the writer's temp files, and its images that no manifest line lists (crash before
+        the append); files of other names are left alone."""
         keep = {image_file_name(i, self.image_format).split('/')[-1] for i in done}
-        removed = 0
         image_dir = self.out_dir / IMAGE_DIR
-        if image_dir.is_dir():
-            for p in image_dir.iterdir():
-                if p.name.startswith(TMP_PREFIX) or p.name not in keep:
-                    p.unlink(missing_ok=True)
-                    removed += 1
-        for p in self.out_dir.glob(TMP_PREFIX + '*'):
+        orphans = [p for p in image_dir.iterdir() if OWN_TEMP.fullmatch(p.name)
+                   or (OWN_IMAGE.fullmatch(p.name) and p.name not in keep)] if image_dir.is_dir() else []
+        orphans += [p for p in self.out_dir.iterdir() if OWN_TEMP.fullmatch(p.name)]
+        for p in orphans:
             p.unlink(missing_ok=True)
-            removed += 1
-        return removed
+        return len(orphans)
 
     # -- writing ----------------------------------------------------------------------------------
     def write(self, layout: Layout, generated: GeneratedImage, record: dict[str, Any]) -> dict[str, Any]:

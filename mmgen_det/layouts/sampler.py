@@ -62,6 +62,7 @@ import numpy as np
 
 from ..utils.boxes import box_iou
 from ..utils.io import PathLike
+from ..utils.keys import check_keys
 from ..utils.seeds import derive_seed, rng_for
 from .geometry import crop_boxes, flip_boxes, largest_boxes, place_window, scale_shift_boxes, window_fraction
 from .layout import GLIGEN_MAX_BOXES, Layout
@@ -147,6 +148,10 @@ class LayoutSettings:
                 raise ValueError(f'layout settings: {message}')
 
 
+#: the keys of :func:`build_layout_sampler`'s dict: a generation config's ``layout``
+LAYOUT_KEYS = ('ann_file', *(f.name for f in fields(LayoutSettings)))
+
+
 # --------------------------------------------------------------------------------------------------
 # Sampler
 # --------------------------------------------------------------------------------------------------
@@ -159,10 +164,7 @@ class LayoutSampler:
     """
 
     def __init__(self, source: RealSource | dict[str, Any] | PathLike, **settings: Any) -> None:
-        known = {f.name for f in fields(LayoutSettings)}
-        unknown = sorted(set(settings) - known)
-        if unknown:
-            raise ValueError(f'unknown layout settings {unknown}; known: {sorted(known)}')
+        check_keys(settings, [f.name for f in fields(LayoutSettings)], 'layout settings')
         self.settings = LayoutSettings(**settings)
         self.real = source if isinstance(source, RealSource) else RealSource.from_coco(source)
         self._pool = [im for im in self.real.images if len(im.boxes)]

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -26,8 +27,11 @@ LINE_SQUARE, BOX_SQUARE = '0.5 0.5 0.2 0.2', [120, 120, 60, 60]
 
 
 def write_image(path: Path, size=SMALL) -> Path:
+    """A one-colour image, its colour from its path: two images are never the same bytes (splits
+    sharing an image's content are refused)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new('RGB', size, (30, 90, 160)).save(path)
+    crc = zlib.crc32(str(path).encode())
+    Image.new('RGB', size, (crc & 255, crc >> 8 & 255, crc >> 16 & 255)).save(path)
     return path
 
 
@@ -111,17 +115,25 @@ def test_yolo_folder_with_one_yaml_ultralytics_layout(tmp_path):
 
 def test_yolo_split_as_image_lists_and_folder_lists(tmp_path):
     """``train`` a list of folders, ``val`` a .txt of image paths (``./`` relative and another
-    machine's absolute); labels found by Ultralytics' images -> labels rule."""
+    machine's absolute, found by its last parts: a fallback, recorded); labels found by
+    Ultralytics' images -> labels rule."""
     root = tmp_path / 'ds'
-    for part, stem, size, line in (('part1', 'a', SMALL, LINE_SMALL), ('part2', 'a', SQUARE, LINE_SQUARE)):
-        yolo_pair(root / 'images' / part, root / 'labels' / part, stem, size, f'0 {line}')
-    write_text(root / 'val.txt', './images/part1/a.jpg\n\n/mnt/old/ds/images/part2/a.jpg\n')
+    for part, size, line in (('part1', SMALL, LINE_SMALL), ('part2', SQUARE, LINE_SQUARE),
+                             ('val1', SMALL, LINE_SMALL), ('val2', SQUARE, LINE_SQUARE)):
+        yolo_pair(root / 'images' / part, root / 'labels' / part, 'a', size, f'0 {line}')
+    write_text(root / 'val.txt', './images/val1/a.jpg\n\n/mnt/old/ds/images/val2/a.jpg\n')
     write_yaml(root / 'data.yaml', {'train': ['images/part1', 'images/part2'], 'val': 'val.txt',
                                     'names': ONE_CLASS})
     splits = by_name(read_dataset(root, 'yolo'))
-    for split in splits.values():
-        assert boxes(split) == {'part1/a.jpg': [('rainbow trout', BOX_SMALL)],
-                                'part2/a.jpg': [('rainbow trout', pytest.approx(BOX_SQUARE))]}
+    for split, parts in (('train', ('part1', 'part2')), ('val', ('val1', 'val2'))):
+        assert boxes(splits[split]) == {f'{parts[0]}/a.jpg': [('rainbow trout', BOX_SMALL)],
+                                        f'{parts[1]}/a.jpg': [('rainbow trout',
+                                                               pytest.approx(BOX_SQUARE))]}
+    assert not splits['train'].fallbacks
+    assert splits['val'].fallbacks == [
+        f"val.txt: 1 of 2 image paths do not exist here and were found by a fallback, first line 3, "
+        f"/mnt/old/ds/images/val2/a.jpg -> {root / 'images' / 'val2' / 'a.jpg'} (its last 3 path parts)"]
+    assert splits['val'].problems == {'path_fallback': 1}
     write_text(root / 'val.txt', './images/part1/gone.jpg\n')
     with pytest.raises(DatasetFormatError, match=r'val\.txt: line 1: image ./images/part1/gone'):
         read_dataset(root, 'yolo')

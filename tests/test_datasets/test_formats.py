@@ -396,14 +396,18 @@ def test_coco_pass_through_keeps_ids_and_names(tmp_path):
 
 
 def test_existing_output_refused_unless_overwrite(tmp_path):
+    """Only the converter's own output is replaced (a foreign folder: tests/test_faults/
+    test_hostile_datasets.py)."""
     src = make_voc(tmp_path / 'src')
     out = tmp_path / 'out'
-    (out / 'keep').mkdir(parents=True)
+    convert_dataset(src, 'voc', out)
+    (out / 'annotations' / 'stale.json').write_text('{}')
     with pytest.raises(FileExistsError, match='--overwrite'):
         convert_dataset(src, 'voc', out)
-    assert (out / 'keep').is_dir()
+    assert (out / 'annotations' / 'stale.json').is_file()
     convert_dataset(src, 'voc', out, overwrite=True)
-    assert sorted(p.name for p in out.iterdir()) == ['annotations', 'images']
+    assert sorted(p.name for p in out.iterdir()) == ['annotations', 'conversion_report.json', 'images']
+    assert sorted(p.name for p in (out / 'annotations').iterdir()) == ['train.json']
     assert not [p for p in tmp_path.iterdir() if p.name.startswith('.tmp-')]
 
 

@@ -8,15 +8,14 @@ import re
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pytest
-from helpers import REPO, run_tool
+from helpers import REPO, run_tool, write_image, yolo_folder
 from mmengine.config import Config
-from PIL import Image
 
 from mmgen_det.experiments.init import (SCHEDULES, WRITTEN, InitSettings, edited_files, init_experiment,
                                         reuse_or_init)
 from mmgen_det.experiments.report import read_csv
+from mmgen_det.generation.gligen_settings import phrase_table
 from mmgen_det.recipes import heads_with_classes, inner_dataset
 
 # score_thr 0: an untrained detector still outputs boxes, so every class gets a per-class AP
@@ -24,31 +23,6 @@ TINY_SCHEDULE = ['--cfg-options', 'schedules.default.max_iters=2', 'schedules.de
                  'schedules.default.warmup_iters=1', 'schedules.pretrain.max_iters=2',
                  'schedules.pretrain.val_interval=2', 'schedules.finetune.max_iters=2',
                  'schedules.finetune.val_interval=2', 'cfg_options.model.test_cfg.score_thr=0']
-
-
-def write_image(path: Path, size: tuple[int, int], seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)).save(path)
-
-
-def yolo_folder(root: Path, classes: list[str], size: tuple[int, int], box_frac: float, images: int,
-                names_file: str | None = 'classes.txt') -> Path:
-    """``root/images`` + ``root/labels``, no yaml, no splits; class names in ``names_file``."""
-    rng = np.random.default_rng(0)
-    for i in range(images):
-        write_image(root / 'images' / f'frame {i:03d}.jpg', size, i)
-        lines = []
-        for k in range(1 + i % 3):
-            c = (i + k) % len(classes)
-            w = h = box_frac
-            cx, cy = rng.uniform(w / 2, 1 - w / 2), rng.uniform(h / 2, 1 - h / 2)
-            lines.append(f'{c} {cx:.5f} {cy:.5f} {w:.5f} {h:.5f}')
-        (root / 'labels').mkdir(parents=True, exist_ok=True)
-        (root / 'labels' / f'frame {i:03d}.txt').write_text('\n'.join(lines) + '\n')
-    if names_file:
-        (root / names_file).write_text('\n'.join(classes) + '\n')
-    return root
 
 
 def voc_folder(root: Path, cls: str, size: tuple[int, int], images: int) -> Path:
@@ -87,7 +61,7 @@ def test_derived_configs_follow_the_data(tmp_path):
     assert layout.width % 8 == 0 and layout.height % 8 == 0 and max(layout.width, layout.height) == 512
     assert abs(layout.width / layout.height - 16 / 9) < 0.05
     assert layout.zoom[0] > 1  # small objects are zoomed for GLIGEN
-    assert gen.train_dataloader.dataset.generation.generator.phrases['class 3'] == 'class 3'
+    assert phrase_table(gen.train_dataloader.dataset.generation.generator.phrases)['class 3'] == 'class 3'
 
 
 def test_huge_objects_in_small_photos(tmp_path):
@@ -148,8 +122,8 @@ def test_a_folder_follows_the_installed_recipe_unless_the_user_edited_it(tmp_pat
 def yolo_yaml_export(root: Path, classes: list[str], size: tuple[int, int], box_frac: float) -> Path:
     """A Roboflow-style export: train/valid folders, a yaml of another name with the exporter's absolute
     paths, no test split."""
-    for split, n in (('train', 16), ('valid', 6)):
-        yolo_folder(root / split, classes, size, box_frac, n, names_file=None)
+    for split, n, first_seed in (('train', 16, 0), ('valid', 6, 100)):
+        yolo_folder(root / split, classes, size, box_frac, n, names_file=None, first_seed=first_seed)
     (root / 'my export v3.yaml').write_text(
         f'train: /home/exporter/datasets/x/train/images\nval: /home/exporter/datasets/x/valid/images\n'
         f'nc: {len(classes)}\nnames: {classes!r}\n')

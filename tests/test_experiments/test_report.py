@@ -5,9 +5,9 @@ import math
 
 import pytest
 
-from mmgen_det.experiments.report import (Equivalent, aggregate, curve_warning, data_section, equivalent_real_images,
-                                          metric_columns, map_vs_n_figure, plot_map_vs_n, read_csv, render_report,
-                                          summary_table, boxes_per_class_line, write_csv)
+from mmgen_det.experiments.report import (Equivalent, aggregate, boxes_per_class_line, curve_warning, data_section,
+                                          equivalent_real_images, map_vs_n_figure, md_code, metric_columns,
+                                          plot_map_vs_n, read_csv, render_report, summary_table, write_csv)
 
 CURVE = [(10, 0.10), (100, 0.30), (1000, 0.40)]
 
@@ -161,3 +161,15 @@ def test_map_vs_n_figure_of_one_n_is_a_bar_per_arm_and_says_so():
     assert len(ax.patches) == len({(r['arm'], r.get('generator'), r.get('filter')) for r in data})
     assert ax.get_xscale() == 'linear'
     plt.close(fig)
+
+
+def test_hostile_class_names_stay_one_inert_cell_in_the_report_and_its_page():
+    from mmgen_det.experiments.report_html import markdown_to_html
+    names = ['a|b', 'x`y', '</script><img src=x onerror=alert(1)>', 'two\nlines', '**bold**']
+    section = data_section({'classes': names, 'num_images': {'test': 5}}, {}, dict.fromkeys(names, 3))
+    page = markdown_to_html('\n'.join(section))
+    assert '<img' not in page and '<script' not in page.lower()
+    assert '&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;' in page and '<strong>' not in page
+    table = markdown_to_html('| class | boxes |\n|---|---|\n' + ''.join(f'| {md_code(n)} | 3 |\n' for n in names))
+    assert table.count('<td>3</td>') == len(names)  # one row of two cells each: no name split a cell
+    assert '<code>a|b</code>' in table and '<code>x`y</code>' in table

@@ -136,6 +136,20 @@ def test_missing_or_wrong_models_fail_clearly(tiny_gligen_dir, tmp_path):
         GLIGENGenerator(str(plain), **FAST)
 
 
+@pytest.mark.parametrize('component', [['os', 'system'], ['diffusers', 'no_such_class'], ['builtins', 'eval'],
+                                       ['diffusers', 'UNet2DConditionModel', 'x']])
+def test_a_crafted_model_index_naming_other_modules_is_refused(tiny_gligen_dir, tmp_path, component):
+    """diffusers imports whatever library a component names: only diffusers/transformers classes pass."""
+    import shutil
+    crafted = tmp_path / 'crafted'
+    shutil.copytree(tiny_gligen_dir('text-box'), crafted)
+    index = json.loads((crafted / 'model_index.json').read_text())
+    index['unet'] = component
+    (crafted / 'model_index.json').write_text(json.dumps(index))
+    with pytest.raises(NotAGligenModelError, match=r"component 'unet'"):
+        GLIGENGenerator(str(crafted), **FAST)
+
+
 # ---------------------------------------------------------------- grounding reaches the UNet
 def test_position_net_gets_each_layouts_boxes(text_box):
     batch = layouts()

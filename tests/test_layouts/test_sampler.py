@@ -342,7 +342,7 @@ def test_settings_are_validated():
         LayoutSampler(coco, width=500)
     with pytest.raises(ValueError, match="strategy must be one of.*'paste'"):
         LayoutSampler(coco, strategy='paste')
-    with pytest.raises(ValueError, match=r"unknown layout settings \['flipp'\]"):
+    with pytest.raises(ValueError, match=r"layout settings: unknown keys \['flipp'\] \(did you mean 'flip'\?\)"):
         LayoutSampler(coco, flipp=0.5)
     with pytest.raises(ValueError, match='zoom must be'):
         LayoutSampler(coco, zoom=(0.5, 2))

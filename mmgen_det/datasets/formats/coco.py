@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from mmgen_det.utils.io import PathLike, read_json
-from .common import DatasetFormatError, ConvertedSplit, SplitBuilder, safe_image_path, split_name_of
+from .common import (ConvertedSplit, DatasetFormatError, SplitBuilder, check_unique_names,
+                     dataset_roots, not_utf8, safe_image_path, split_name_of)
 
 # A json is taken for COCO when one of these keys is in its first bytes (LVIS puts annotations first).
 COCO_KEYS = ('"images"', '"annotations"')
@@ -46,6 +47,7 @@ def check_coco(coco: Any, file: PathLike) -> None:
                 raise DatasetFormatError(f'id {item["id"]} is used twice in "{section}"',
                                          'give every entry a unique id', file, f'{section}[{i}]')
             seen.add(item['id'])
+    check_unique_names({c['id']: c['name'] for c in coco['categories']}, 'ids', file, 'categories')
     image_ids = {img['id'] for img in coco['images']}
     category_ids = {cat['id'] for cat in coco['categories']}
     for ann in coco['annotations']:
@@ -67,6 +69,8 @@ def load_coco(path: PathLike) -> dict:
     """Read and :func:`check_coco` a COCO json file."""
     try:
         coco = read_json(path)
+    except UnicodeDecodeError as e:
+        raise not_utf8(path, e) from None
     except ValueError as e:  # read_json names the file and the line
         raise DatasetFormatError(str(e), 'repair or re-export the JSON file') from None
     check_coco(coco, path)
@@ -94,14 +98,16 @@ def coco_evidence(src: Path) -> list[str]:
 
 
 def read_coco(src: PathLike, on_invalid: str = 'clip', split_name: str | None = None,
-              image_root: PathLike | None = None) -> list[ConvertedSplit]:
+              image_root: PathLike | None = None, on_bad_image: str = 'fail',
+              allow_outside_root: bool = False) -> list[ConvertedSplit]:
     """Validate and pass through COCO json (a file, or a folder of them: one split per file).
 
     Category and image ids and names are kept. Each ``file_name`` is resolved under ``image_root``,
     by default the json's folder, its parent, an ``images/`` folder beside either, or the split's
     folder beside the json's (COCO 2017's ``annotations/`` + ``val2017/``), whichever holds the
     first image. ``split_name`` names the
-    split of a single json.
+    split of a single json. Images must lie in that folder, links followed, unless
+    ``allow_outside_root``.
     """
     src = Path(src)
     paths = [src] if src.is_file() else coco_jsons(src)
@@ -117,7 +123,9 @@ def read_coco(src: PathLike, on_invalid: str = 'clip', split_name: str | None = 
             raise DatasetFormatError(f'split name {split!r} is used by two files',
                                      'convert them separately or rename one', path, 'file name')
         root = Path(image_root) if image_root else _image_root(coco, path, split)
-        builder = SplitBuilder(split, coco['categories'], on_invalid, total=len(coco['images']))
+        builder = SplitBuilder(split, coco['categories'], on_invalid, total=len(coco['images']),
+                               roots=dataset_roots(root, allow_outside_root=allow_outside_root),
+                               on_bad_image=on_bad_image)
         for img in coco['images']:
             record = f'image id {img["id"]}'
             image = safe_image_path(root, img['file_name'], path, record)

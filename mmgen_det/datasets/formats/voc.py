@@ -21,13 +21,14 @@ from pathlib import Path
 
 from mmgen_det.utils.io import PathLike
 from .common import (SPLITS, ConvertedSplit, DatasetFormatError, SplitBuilder,
-                     categories_from_names, has_images, image_files, safe_image_path, split_name_of,
-                     xyxy_to_xywh)
+                     categories_from_names, dataset_roots, has_images, image_files, read_text,
+                     safe_image_path, split_name_of, xyxy_to_xywh)
 
 SEARCH_DEPTH = 3  # VOCtrainval/VOCdevkit/VOC2012/Annotations: the XML folder is 3 levels down
 # Preferred image folder when several sit beside the XML one (the devkit has PNG mask folders too).
 IMAGE_DIR_NAMES = ('jpegimages', 'images', 'imgs', 'img', 'jpeg images', 'pictures', 'photos')
 VOC_ROOT = re.compile(rb'<annotation[\s>]')
+XML_ENCODING = re.compile(rb'<\?xml[^>]*encoding')
 
 
 @dataclass
@@ -39,16 +40,21 @@ class _VocRecord:
 
 
 def read_voc(src: PathLike, on_invalid: str = 'clip', split_name: str = 'train',
-             ann_dir: PathLike | None = None, img_dir: PathLike | None = None) -> list[ConvertedSplit]:
+             ann_dir: PathLike | None = None, img_dir: PathLike | None = None,
+             on_bad_image: str = 'fail', allow_outside_root: bool = False) -> list[ConvertedSplit]:
     """Read a Pascal VOC dataset found under ``src`` (see the module docstring for the layouts).
 
     ``ann_dir`` / ``img_dir`` (absolute, or relative to the working folder or to ``src``) skip the
     search. The ``difficult`` flag has no COCO equivalent: such boxes are kept as ordinary ones. The
-    XML ``<size>`` is checked against the image; the image wins, mismatches are counted.
+    XML ``<size>`` is checked against the image; the image wins, mismatches are counted. Images
+    must lie in ``src`` or the folders given, links followed, unless ``allow_outside_root``.
     """
     src = Path(src)
     records: dict[str, list[tuple[_VocRecord, Path]]] = {}
-    for split, xml_dir, image_dir in _voc_folders(src, ann_dir, img_dir):
+    folders = _voc_folders(src, ann_dir, img_dir)
+    given = [] if ann_dir is None and img_dir is None else [image_dir for *_, image_dir in folders]
+    roots = dataset_roots(src, *given, allow_outside_root=allow_outside_root)
+    for split, xml_dir, image_dir in folders:
         for name, xmls in _voc_splits(xml_dir, split or split_name).items():
             records.setdefault(name, []).extend((_parse_voc_xml(x), image_dir) for x in xmls)
     names = sorted({name for recs in records.values() for r, _ in recs for name, _ in r.objects})
@@ -57,7 +63,8 @@ def read_voc(src: PathLike, on_invalid: str = 'clip', split_name: str = 'train',
     by_stem: dict[Path, dict[str, list[Path]]] = {}
     splits = []
     for split, recs in records.items():
-        builder = SplitBuilder(split, categories, on_invalid, total=len(recs))
+        builder = SplitBuilder(split, categories, on_invalid, total=len(recs), roots=roots,
+                               on_bad_image=on_bad_image)
         for rec, image_dir in recs:
             if image_dir not in by_stem:
                 by_stem[image_dir] = _images_by_stem(image_dir)
@@ -66,6 +73,9 @@ def read_voc(src: PathLike, on_invalid: str = 'clip', split_name: str = 'train',
                 builder.problems['image_by_xml_name'] += 1
             record = f'<filename> {rec.filename!r}'
             image_id = builder.add_image(image, rel, rec.xml, record, declared_size=rec.size)
+            if image_id is None:  # skipped as undecodable: its boxes go with it
+                builder.problems['boxes_of_skipped_images'] += len(rec.objects)
+                continue
             for i, (name, box) in enumerate(rec.objects, start=1):
                 builder.add_box(image_id, category_of[name], xyxy_to_xywh(*box), rec.xml,
                                 f'object #{i} ({name!r})')
@@ -158,7 +168,7 @@ def _voc_splits(xml_dir: Path, split_name: str) -> dict[str, list[Path]]:
     splits = {}
     for split, list_file in lists.items():
         splits[split] = []
-        for lineno, line in enumerate(list_file.read_text(encoding='utf-8').splitlines(), 1):
+        for lineno, line in enumerate(read_text(list_file).splitlines(), 1):
             if line.strip():
                 xml = xml_dir / f'{line.split()[0]}.xml'
                 if not xml.is_file():
@@ -209,6 +219,9 @@ def _parse_voc_xml(path: Path) -> _VocRecord:
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as e:
+        with open(path, 'rb') as f:
+            if not XML_ENCODING.match(f.read(200)):  # undeclared, so UTF-8: Latin-1 is "invalid token"
+                read_text(path)  # raises the encoding error, if that is the problem
         line, column = e.position
         raise DatasetFormatError(f'malformed XML ({e})',
                                  'fix the XML syntax or re-export the annotation', path,

@@ -3,6 +3,9 @@
 In:  :class:`~.common.ConvertedSplit` objects from any reader.
 Out: ``OUT/annotations/<split>.json`` + ``OUT/images/<split>/...`` (written all or nothing), which
      mmdet reads with ``data_root=OUT, ann_file='annotations/<split>.json', data_prefix=dict(img='')``;
+     ``OUT/conversion_report.json`` (:data:`REPORT`: the source, the options, and per split the
+     counts, the problems fixed, the path fallbacks and the images kept with a warning or skipped),
+     which also marks ``OUT`` as the converter's, the only kind of folder ``overwrite`` replaces;
      and one report line per split (images, boxes per class, problems fixed).
 """
 from __future__ import annotations
@@ -12,16 +15,19 @@ import shutil
 import tempfile
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from mmgen_det.utils.io import TMP_PREFIX, PathLike, atomic_write_json
 from .common import PROBLEM_KINDS, ConvertedSplit
 
 IMAGE_MODES = ('copy', 'symlink')
+REPORT = 'conversion_report.json'
 
 
 def write_dataset(splits: list[ConvertedSplit], out: PathLike, image_mode: str = 'copy',
-                  overwrite: bool = False) -> None:
-    """Write ``out/annotations/<split>.json`` and ``out/images/<split>/`` all or nothing.
+                  overwrite: bool = False, source: dict[str, Any] | None = None) -> None:
+    """Write ``out/annotations/<split>.json``, ``out/images/<split>/`` and ``out/`` :data:`REPORT`
+    all or nothing; ``source`` (what was converted, and how) goes into the report.
 
     Everything is built in a temporary folder beside ``out`` and renamed into place at the end, so
     on any error ``out`` is untouched and no temporary folder remains.
@@ -42,6 +48,7 @@ def write_dataset(splits: list[ConvertedSplit], out: PathLike, image_mode: str =
                 else:
                     os.symlink(src.resolve(), dst)
             atomic_write_json(tmp / 'annotations' / f'{split.name}.json', split.coco)
+        atomic_write_json(tmp / REPORT, conversion_report(splits, source or {}), indent=2)
         if out.exists():  # an empty folder, or --overwrite: set it aside, then delete it
             trash = Path(tempfile.mkdtemp(prefix=f'{TMP_PREFIX}{out.name}.old.', dir=out.parent))
             os.replace(out, trash / 'old')
@@ -55,11 +62,35 @@ def write_dataset(splits: list[ConvertedSplit], out: PathLike, image_mode: str =
 
 
 def check_out_free(out: Path, overwrite: bool) -> None:
-    """Refuse a non-empty ``out`` unless ``overwrite``: checked before the slow read, and again
-    before writing."""
-    if out.exists() and not overwrite and (not out.is_dir() or any(out.iterdir())):
+    """Refuse a non-empty ``out``, unless ``overwrite`` and the converter wrote it (it holds
+    :data:`REPORT`): a folder of other files is never deleted. Checked before the slow read, and
+    again before writing."""
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+        return
+    if not overwrite:
         raise FileExistsError(f'{out} already exists and is not empty; pass --overwrite to '
-                              'replace it')
+                              f'replace it (only a folder this converter wrote, with its {REPORT})')
+    if not (out / REPORT).is_file():
+        raise FileExistsError(f'{out} was not written by the converter (it holds no {REPORT}), so '
+                              '--overwrite does not replace it: choose another --out, or delete '
+                              'the folder yourself if nothing in it is needed')
+
+
+def conversion_report(splits: list[ConvertedSplit], source: dict[str, Any]) -> dict[str, Any]:
+    """What :data:`REPORT` holds: ``source``, and per split its counts, problems and notes."""
+    report = {'written_by': 'mmgen_det.datasets.convert_dataset', **source, 'splits': {}}
+    for split in splits:
+        with_boxes = {ann['image_id'] for ann in split.coco['annotations']}
+        report['splits'][split.name] = {
+            'images': len(split.coco['images']),
+            'images_without_boxes': sum(img['id'] not in with_boxes
+                                        for img in split.coco['images']),
+            'boxes': len(split.coco['annotations']),
+            'boxes_per_class': boxes_per_class(split.coco),
+            'problems': dict(sorted(split.problems.items())),
+            'fallbacks': split.fallbacks,
+            'image_notes': split.image_notes}
+    return report
 
 
 def boxes_per_class(coco: dict) -> dict[str, int]:

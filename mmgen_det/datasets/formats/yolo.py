@@ -8,6 +8,10 @@ In:  a yaml of any name (``names``, ``train``/``val``/``test``, optional ``path`
 Out: one :class:`~.common.ConvertedSplit` per split (``valid`` -> ``val``; a folder without splits is
      the single split ``train``: splitting it is the caller's choice). Class index ``k`` is the
      ``k``-th name, category id ``k + 1``. Segmentation lines become their polygon's box (counted).
+
+A yaml or list path that does not exist as written is looked for by its last parts (an exporter's
+absolute paths): each such fallback is recorded in the split's ``fallbacks``. Paths must stay in the
+dataset folder (the yaml's folder, or the folder given) unless ``allow_outside_root``.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ import math
 import os
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -23,7 +27,8 @@ import yaml
 
 from mmgen_det.utils.io import PathLike
 from .common import (ConvertedSplit, DatasetFormatError, SplitBuilder, categories_from_names,
-                     has_images, image_files, is_image, split_name_of, yolo_to_coco_bbox)
+                     check_inside, check_unique_names, dataset_roots, has_images, image_files,
+                     is_image, read_text, split_name_of, yolo_to_coco_bbox)
 
 CLASS_FILES = ('classes.txt', 'obj.names', 'classes.names', '_darknet.labels')  # _darknet: Roboflow
 # A YOLO field within this much of [0, 1] is an exporter's rounding: the box is fixed per
@@ -32,6 +37,7 @@ YOLO_SLACK = 0.05
 # Yaml split key -> split folders beside the yaml to fall back on (Roboflow writes ``valid``).
 YOLO_SPLIT_DIRS = {'train': ('train',), 'val': ('valid', 'val'), 'test': ('test',)}
 NAMES_KEY = re.compile(r'^names\s*:', re.MULTILINE)
+AS_WRITTEN = 'as written'
 
 
 @dataclass
@@ -39,6 +45,7 @@ class _Split:
     name: str
     images: list[Path]
     check_orphans: bool  # False for a .txt list: its labels/ folder also holds other splits' labels
+    fallbacks: list[str] = field(default_factory=list)
 
 
 def parse_yolo_line(line: str) -> tuple[int, list[float]]:
@@ -75,7 +82,8 @@ def parse_yolo_line(line: str) -> tuple[int, list[float]]:
 
 
 def read_yolo(src: PathLike, on_invalid: str = 'clip', classes: Sequence[str] | None = None,
-              split_name: str = 'train') -> list[ConvertedSplit]:
+              split_name: str = 'train', on_bad_image: str = 'fail',
+              allow_outside_root: bool = False) -> list[ConvertedSplit]:
     """Read a YOLO dataset given its yaml or its folder (see the module docstring for the layouts).
 
     ``classes`` (class names in index order) overrides the yaml and class files; ``split_name``
@@ -83,13 +91,15 @@ def read_yolo(src: PathLike, on_invalid: str = 'clip', classes: Sequence[str] | 
     """
     src = Path(src)
     yaml_path = src if src.is_file() else find_yolo_yaml(src)
+    roots = dataset_roots(src.parent if src.is_file() else src,
+                          allow_outside_root=allow_outside_root)
     cfg = load_yaml(yaml_path) if yaml_path else {}
-    splits = _yaml_splits(cfg, yaml_path) if yaml_path else _folder_splits(src, split_name)
+    splits = _yaml_splits(cfg, yaml_path, roots) if yaml_path else _folder_splits(src, split_name)
     names, names_source = _class_names(classes, cfg, yaml_path, src, splits)
     categories = categories_from_names(names.values())
     category_of = {index: i for i, index in enumerate(names, start=1)}
-    return [_read_split(split, category_of, categories, names_source, on_invalid)
-            for split in splits]
+    return [_read_split(split, category_of, categories, names_source, on_invalid, on_bad_image,
+                        roots) for split in splits]
 
 
 # ----------------------------------------------------------------------------- finding the data
@@ -135,7 +145,7 @@ def load_yaml(path: Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f'{path}: no such file; pass a YOLO yaml or its folder')
     try:
-        cfg = yaml.safe_load(path.read_text(encoding='utf-8'))
+        cfg = yaml.safe_load(read_text(path))
     except yaml.YAMLError as e:
         mark = getattr(e, 'problem_mark', None)
         record = f'line {mark.line + 1}' if mark else 'whole file'
@@ -147,21 +157,30 @@ def load_yaml(path: Path) -> dict:
     return cfg
 
 
-def _candidates(value: str, bases: Sequence[Path], fallbacks: Sequence[Path] = ()) -> list[Path]:
-    """Where a path written in a yaml or list may be, most likely first: under each base, as
-    Ultralytics resolves it; then its last 3 and 2 parts under each base, ``fallbacks``, and its
-    last part. These cover Roboflow's ``../train/images`` (Ultralytics drops the ``../``) and the
-    exporter's absolute paths (``/`` or ``\\`` separated) that do not exist here."""
+def _candidates(value: str, bases: Sequence[Path],
+                fallbacks: Sequence[Path] = ()) -> dict[Path, str]:
+    """Where a path written in a yaml or list may be, most likely first, each with how it is found:
+    under each base :data:`AS_WRITTEN`, as Ultralytics resolves it (Roboflow's ``../train/images``
+    without its ``../`` too); then, as fallbacks, its last 3 and 2 parts under each base,
+    ``fallbacks``, and its last part. The fallbacks cover an exporter's absolute paths (``/`` or
+    ``\\`` separated) that do not exist here."""
     parts = [p for p in re.split(r'[\\/]+', value) if p not in ('', '.', '..')
              and not p.endswith(':')]
-    found = [b / value for b in bases]
+    found = [(b / value, AS_WRITTEN) for b in bases]
+    if value.startswith('../'):
+        found += [(b / value[3:], AS_WRITTEN) for b in bases]
     for k in (3, 2):
-        found += [b.joinpath(*parts[-k:]) for b in bases if len(parts) >= k]
-    found += [*fallbacks, *(b / parts[-1] for b in bases if parts)]
-    return list(dict.fromkeys(found))
+        found += [(b.joinpath(*parts[-k:]), f'its last {k} path parts') for b in bases
+                  if len(parts) >= k]
+    found += [(p, 'the split folder beside the yaml') for p in fallbacks]
+    found += [(b / parts[-1], 'its last path part alone') for b in bases if parts]
+    candidates: dict[Path, str] = {}
+    for path, how in found:
+        candidates.setdefault(path, how)
+    return candidates
 
 
-def _yaml_splits(cfg: dict, yaml_path: Path) -> list[_Split]:
+def _yaml_splits(cfg: dict, yaml_path: Path, roots: list[Path] | None) -> list[_Split]:
     """Each of ``train``/``val``/``test``: a folder, a .txt list of images, or a list of either."""
     root = yaml_path.parent
     base = root / cfg['path'] if isinstance(cfg.get('path'), str) and cfg['path'] else root
@@ -176,8 +195,9 @@ def _yaml_splits(cfg: dict, yaml_path: Path) -> list[_Split]:
             raise DatasetFormatError(f'{key} must be a path or a list of paths, got {value!r}',
                                      'point it at the split image folder or .txt image list',
                                      yaml_path, key)
-        images, listed = [], False
+        images, listed, fallbacks = [], False, []
         for entry in entries:
+            record = f'{key}: {entry}'
             tried = _candidates(entry, bases, [root / d / 'images' for d in dirs]
                                 + [root / 'images' / d for d in dirs])
             path = next((p for p in tried if p.exists()), None)
@@ -185,29 +205,44 @@ def _yaml_splits(cfg: dict, yaml_path: Path) -> list[_Split]:
                 raise DatasetFormatError(
                     f'no image folder or list for {key}: tried {[str(p) for p in tried]}',
                     'fix the path in the yaml, or put the images in one of those folders',
-                    yaml_path, f'{key}: {entry}')
+                    yaml_path, record)
+            check_inside(path, roots, yaml_path, record)
+            if tried[path] != AS_WRITTEN:
+                fallbacks.append(f'{yaml_path.name}: {key}: {entry} does not exist here; used '
+                                 f'{path} ({tried[path]})')
             listed |= path.is_file()
-            images += _listed_images(path, bases) if path.is_file() else image_files(path, True)
-        splits.append(_Split(key, images, check_orphans=not listed))
+            if path.is_file():
+                images += _listed_images(path, bases, roots, fallbacks)
+            else:
+                images += image_files(path, True)
+        splits.append(_Split(key, images, not listed, fallbacks))
     if not splits:
         raise DatasetFormatError('no train/val/test key', 'list the split image folders in it',
                                  yaml_path, 'top level')
     return splits
 
 
-def _listed_images(list_file: Path, bases: list[Path]) -> list[Path]:
-    """The images of a .txt list, one path per line (``./x`` is relative to the list's folder)."""
-    images = []
-    for lineno, line in enumerate(list_file.read_text(encoding='utf-8').splitlines(), start=1):
+def _listed_images(list_file: Path, bases: list[Path], roots: list[Path] | None,
+                   fallbacks: list[str]) -> list[Path]:
+    """The images of a .txt list, one path per line (``./x`` is relative to the list's folder);
+    lines found by a fallback are summed up in one note appended to ``fallbacks``."""
+    images, by_fallback = [], []
+    for lineno, line in enumerate(read_text(list_file).splitlines(), start=1):
         if line.strip():
             tried = _candidates(line.strip(), [list_file.parent, *bases])
             image = next((p for p in tried if p.is_file()), None)
             if image is None:
                 raise DatasetFormatError(f'image {line.strip()} not found (tried {len(tried)} '
-                                         f'places, first {tried[0]})',
+                                         f'places, first {next(iter(tried))})',
                                          'fix the path or put the image there', list_file,
                                          f'line {lineno}')
+            check_inside(image, roots, list_file, f'line {lineno}')
+            if tried[image] != AS_WRITTEN:
+                by_fallback.append(f'line {lineno}, {line.strip()} -> {image} ({tried[image]})')
             images.append(image)
+    if by_fallback:
+        fallbacks.append(f'{list_file.name}: {len(by_fallback)} of {len(images)} image paths do '
+                         f'not exist here and were found by a fallback, first {by_fallback[0]}')
     return images
 
 
@@ -253,6 +288,7 @@ def _class_names(classes: Sequence[str] | None, cfg: dict, yaml_path: Path | Non
         names = [str(c).strip() for c in classes]
         if not names or not all(names):
             raise ValueError(f'classes must be non-empty names, got {list(classes)}')
+        check_unique_names(dict(enumerate(names)), 'indices', None, '--classes')
         return dict(enumerate(names)), 'the --classes list'
     if yaml_path and cfg.get('names') is not None:
         return _yaml_names(cfg, yaml_path), f'{yaml_path.name} names'
@@ -264,12 +300,13 @@ def _class_names(classes: Sequence[str] | None, cfg: dict, yaml_path: Path | Non
     for folder in dict.fromkeys(folders):
         for name in CLASS_FILES:
             if (folder / name).is_file():
-                names = [n.strip() for n in (folder / name).read_text(encoding='utf-8-sig')
-                         .splitlines() if n.strip()]
+                names = dict(enumerate(n.strip() for n in read_text(folder / name).splitlines()
+                                       if n.strip()))
                 if not names:
                     raise DatasetFormatError('no class names in it', 'write one name per line',
                                              folder / name, 'whole file')
-                return dict(enumerate(names)), name
+                check_unique_names(names, 'indices', folder / name, 'whole file')
+                return names, name
     has = f'{yaml_path.name} has no names' if yaml_path else 'no YOLO yaml with names:'
     raise DatasetFormatError(
         f'no class names: {has}, and no {", ".join(CLASS_FILES)} in {root} or its labels folder',
@@ -294,11 +331,13 @@ def _yaml_names(cfg: dict, yaml_path: Path) -> dict[int, str]:
     if 'nc' in cfg and cfg['nc'] != len(names):
         raise DatasetFormatError(f'nc is {cfg["nc"]} but names has {len(names)} entries',
                                  'make nc equal the number of names', yaml_path, 'nc')
+    check_unique_names(names, 'indices', yaml_path, 'names')
     return names
 
 
 def _read_split(split: _Split, category_of: dict[int, int], categories: list[dict],
-                names_source: str, on_invalid: str) -> ConvertedSplit:
+                names_source: str, on_invalid: str, on_bad_image: str,
+                roots: list[Path] | None) -> ConvertedSplit:
     labels = [_label_candidates(image) for image in split.images]
     owners = Counter(candidates[0] for candidates in labels)
     for image, candidates in zip(split.images, labels):
@@ -310,14 +349,19 @@ def _read_split(split: _Split, category_of: dict[int, int], categories: list[dic
         _check_orphan_labels(split, set(owners))
     # names under images/<split>/: relative to the split's common folder, as unique as the sources
     common = Path(os.path.commonpath([str(p.parent.absolute()) for p in split.images] or ['/']))
-    builder = SplitBuilder(split.name, categories, on_invalid, total=len(split.images))
+    builder = SplitBuilder(split.name, categories, on_invalid, total=len(split.images),
+                           roots=roots, on_bad_image=on_bad_image)
     for image, candidates in zip(split.images, labels):
         image_id = builder.add_image(image, image.absolute().relative_to(common).as_posix(),
                                      image, 'image')
         label = next((c for c in candidates if c.is_file()), None)
         if label is None:
             continue
-        for lineno, line in enumerate(label.read_text(encoding='utf-8-sig').splitlines(), start=1):
+        lines = read_text(label).splitlines()
+        if image_id is None:  # skipped as undecodable: its boxes go with it
+            builder.problems['boxes_of_skipped_images'] += sum(bool(ln.strip()) for ln in lines)
+            continue
+        for lineno, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             record = f'line {lineno}'
@@ -335,7 +379,7 @@ def _read_split(split: _Split, category_of: dict[int, int], categories: list[dic
             info = builder.images[image_id]
             bbox = yolo_to_coco_bbox(*values, info['width'], info['height'])
             builder.add_box(image_id, category_of[index], bbox, label, record)
-    return builder.finish()
+    return builder.finish(fallbacks=split.fallbacks)
 
 
 def _check_orphan_labels(split: _Split, used: set[Path]) -> None:

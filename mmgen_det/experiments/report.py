@@ -31,6 +31,7 @@ TAIL_FIELDS = ['metrics_computed', 'val_metrics_computed', 'backbone_init', 'num
 NONE = '-'
 MISSING = 'n/a'
 REAL_ONLY = 'real-only'
+CONTROL = 'compute-matched'
 #: columns ``significance.Significance.csv_columns`` fills: the run's series at its N, with intervals
 STAT_FIELDS = ['mAP_low', 'mAP_high', 'delta_mAP', 'delta_mAP_low', 'delta_mAP_high', 'delta_mAP50',
                'delta_mAP50_low', 'delta_mAP50_high', 'verdict', 'verdict_vs_compute_matched', 'real_images']
@@ -181,7 +182,7 @@ def summary_table(summary: Sequence[dict[str, Any]]) -> str:
         spread = f" ± {s['mAP_std']:.3f}" if s['mAP'] is not None else ''
         interval = (f"[{float(s['mAP_low']):.3f}, {float(s['mAP_high']):.3f}]"
                     if s.get('mAP_low') is not None else MISSING)
-        if arm == REAL_ONLY:
+        if arm in (REAL_ONLY, CONTROL):
             versus = eq = NONE
         else:
             versus = s.get('verdict') or MISSING
@@ -313,7 +314,7 @@ def map_vs_n_figure(rows: Sequence[dict[str, Any]]):
         means = [p['mAP'] for p in points]
         err = [[m - p['mAP_min'] for m, p in zip(means, points)], [p['mAP_max'] - m for m, p in zip(means, points)]]
         seeds = [r for r in rows if series_of(r) == series and metric_value(r['mAP']) is not None]
-        control = series[0] == 'compute-matched'
+        control = series[0] == CONTROL
         if len(ns) == 1:
             bar = ax.bar(i, means[0], yerr=[[e] for e in (err[0][0], err[1][0])], capsize=4, alpha=0.7,
                          hatch='//' if control else None, label=series_label(series))

@@ -23,16 +23,18 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .report import (MISSING, NONE, REAL_ONLY, STAT_FIELDS, equivalent_real_images, md_code, metric_value,
+from .report import (CONTROL, MISSING, NONE, REAL_ONLY, STAT_FIELDS, equivalent_real_images, md_code, metric_value,
                      series_label, series_of)
 
 RESAMPLES = 1000
 CONFIDENCE = 0.95
 #: the resamples are drawn from this seed: the same rows give the same intervals
 BOOTSTRAP_SEED = 0
-#: a class whose real-only AP interval is at most this wide on each side is one the test split resolves
+#: a class with this many test boxes or more, whose real-only AP interval is at most CLASS_RESOLUTION
+#: wide on each side, is one the test split resolves (fewer boxes: an AP near 0 has a narrow interval
+#: that measures nothing)
 CLASS_RESOLUTION = 0.05
-CONTROL = 'compute-matched'
+MIN_RESOLVED_BOXES = 10
 METRICS = ('mAP', 'mAP50')
 
 Series = tuple[str, str, str]
@@ -145,8 +147,10 @@ def _mean_over_seeds(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 
 def _interval(point: float, samples: np.ndarray) -> Interval:
+    """The percentile interval; resamples without a value (a class no drawn test image has: COCO
+    gives it no AP) are left out."""
     alpha = (1 - CONFIDENCE) / 2
-    low, high = np.quantile(samples, [alpha, 1 - alpha])
+    low, high = np.nanquantile(samples, [alpha, 1 - alpha]) if not np.isnan(samples).all() else (np.nan, np.nan)
     return Interval(float(point), float(low), float(high))
 
 
@@ -201,6 +205,9 @@ def analyse(rows: Sequence[dict[str, Any]], resamples: int = RESAMPLES) -> Signi
     gt_file = gt_files.pop()
     scores = _Scores(gt_file, resamples, sorted({str(r['seed']) for r in usable}, key=_seed_order))
     own = {key: _own(scores, by_seed) for key, by_seed in groups.items()}
+    from ..datasets.profile import boxes_per_class, coco_classes
+    coco = scores.coco.dataset
+    boxes = dict(zip(coco_classes(coco), boxes_per_class(coco, crowd=False)))
     comparisons = []
     real_only = (REAL_ONLY, NONE, NONE)
     for (series, n), by_seed in groups.items():
@@ -210,10 +217,8 @@ def analyse(rows: Sequence[dict[str, Any]], resamples: int = RESAMPLES) -> Signi
             base = groups.get(((baseline, NONE, NONE), n))
             if base is None or (baseline == CONTROL and _same_runs(base, groups.get((real_only, n)))):
                 continue  # the control is real-only's own training: its comparison is the one above
-            comparisons.append(_compare(scores, series, n, by_seed, base, baseline, own.get((real_only, n))))
-    from ..datasets.profile import boxes_per_class, coco_classes
-    coco = scores.coco.dataset
-    boxes = dict(zip(coco_classes(coco), boxes_per_class(coco, crowd=False)))
+            comparisons.append(_compare(scores, series, n, by_seed, base, baseline,
+                                        resolved_classes(own.get((real_only, n), {}), boxes)))
     return Significance(resamples, scores.num_images, own, comparisons, _equivalents(scores, groups), boxes,
                         skipped)
 
@@ -250,8 +255,14 @@ def _own(scores: _Scores, by_seed: dict[str, dict]) -> dict[str, Interval]:
     return out
 
 
+def resolved_classes(real_only: dict[str, Interval], boxes: dict[str, int]) -> list[str]:
+    """The classes the test split resolves (see :data:`MIN_RESOLVED_BOXES`), by real-only's intervals."""
+    return [name for name, n in boxes.items() if n >= MIN_RESOLVED_BOXES and f'AP_{name}' in real_only
+            and real_only[f'AP_{name}'].half_width <= CLASS_RESOLUTION]
+
+
 def _compare(scores: _Scores, series: Series, n: int, arm: dict[str, dict], base: dict[str, dict], baseline: str,
-             real_only: dict[str, Interval] | None) -> Comparison:
+             resolved: list[str]) -> Comparison:
     seeds = sorted(set(arm) & set(base), key=_seed_order)
     counts = scores.plan.seed_counts(seeds)
     delta, per_seed = {}, {}
@@ -264,9 +275,8 @@ def _compare(scores: _Scores, series: Series, n: int, arm: dict[str, dict], base
         delta[metric] = _interval(d_point.mean(), _mean_over_seeds(d_values, counts))
         per_seed[metric] = d_point, d_values
     comparison = Comparison(series, baseline, n, len(seeds), delta)
-    resolved = sorted(m[3:] for m, i in (real_only or {}).items()
-                      if m.startswith('AP_') and i.half_width <= CLASS_RESOLUTION)
     classes = [m for m in delta if m.startswith('AP_')]
+    resolved = [c for c in resolved if f'AP_{c}' in per_seed]
     if resolved and len(resolved) < len(classes):
         d_point = np.mean([per_seed[f'AP_{c}'][0] for c in resolved], axis=0)
         d_values = np.mean([per_seed[f'AP_{c}'][1] for c in resolved], axis=0)
@@ -408,7 +418,9 @@ def class_table(stats: Significance | None) -> list[str]:
         arms = [c for c in stats.comparisons if c.num_real == n and c.baseline == REAL_ONLY]
         if not real or not arms:
             continue
-        lines += [f'N={n}: a class is resolved when its real-only AP interval is at most ±{CLASS_RESOLUTION}.', '',
+        resolved = resolved_classes(real, stats.boxes)
+        lines += [f'N={n}: a class is resolved when it has at least {MIN_RESOLVED_BOXES} test boxes and its real-only '
+                  f'AP interval is at most ±{CLASS_RESOLUTION}.', '',
                   '| class | test boxes | real-only AP | resolved | ' + ' | '.join(f'Δ {series_label(c.series)}' for c in arms)
                   + ' |', '|---|---:|---:|---|' + '---:|' * len(arms)]
         for name, boxes in stats.boxes.items():
@@ -417,7 +429,7 @@ def class_table(stats: Significance | None) -> list[str]:
                 continue
             deltas = [c.delta[f'AP_{name}'].text() if f'AP_{name}' in c.delta else MISSING for c in arms]
             lines.append(f'| {md_code(name)} | {boxes} | {interval.text(signed=False)} | '
-                         f"{'yes' if interval.half_width <= CLASS_RESOLUTION else 'no'} | " + ' | '.join(deltas) + ' |')
+                         f"{'yes' if name in resolved else 'no'} | " + ' | '.join(deltas) + ' |')
         lines.append('')
     return lines
 

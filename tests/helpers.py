@@ -28,13 +28,17 @@ def run_tool(args: list[str], cwd: Path = REPO, timeout: float = 900, env: dict 
     return run_command([sys.executable, *args], cwd, timeout, env, check)
 
 
-def benchmark_module(name: str):
-    """``benchmarks/NAME.py`` imported as a module (benchmarks are scripts, not a package)."""
+def script_module(folder: str, name: str):
+    """``FOLDER/NAME.py`` imported as a module (benchmarks and tools are scripts, not a package)."""
     import importlib.util
-    spec = importlib.util.spec_from_file_location(name, REPO / 'benchmarks' / f'{name}.py')
+    spec = importlib.util.spec_from_file_location(name, REPO / folder / f'{name}.py')
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def benchmark_module(name: str):
+    return script_module('benchmarks', name)
 
 
 def stock_mmdet_tool(name: str) -> str:

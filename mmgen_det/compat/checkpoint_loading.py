@@ -65,10 +65,14 @@ class UnsafeCheckpointError(RuntimeError):
 
 
 def _load_from_local_refusing_code(filename: str, map_location=None):
-    """mmengine's local loader, with torch's refusal turned into an error that says what to do."""
-    from mmengine.runner.checkpoint import load_from_local
+    """mmengine's local loader, passing ``weights_only=True`` itself (not relying on torch's default,
+    which older torch has False), with torch's refusal turned into an error that says what to do."""
+    import os
+    filename = os.path.expanduser(filename)
+    if not os.path.isfile(filename):
+        raise FileNotFoundError(f'{filename} can not be found.')
     try:
-        return load_from_local(filename, map_location)
+        return torch.load(filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         raise UnsafeCheckpointError(
             f'{filename}: refused to load. It contains objects that are not on the allow-list of '

@@ -46,3 +46,20 @@ def test_code_running_pickle_is_refused(tmp_path):
         CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
     assert str(path) in str(e.value) and 'refused' in str(e.value)
     assert not marker.exists(), 'the pickle ran code'
+
+
+def test_the_local_loader_passes_weights_only_itself(tmp_path, monkeypatch):
+    """Not torch's default (False before torch 2.6): the loader asks for weights only explicitly."""
+    seen = {}
+    real_load = torch.load
+
+    def recording_load(*args, **kwargs):
+        seen.update(kwargs)
+        return real_load(*args, **kwargs)
+    path = tmp_path / 'w.pth'
+    torch.save({'state_dict': {'w': torch.ones(1)}}, path)
+    monkeypatch.setattr(torch, 'load', recording_load)
+    CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
+    assert seen.get('weights_only') is True
+    with pytest.raises(FileNotFoundError, match='nowhere.pth'):
+        CheckpointLoader.load_checkpoint(str(tmp_path / 'nowhere.pth'), map_location='cpu')

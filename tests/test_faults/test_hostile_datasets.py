@@ -10,7 +10,6 @@ changes nothing at all). Covered elsewhere: ``../`` and absolute COCO / VOC file
 """
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import os
@@ -25,7 +24,7 @@ import cv2
 import mmcv
 import numpy as np
 import pytest
-from helpers import REPO
+from helpers import script_module
 from PIL import Image
 
 from mmgen_det.datasets import DatasetFormatError, convert_dataset
@@ -391,13 +390,6 @@ def test_paths_outside_the_dataset_are_refused_unless_allowed(tmp_path, make_dat
 
 # ----------------------------------------------------------------------------- output folders
 
-def load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO / 'tools' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def foreign_folder(root: Path) -> Path:
     """Someone's folder that looks like a converted dataset or a set: annotations, images, notes."""
     (root / 'images' / 'train').mkdir(parents=True)
@@ -412,7 +404,7 @@ def foreign_folder(root: Path) -> Path:
 def test_convert_overwrite_refuses_a_folder_it_did_not_write(tmp_path, monkeypatch):
     src = make_yolo(tmp_path / 'src', {'a.jpg': image_bytes(0)})
     out = foreign_folder(tmp_path / 'out')
-    tool = load_tool('convert_dataset')
+    tool = script_module('tools', 'convert_dataset')
     monkeypatch.setattr(sys, 'argv', ['convert_dataset.py', str(src), '--out', str(out), '--overwrite'])
     message = assert_refused(tmp_path, tool.main, SystemExit,
                              rf'{re.escape(str(out))} was not written by the converter \(it holds no {REPORT}\)',
@@ -426,7 +418,7 @@ def test_convert_cli_skips_bad_images_and_reports_them(tmp_path, monkeypatch, ca
     before = snapshot(tmp_path, exclude=out)
     monkeypatch.setattr(sys, 'argv', ['convert_dataset.py', str(src), '--out', str(out),
                                       '--on-bad-image', 'skip'])
-    load_tool('convert_dataset').main()
+    script_module('tools', 'convert_dataset').main()
     printed = capsys.readouterr()
     assert '1 undecodable images skipped (--on-bad-image skip), 2 boxes left out' in printed.out
     assert f'see {out / REPORT}' in printed.out
@@ -448,7 +440,7 @@ def test_generate_refuses_a_foreign_out_folder(tmp_path, fish_coco):
     config.write_text('train_dataloader = dict(dataset=dict(type="SyntheticDetDataset", data_root="unused/", '
                       f'generation={generation!r}))\n')
     out = foreign_folder(tmp_path / 'photos')
-    generate = load_tool('generate')
+    generate = script_module('tools', 'generate')
     assert_refused(tmp_path, lambda: generate.main([str(config), '--out', str(out), '--no-progress']),
                    ForeignFolderError, rf'^{re.escape(str(out))} is not empty and holds no synthetic set',
                    'it holds annotations, images, notes.txt', 'Fix: give a new or empty output folder')

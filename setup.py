@@ -17,9 +17,16 @@ def read_requirements(*names: str) -> list[str]:
     return lines
 
 
+def read_version() -> str:
+    """``mmgen_det/version.py``'s ``__version__``, without importing the package (torch, mmdet)."""
+    namespace: dict = {}
+    exec((HERE / 'mmgen_det' / 'version.py').read_text(), namespace)
+    return namespace['__version__']
+
+
 setup(
     name='mmgen_det',
-    version='0.1.0',
+    version=read_version(),
     description='Train MMDetection detectors from a few real images plus GLIGEN-generated ones',
     long_description=(HERE / 'README.md').read_text(encoding='utf-8'),
     long_description_content_type='text/markdown',

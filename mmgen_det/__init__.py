@@ -12,7 +12,7 @@ from importlib.util import find_spec
 # on every command and says nothing a user can act on. Only that message is silenced.
 warnings.filterwarnings('ignore', message='pkg_resources is deprecated as an API', category=UserWarning)
 
-__version__ = '0.1.0'
+from .version import __version__  # noqa: E402
 
 if find_spec('mmdet') is not None and find_spec('mmcv') is not None:
     from .registry import register_all_modules

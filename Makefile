@@ -16,7 +16,7 @@ install: $(STAMP)
 	@$(PY) -c "import torch, mmcv, mmcv.ops, mmdet, mmgen_det; \
 	print(f'mmgen_det {mmgen_det.__version__}: torch {torch.__version__}, mmcv {mmcv.__version__} (ops OK), mmdet {mmdet.__version__}')"
 
-# Order matters (README "Installation"): torch first, setuptools<82, mmcv compiled against that torch,
+# Order matters (docs/get_started.md): torch first, setuptools<82, mmcv compiled against that torch,
 # then the rest. pip caches the mmcv wheel by mmcv's version only, so a wheel built against another
 # torch is detected (mmcv.ops fails to import) and rebuilt without the cache.
 $(STAMP): $(REQS)

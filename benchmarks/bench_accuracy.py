@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -127,19 +126,20 @@ def keep_results(new_csv: Path, kept_csv: Path) -> None:
     plot_map_vs_n(rows, kept_csv.with_suffix('.png'))
 
 
-def write_readme(produced: list[tuple[str, Path]], args, seconds: float) -> Path:
+def write_readme(produced: list[tuple[str, Path]], args) -> Path:
     """README.md of the kept csvs; each csv gains its series' intervals and verdicts (computed from the
     runs' kept detections over all invocations), so the csv and the README say the same."""
     from mmgen_det.experiments import significance
     from mmgen_det.experiments.cache import read_stage_log
-    from mmgen_det.experiments.report import aggregate, read_csv, summary_table, boxes_per_class_line, write_csv
+    from mmgen_det.experiments.report import (aggregate, boxes_per_class_line, curve_warning, read_csv,
+                                              real_only_curve, summary_table, write_csv)
     from mmgen_det.experiments.results import evaluated_boxes
     info = machine()
     spent = sum(e.get('seconds') or 0 for _, folder in produced for e in read_stage_log(folder) if e['status'] == 'ran')
     lines = ['# Accuracy benchmark: real-only vs generated data, by number of real images',
-             '', f'`python benchmarks/bench_accuracy.py` ({info["cores"]} cores, {info["cpu"]}; this invocation took '
-             f'{seconds / 3600:.1f} h of wall time, and the stages of its work dirs {spent / 3600:.1f} h when they ran '
-             '(`stage_log.jsonl`)). COCO mAP on each dataset\'s real **test** split; the derived CPU recipe '
+             '', f'`python benchmarks/bench_accuracy.py` ({info["cores"]} cores, {info["cpu"]}; the runs below come '
+             f'from one or more invocations, whose stages took {spent / 3600:.1f} h when they ran, per '
+             '`stage_log.jsonl`). COCO mAP on each dataset\'s real **test** split; the derived CPU recipe '
              f'({derived_recipe(produced)}), copy-paste generation; "≈ real images": the N at which '
              'the real-only curve of the same sweep reaches the arm\'s mAP.', '']
     for stem, folder in produced:
@@ -147,10 +147,13 @@ def write_readme(produced: list[tuple[str, Path]], args, seconds: float) -> Path
         rows = read_csv(csv)
         stats = significance.annotate(rows)
         write_csv(rows, csv)
+        summary = aggregate(rows)
+        warning = curve_warning(real_only_curve(summary))
         lines += [f'## {stem}', '', f'Settings: `{folder.name}/bench_{stem.rsplit("_", 1)[1]}.py` over the '
                   f'derived `{folder.name}/experiment.py`; every run: `{stem}.csv`.', '',
-                  summary_table(aggregate(rows)), '', *boxes_per_class_line(evaluated_boxes(rows)), '',
-                  *significance.verdict_lines(stats), '', *significance.class_table(stats),
+                  summary_table(summary), '', *boxes_per_class_line(evaluated_boxes(rows)), '',
+                  *([warning, ''] if warning else []), *significance.verdict_lines(stats), '',
+                  *significance.class_table(stats),
                   f'![mAP vs N: {stem}]({stem}.png)', '']
     path = args.out_dir / 'README.md'
     path.write_text('\n'.join(lines))
@@ -171,12 +174,11 @@ def derived_recipe(produced: list[tuple[str, Path]]) -> str:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    start = time.monotonic()
     produced = []
     for name in args.datasets:
         produced += run_dataset(name, args.fish if name == 'fish4knowledge' else args.raccoon, args)
     if produced:
-        print(f'bench_accuracy: {write_readme(produced, args, time.monotonic() - start)}')
+        print(f'bench_accuracy: {write_readme(produced, args)}')
 
 
 if __name__ == '__main__':

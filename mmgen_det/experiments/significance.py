@@ -36,6 +36,8 @@ BOOTSTRAP_SEED = 0
 CLASS_RESOLUTION = 0.05
 MIN_RESOLVED_BOXES = 10
 METRICS = ('mAP', 'mAP50')
+#: the normal quantile of a two-sided 95% interval, for the power advice's variance arithmetic
+Z = 1.959964
 
 Series = tuple[str, str, str]
 
@@ -92,7 +94,7 @@ class Significance:
     comparisons: list[Comparison]
     equivalents: dict[tuple[Series, int], str]
     boxes: dict[str, int]  # test boxes per class
-    skipped: list[str] = field(default_factory=list)  # runs without kept detections
+    skipped: list[str] = field(default_factory=list)  # series at an N with a run that kept no detections
 
     def comparison(self, series: Series, n: int, baseline: str = REAL_ONLY) -> Comparison | None:
         return next((c for c in self.comparisons if (c.series, c.num_real, c.baseline) == (series, n, baseline)),
@@ -295,43 +297,38 @@ def power_advice(d_point: np.ndarray, d_values: np.ndarray, test_images: int) ->
     spread beyond what image resampling explains, over the number of seeds). More test images shrink
     the first, more seeds the second; the advice names the smallest of each that would put the
     observed difference outside a 95% interval, where either can."""
-    z = 1.959964
     seeds, diff = len(d_point), float(d_point.mean())
     v_img = float(np.var(d_values.mean(axis=0), ddof=1))
-    half = z * math.sqrt(v_img)
+    v_seed = 0.0
     if seeds > 1:
         v_seed = max(0.0, float(np.var(d_point, ddof=1)) - float(np.mean(np.var(d_values, axis=1, ddof=1)))) / seeds
-        half = z * math.sqrt(v_img + v_seed)
-    if abs(diff) < 1e-9 or abs(diff) > half:
+    if abs(diff) < 1e-9 or abs(diff) > Z * math.sqrt(v_img + v_seed):
         return ''
+    more_images = _image_factor(v_img, v_seed, abs(diff))
+    images = (f'about {more_images:g}x the test images (≈ {more_images * test_images:.0f})' if more_images
+              else None)
     if seeds == 1:
         return (f'one seed: the interval holds test-image variation only (how much seeds spread is unknown; '
-                f'run more seeds). To resolve a difference of {diff:+.3f} the test split would need about '
-                f'{_factor(v_img, 0.0, abs(diff))} its {test_images} images')
+                f'run more seeds). To resolve a difference of {diff:+.3f}: '
+                f"{images or 'more than 100x the test images'}")
     share = v_img / (v_img + v_seed) if v_img + v_seed else 1.0
-    more_images = _factor(v_img, v_seed, abs(diff))
-    more_seeds = next((m for m in range(seeds + 1, 101) if z * math.sqrt(v_img + v_seed * seeds / m) < abs(diff)),
+    more_seeds = next((m for m in range(seeds + 1, 101) if Z * math.sqrt(v_img + v_seed * seeds / m) < abs(diff)),
                       None)
-    options = [f'about {more_images} the test images (≈ {_times(more_images) * test_images:.0f})'] if more_images else []
+    options = [images] if images else []
     options += [f'{more_seeds} seeds'] if more_seeds else []
     what = ' or '.join(options) if options else 'more of both: neither more test images nor more seeds alone is enough'
     return (f'undecided: test images carry {share:.0%} of the interval\'s variance, seeds {1 - share:.0%}; to '
             f'resolve a difference of {diff:+.3f}: {what}')
 
 
-def _factor(v_img: float, v_seed: float, target: float) -> str | None:
-    """The multiple of the test split (e.g. '4x') whose image variance, with the seeds' part as it
-    is, puts ``target`` outside the interval; ``None`` when no multiple up to 100x does."""
-    z = 1.959964
-    room = (target / z) ** 2 - v_seed
+def _image_factor(v_img: float, v_seed: float, target: float) -> float | None:
+    """The multiple of the test split (rounded up to 0.1) whose image variance, with the seeds' part
+    as it is, puts ``target`` outside the interval; ``None`` when no multiple up to 100x does."""
+    room = (target / Z) ** 2 - v_seed
     if room <= 0:
         return None
-    k = max(1.0, v_img / room)
-    return f'{math.ceil(k * 10) / 10:g}x' if k <= 100 else None
-
-
-def _times(factor: str) -> float:
-    return float(factor.rstrip('x'))
+    k = math.ceil(max(1.0, v_img / room) * 10) / 10
+    return k if k <= 100 else None
 
 
 def _equivalents(scores: _Scores, groups: dict[tuple[Series, int], dict[str, dict]]) -> dict[tuple[Series, int], str]:

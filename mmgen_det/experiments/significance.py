@@ -169,6 +169,15 @@ class _Scores:
                           rng.integers(0, len(seeds), size=(resamples, len(seeds))), seeds)
         self._cache: dict[str, tuple[dict[str, float], dict[str, np.ndarray]]] = {}
 
+    def compute(self, files: Sequence[str]) -> None:
+        """Score every run up front, with a progress line (seconds per run on a few hundred images)."""
+        from ..utils.progress import ProgressBar
+        progress = ProgressBar(len(files), desc=f'bootstrap ({len(self.plan.weights)} resamples)', unit='run')
+        for detections in files:
+            self.of(detections)
+            progress.update()
+        progress.close()
+
     def of(self, detections: str) -> tuple[dict[str, float], dict[str, np.ndarray]]:
         """(point metrics, {metric: [R] resampled values}) of one detections file."""
         if detections not in self._cache:
@@ -206,6 +215,7 @@ def analyse(rows: Sequence[dict[str, Any]], resamples: int = RESAMPLES) -> Signi
                          'statistics cannot be paired')
     gt_file = gt_files.pop()
     scores = _Scores(gt_file, resamples, sorted({str(r['seed']) for r in usable}, key=_seed_order))
+    scores.compute(sorted({str(r['detections']) for r in usable}))
     own = {key: _own(scores, by_seed) for key, by_seed in groups.items()}
     from ..datasets.profile import boxes_per_class, coco_classes
     coco = scores.coco.dataset

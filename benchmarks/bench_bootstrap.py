@@ -10,8 +10,6 @@ on the resamples both computed.
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import sys
 import time
 from pathlib import Path
@@ -23,51 +21,19 @@ from common import main_with_common_cli, result, row  # noqa: E402
 NUM_IMAGES, CLASSES, RESAMPLES = 188, tuple('0125678'), 1000
 
 
-def pycocotools_map(gt: dict, dets: list[dict], weights) -> float:
-    """mmdet's mAP (maxDets 100/300/1000) of the resample as a dataset of copies."""
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-    images, anns, copied = [], [], []
-    gt_by, det_by = {}, {}
-    for a in gt['annotations']:
-        gt_by.setdefault(a['image_id'], []).append(a)
-    for d in dets:
-        det_by.setdefault(d['image_id'], []).append(d)
-    for im, count in zip(gt['images'], weights):
-        for c in range(count):
-            new = im['id'] * 1000 + c
-            images.append(dict(im, id=new))
-            anns += [dict(a, id=len(anns) + j + 1, image_id=new) for j, a in enumerate(gt_by.get(im['id'], []))]
-            copied += [dict(d, image_id=new) for d in det_by.get(im['id'], [])]
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco = COCO()
-        coco.dataset = dict(gt, images=images, annotations=anns)
-        coco.createIndex()
-        ev = COCOeval(coco, coco.loadRes(copied), 'bbox')
-        ev.params.maxDets = [100, 300, 1000]
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    return float(ev.stats[0])
-
-
 def run(quick: bool = False, repeats: int | None = None) -> dict[str, Any]:
     import numpy as np
-    from pycocotools.coco import COCO
 
     from mmgen_det.evaluation import ResampledCocoAP
+    from mmgen_det.testing.coco_reference import pycocotools_metrics, repeated_images
     from mmgen_det.testing.simulated_detections import detector_output, ground_truth
     resamples = 50 if quick else RESAMPLES
     compared = repeats or (2 if quick else 5)
     gt = ground_truth(NUM_IMAGES, CLASSES, seed=0)
     dets = detector_output(gt, recall=0.5, seed=1, false_positives=95)
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco = COCO()
-        coco.dataset = gt
-        coco.createIndex()
     weights = np.random.default_rng(0).multinomial(NUM_IMAGES, np.full(NUM_IMAGES, 1 / NUM_IMAGES), size=resamples)
     start = time.perf_counter()
-    ap = ResampledCocoAP(coco, dets)
+    ap = ResampledCocoAP(gt, dets)
     build = time.perf_counter() - start
     start = time.perf_counter()
     ours = [ap.metrics(w)['mAP'] for w in weights]
@@ -75,7 +41,7 @@ def run(quick: bool = False, repeats: int | None = None) -> dict[str, Any]:
     theirs, theirs_s = [], []
     for w in weights[:compared]:
         start = time.perf_counter()
-        theirs.append(pycocotools_map(gt, dets, w))
+        theirs.append(pycocotools_metrics(*repeated_images(gt, dets, w))['mAP'])
         theirs_s.append(time.perf_counter() - start)
     per_resample = total / resamples
     ratio = float(np.median(theirs_s)) / per_resample

@@ -101,13 +101,13 @@ def derived_filter_config(data_root: Path, work: Path) -> Path:
     from mmgen_det.datasets.profile import coco_classes, profile_coco
     from mmgen_det.experiments.init import DEFAULT_DETECTOR
     from mmgen_det.recipes import detector_config
+    from mmgen_det.utils.config_files import dump_config
     from mmgen_det.utils.io import read_json
     train = read_json(data_root / 'annotations' / 'train.json')
     cfg = detector_config(DEFAULT_DETECTOR['cpu'], coco_classes(train), profile_coco(train), 'cpu',
                           data_root=f'{data_root}/')
     path = work / 'filter_config.py'
-    work.mkdir(parents=True, exist_ok=True)
-    cfg.dump(str(path))
+    dump_config(cfg, path)  # the data's class names are in it: written so that they stay data
     return path
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import io
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -49,9 +48,8 @@ class ResampledCocoAP:
 
     def __init__(self, gt: Any, detections: list[dict[str, Any]], max_dets: tuple[int, ...] = MMDET_MAX_DETS
                  ) -> None:
-        from pycocotools.coco import COCO
         from pycocotools.cocoeval import COCOeval
-        coco_gt = gt if isinstance(gt, COCO) else load_coco(gt)
+        coco_gt = load_coco(gt)
         self.image_ids = list(coco_gt.getImgIds())
         self.category_ids = list(coco_gt.getCatIds())
         self.category_names = [coco_gt.cats[c]['name'] for c in self.category_ids]
@@ -62,8 +60,8 @@ class ResampledCocoAP:
                 ev = COCOeval(coco_gt, coco_dt, 'bbox')
                 ev.params.imgIds, ev.params.catIds, ev.params.maxDets = self.image_ids, self.category_ids, list(max_dets)
                 ev.evaluate()
-        self.rec_thrs = COCOeval(iouType='bbox').params.recThrs
-        self.num_thrs = len(COCOeval(iouType='bbox').params.iouThrs)
+        params = COCOeval(iouType='bbox').params  # COCO's recall points and IoU thresholds
+        self.rec_thrs, self.num_thrs = params.recThrs, len(params.iouThrs)
         num_images, num_areas = len(self.image_ids), 4  # COCOeval's evalImgs: [category][area][image]
         self.categories = []
         for k, cat in enumerate(self.category_ids):
@@ -156,8 +154,16 @@ def _mean(values: np.ndarray) -> float:
     return float(values.mean()) if values.size else float('nan')
 
 
-def load_coco(path: str | Path):
-    """A pycocotools ``COCO`` of a ground-truth file, without its console chatter."""
+def load_coco(gt: Any):
+    """A pycocotools ``COCO`` of a ground truth (a file, a COCO dict, or already one), without its
+    console chatter."""
     from pycocotools.coco import COCO
+    if isinstance(gt, COCO):
+        return gt
     with contextlib.redirect_stdout(io.StringIO()):
-        return COCO(str(path))
+        if not isinstance(gt, dict):
+            return COCO(str(gt))
+        coco = COCO()
+        coco.dataset = gt
+        coco.createIndex()
+    return coco

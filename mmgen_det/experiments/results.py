@@ -95,14 +95,10 @@ def write_outputs(exp: Experiment, work_dir: Path, results: Sequence[StageResult
 def evaluated_boxes(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
     """Boxes per class (label order) of the test split the runs were evaluated on, as COCO evaluation
     counts them (no crowd boxes); empty when no run was tested."""
-    from mmengine.config import Config
-
-    from ..datasets.profile import boxes_per_class, coco_classes
     configs = [r['test_config'] for r in rows if r.get('test_config')]
     if not configs:
         return {}
-    coco = read_json(Config.fromfile(configs[0]).test_evaluator['ann_file'])
-    return dict(zip(coco_classes(coco), boxes_per_class(coco, crowd=False)))
+    return significance.evaluated_boxes_per_class(read_json(significance.ground_truth_file(configs[0])))
 
 
 def sample_grid(results: Sequence[StageResult], gen: str, path: Path, count: int = 8) -> Path | None:

@@ -200,16 +200,15 @@ def analyse(rows: Sequence[dict[str, Any]], resamples: int = RESAMPLES) -> Signi
     """The statistics of a sweep's rows (see the module docstring). A series at an N is analysed when
     every one of its runs kept its detections; ``None`` when none is (a sweep run before they were
     kept: rerunning it re-tests, without retraining)."""
-    groups: dict[tuple[Series, int], dict[str, dict[str, Any]]] = {}
+    everything: dict[tuple[Series, int], dict[str, dict[str, Any]]] = {}
     for row in rows:
-        groups.setdefault((series_of(row), int(row['num_real'])), {})[str(row['seed'])] = row
-    skipped = [f'{series_label(series)} N={n}' for (series, n), by_seed in groups.items()
-               if not all(map(has_detections, by_seed.values()))]
-    groups = {key: by_seed for key, by_seed in groups.items() if all(map(has_detections, by_seed.values()))}
+        everything.setdefault((series_of(row), int(row['num_real'])), {})[str(row['seed'])] = row
+    groups = {key: by_seed for key, by_seed in everything.items() if all(map(has_detections, by_seed.values()))}
+    skipped = [f'{series_label(series)} N={n}' for series, n in everything if (series, n) not in groups]
     if not groups:
         return None
     usable = [r for by_seed in groups.values() for r in by_seed.values()]
-    gt_files = {_gt_file(r['test_config']) for r in usable}
+    gt_files = {ground_truth_file(r['test_config']) for r in usable}
     if len(gt_files) > 1:
         raise ValueError(f'the runs were tested on different ground truths ({sorted(gt_files)}): their '
                          'statistics cannot be paired')
@@ -217,9 +216,7 @@ def analyse(rows: Sequence[dict[str, Any]], resamples: int = RESAMPLES) -> Signi
     scores = _Scores(gt_file, resamples, sorted({str(r['seed']) for r in usable}, key=_seed_order))
     scores.compute(sorted({str(r['detections']) for r in usable}))
     own = {key: _own(scores, by_seed) for key, by_seed in groups.items()}
-    from ..datasets.profile import boxes_per_class, coco_classes
-    coco = scores.coco.dataset
-    boxes = dict(zip(coco_classes(coco), boxes_per_class(coco, crowd=False)))
+    boxes = evaluated_boxes_per_class(scores.coco.dataset)
     comparisons = []
     real_only = (REAL_ONLY, NONE, NONE)
     for (series, n), by_seed in groups.items():
@@ -235,9 +232,16 @@ def analyse(rows: Sequence[dict[str, Any]], resamples: int = RESAMPLES) -> Signi
                         skipped)
 
 
-def _gt_file(test_config: str) -> str:
+def ground_truth_file(test_config: str) -> str:
+    """The ground truth a test config's evaluator scores against."""
     from mmengine.config import Config
     return str(Config.fromfile(test_config).test_evaluator['ann_file'])
+
+
+def evaluated_boxes_per_class(coco: dict[str, Any]) -> dict[str, int]:
+    """Boxes per class (label order) as COCO evaluation counts them: crowd boxes left out."""
+    from ..datasets.profile import boxes_per_class, coco_classes
+    return dict(zip(coco_classes(coco), boxes_per_class(coco, crowd=False)))
 
 
 def _seed_order(seed: str) -> tuple:

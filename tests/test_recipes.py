@@ -88,3 +88,34 @@ def test_no_model_base_hard_codes_num_classes():
     offenders = [p.name for p in (REPO / 'configs/_base_/models').glob('*.py')
                  if re.search(r'^\s*num_classes\s*=', p.read_text(), re.M)]
     assert not offenders, f'model bases must take num_classes from the data: {offenders}'
+
+
+def test_the_derived_config_trains_what_the_real_only_arm_trains():
+    """Stock tools/train.py on the derived detector config runs the device's default schedule, the one
+    every experiment stage renders with the same function."""
+    from mmgen_det.experiments.config import Schedule
+    from mmgen_det.recipes import SCHEDULES, schedule_cfg
+    for device in ('cpu', 'gpu'):
+        cfg = detector_config('fcos-lite0', ['a', 'b'], profile(360, 202, 7), device)
+        expected = schedule_cfg(Schedule(**SCHEDULES[device]['default']))
+        assert cfg.train_cfg == expected['train_cfg'] and cfg.param_scheduler == expected['param_scheduler']
+        assert cfg.default_hooks.checkpoint == expected['checkpoint']
+
+
+def test_gligen_settings_come_from_the_reference_configs_and_the_data():
+    """Sampler, steps, guidance and checkpoints live in the reference generation configs only; the data
+    decides the phrases, the prompt and which real images crops and backgrounds come from."""
+    from mmgen_det.recipes.generation import GLIGEN_BASES, derive_generation, gligen_generator
+    data = profile(640, 480, 20, classes=('harbour seal', 'kayak'))
+    for name in GLIGEN_BASES:
+        reference = gligen_generator(name)
+        derived = derive_generation(name, data, 1.0, 'data/mine/')['generator']
+        for key in ('model', 'grounding', 'num_inference_steps', 'guidance_scale', 'scheduled_sampling_beta',
+                    'scheduler', 'negative_prompt'):
+            assert derived[key] == reference[key], (name, key)
+        assert derived['phrases'] == [['harbour seal', 'harbour seal'], ['kayak', 'kayak']]
+        assert 'coral reef' not in derived['prompt']
+        paths = [derived.get('ann_file'), derived.get('img_root'), *(derived.get('crops') or {}).values()]
+        assert not any('fish4knowledge' in str(p) for p in paths), (name, paths)
+    source = '\n'.join(p.read_text() for p in (REPO / 'mmgen_det' / 'recipes').glob('*.py'))
+    assert 'num_inference_steps=' not in source and 'guidance_scale=' not in source

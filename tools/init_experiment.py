@@ -1,35 +1,9 @@
 """Write an experiment folder for your dataset: configs derived from the data, nothing written by hand.
 
-    python tools/init_experiment.py PATH --out DIR [--format auto] [--classes a,b,c] [--detector NAME]
-        [--generator copy-paste gligen-text ...] [--num-real 50 100 all] [--seeds 0 1] [--device cpu|gpu]
-    python tools/run_experiment.py DIR/experiment.py        # then run it (or edit it first)
-
-PATH is a YOLO export (its yaml, or a folder with one yaml, or images/+labels/), a Pascal VOC folder or
-a COCO json / folder. DIR gets experiment.py, configs/detector.py, configs/generation_<name>.py and
-data_profile.json (classes, frame and object sizes, and the input scale, crop, canvas and phrases
-derived from them). `tools/run_experiment.py --data PATH` does this and runs the result in one step.
+The command lives in ``mmgen_det/cli/init_experiment.py``; installed, it is also ``mmgen-det-init`` and
+``python -m mmgen_det.cli.init_experiment``. ``python tools/init_experiment.py --help`` lists its options.
 """
-from __future__ import annotations
-
-import argparse
-import sys
-
-import mmgen_det  # noqa: F401  (first: silences mmengine's pkg_resources warning)
-
-
-def main(argv=None) -> None:
-    from mmgen_det.experiments.init import add_arguments, init_experiment, settings_from_args
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_arguments(parser, ['data'])
-    parser.add_argument('--out', required=True, help='the experiment folder to write')
-    args = parser.parse_args(argv)
-    try:
-        path = init_experiment(settings_from_args(args), args.out)
-    except (ValueError, FileNotFoundError) as e:
-        sys.exit(f'init_experiment: {e}')
-    print(f'init_experiment: wrote {path} (and configs/, data_profile.json); run it with\n'
-          f'  python tools/run_experiment.py {path}')
-
+from mmgen_det.cli.init_experiment import main
 
 if __name__ == '__main__':
     main()

@@ -1,11 +1,9 @@
 """Evaluate a checkpoint: mmdet's stock ``tools/test.py`` with mmgen_det registered.
 
-Same arguments as mmdet's script (``python tools/test.py CONFIG CHECKPOINT [--work-dir D] [--out F]
-[--cfg-options k=v ...]``); prints the COCO metrics of the config's test split.
+The command lives in ``mmgen_det/cli/test.py``; installed, it is also ``mmgen-det-test`` and
+``python -m mmgen_det.cli.test``. ``python tools/test.py --help`` lists its options.
 """
-import sys
-
-from mmgen_det.utils.mmdet_tools import run_mmdet_tool
+from mmgen_det.cli.test import main
 
 if __name__ == '__main__':
-    run_mmdet_tool('test.py', sys.argv[1:])
+    main()

@@ -1,12 +1,9 @@
 """Train a detector: mmdet's stock ``tools/train.py`` with mmgen_det registered.
 
-Same arguments as mmdet's script (``python tools/train.py CONFIG [--work-dir D] [--resume [CKPT]]
-[--cfg-options k=v ...] [--launcher pytorch]``). Configs load mmgen_det through ``custom_imports``, so
-mmdet's own ``mmdet/.mim/tools/train.py`` runs them too.
+The command lives in ``mmgen_det/cli/train.py``; installed, it is also ``mmgen-det-train`` and
+``python -m mmgen_det.cli.train``. ``python tools/train.py --help`` lists its options.
 """
-import sys
-
-from mmgen_det.utils.mmdet_tools import run_mmdet_tool
+from mmgen_det.cli.train import main
 
 if __name__ == '__main__':
-    run_mmdet_tool('train.py', sys.argv[1:])
+    main()

@@ -2,7 +2,7 @@
 # 50 test frames): real-only vs copy-paste-pretrained + real-finetuned FCOS-R18 with the compute-matched
 # control, every key spelled out (see mmgen_det/experiments/config.py). The tests derive their tiny
 # sweeps from it. `make demo` runs the same data through `tools/run_experiment.py --data`, whose
-# configs are derived from the data (mmgen_det/recipes.py).
+# configs are derived from the data (mmgen_det/recipes/).
 #   python tools/run_experiment.py configs/experiments/demo_fish4knowledge-mini.py
 #
 # The frames (360x202) are upscaled 2x to 720x404, because most fish are under 16 px and would

@@ -1,10 +1,18 @@
-"""Every patch ``import mmgen_det`` applies to third-party code, in one table: :data:`PATCHES`.
+"""Where the package reaches into third-party code, in two tables: :data:`PATCHES` and :data:`DIFFUSERS_INTERNALS`.
 
+:data:`PATCHES` lists every patch ``import mmgen_det`` applies to third-party code.
 ``mmgen_det.registry.register_all_modules`` (run by ``import mmgen_det``) calls :func:`apply_all`
 before importing the registering modules, so mmdet's stock tools get the patches through
 ``custom_imports``. Each patch is narrow (one function, method or registration), named after the
 upstream issue or code it works around, applied at most once per process, and its module says when it
-can go. Nothing else in the package changes third-party code: ``FixedSSDHead`` (``ssd_predict``) is a
+can go.
+
+:data:`DIFFUSERS_INTERNALS` (``diffusers_internals``) lists every diffusers internal the GLIGEN
+generators rely on. They patch nothing process-wide, but during a pipeline call they hook into the
+objects they own: forward pre-hooks on the UNet and a ``scheduler.step`` shadowed on the instance, both
+removed when the call ends. Each entry has a ``check()`` against the installed diffusers.
+
+Nothing else in the package changes third-party code: ``FixedSSDHead`` (``ssd_predict``) is a
 registered subclass that configs choose by name, and ``mmgen_det/__init__.py`` only adds a warnings
 filter for mmengine's ``pkg_resources`` deprecation message.
 """
@@ -14,7 +22,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .checkpoint_loading import allow_mmengine_checkpoint_types, refuse_code_in_local_checkpoints
+from .config_prefix import editable_installed_path, register_config_prefix
 from .cpu_distributed import ddp_without_device_ids_on_cpu, init_dist_without_cuda
+from .diffusers_internals import DIFFUSERS_INTERNALS  # noqa: F401  the second table, checked by its tests
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,12 @@ PATCHES: tuple[Patch, ...] = (
           'CPU-only torch: MMDistributedDataParallel wraps a CPU module with device_ids=None '
           '(the Runner passes [LOCAL_RANK])',
           ddp_without_device_ids_on_cpu),
+    Patch('mmengine MODULE2PACKAGE', f'{MMENGINE_0_10_7}/config/utils.py',
+          "``_base_ = 'mmgen_det::...'`` resolves to the shipped configs (mmgen_det/.mim/configs), "
+          'as mmdet:: does for mmdet', register_config_prefix),
+    Patch('mmengine get_installed_path under PEP 660', f'{MMENGINE_0_10_7}/utils/package_utils.py',
+          "an editable install's package folder is where Python imports it from, not the "
+          "distribution's location (site-packages)", editable_installed_path),
 )
 
 _applied: set[str] = set()

@@ -2,59 +2,38 @@
 
 In: a set folder written by ``mmgen_det.generation`` (``annotations.json`` whose images carry a
 ``generation`` record and, once scored, ``pr_filter`` / ``feature_distance`` records). Out: the usual
-mmdet data infos plus each image's scores, keeping only images whose stored scores pass
-``filter_cfg`` — a deterministic choice made at load time, so changing thresholds needs no inference
-and never drops samples inside the training pipeline.
+mmdet data infos plus each image's scores, keeping only the images the keep rule
+(:func:`~mmgen_det.generation.set_format.kept_ids`) keeps with ``filter_cfg`` — a deterministic choice
+made at load time, so changing thresholds needs no inference and never drops samples inside the
+training pipeline.
 """
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from typing import Any
 
 from mmdet.datasets import CocoDataset
 from mmdet.registry import DATASETS
 
-from ..filters.feature_distance import FEATURE_DISTANCE_KEY
-from ..filters.pr_filter import PR_FILTER_KEY
-from ..filters.scoring import passes
-from ..generation.synthetic_set import check_generation_keys
-from ..generation.writer import read_annotations
+# FEATURE_DISTANCE_KEY, PR_FILTER_KEY, FILTER_CFG_KEYS and select_scores stay importable from here
+from ..generation.set_format import (FEATURE_DISTANCE_KEY, FILTER_CFG_KEYS, PR_FILTER_KEY,  # noqa: F401
+                                     SCORE_THRESHOLDS, check_filter_cfg, kept_ids, read_annotations,
+                                     select_scores)
+from ..generation.settings import GenerationSettings
 from ..utils.io import safe_join
-from ..utils.keys import check_keys
 
 # What a data info keeps of each stored score record. The rest (matches, detections, detector identity,
 # thresholds) and the generation record stay in annotations.json: copied into 100,000 data infos
 # they made loading 1.6x slower than CocoDataset's, for fields no filter or transform reads.
 SCORE_FIELDS = {PR_FILTER_KEY: ('precision', 'recall', 'num_matched', 'num_detections', 'num_boxes'),
                 FEATURE_DISTANCE_KEY: ('distance',)}
-#: mmdet's CocoDataset keys, then this dataset's thresholds and score keys
-FILTER_CFG_KEYS = ('filter_empty_gt', 'min_size', 'min_precision', 'min_recall', 'pr_key', 'max_feature_distance',
-                   'feature_key')
 
 
 def compact_scores(records: dict[str, dict[str, Any]], fields: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     """``{scorer key: record}`` reduced to ``fields`` (the ones a record has)."""
     return {key: {f: record[f] for f in fields if f in record} for key, record in records.items()}
-
-
-def select_scores(scores: dict[str, Any], key: str | None, where: str, key_name: str = 'pr_key') -> dict[str, Any]:
-    """The one score entry to filter on: ``key``, or the only entry when there is exactly one.
-
-    Stored scores are keyed by the scorer's identity (checkpoint hash + thresholds), so several
-    scorers' results coexist in one set and the config says which one a run filters on.
-    """
-    if not scores:
-        raise ValueError(f'{where}: no scores stored for this filter; score the set first '
-                         '(tools/pr_filter.py) or remove the thresholds from filter_cfg')
-    if key is None:
-        if len(scores) > 1:
-            raise ValueError(f'{where}: scores from several scorers are stored ({sorted(scores)}); '
-                             f'choose one with filter_cfg=dict({key_name}=...)')
-        key = next(iter(scores))
-    if key not in scores:
-        raise ValueError(f'{where}: no scores under {key_name} {key!r}; stored keys: {sorted(scores)}')
-    return scores[key]
 
 
 @DATASETS.register_module()
@@ -69,39 +48,36 @@ class SyntheticDetDataset(CocoDataset):
 
     Args:
         generation: how the set is made (``mmgen_det.generation.synthetic_set`` keys, without
-            ``out_dir``: the set is written to ``data_root``). When the Runner building the dataset has a
-            ``GLIGENGenerationHook``, a missing or partial set is generated before the annotations are read.
+            ``out_dir``: the set is written to ``data_root``), parsed into :class:`GenerationSettings`.
+            When the Runner building the dataset has a ``GLIGENGenerationHook``, a missing or partial
+            set is generated before the annotations are read (how the dataset knows:
+            ``mmgen_det/engine/hooks/generation_hook.py``).
     """
 
-    def __init__(self, *args, generation: dict[str, Any] | None = None, **kwargs) -> None:
-        self.generation = dict(generation) if generation else None
-        if self.generation:
-            check_generation_keys(self.generation)
-        filter_cfg = kwargs.get('filter_cfg') or {}
-        check_keys(filter_cfg, FILTER_CFG_KEYS, 'SyntheticDetDataset filter_cfg')
-        for key in ('min_precision', 'min_recall'):
-            value = filter_cfg.get(key)
-            if value is not None and not 0.0 <= float(value) <= 1.0:
-                raise ValueError(f'SyntheticDetDataset filter_cfg.{key} must be in [0, 1], got {value}')
+    def __init__(self, *args, generation: dict[str, Any] | GenerationSettings | None = None, **kwargs) -> None:
+        self.generation = GenerationSettings.from_dict(generation) if generation else None
+        check_filter_cfg(kwargs.get('filter_cfg') or {}, 'SyntheticDetDataset')  # before any file is read
         super().__init__(*args, **kwargs)
 
-    def generation_cfg(self) -> dict[str, Any] | None:
+    def generation_cfg(self) -> GenerationSettings | None:
         """The generation settings with ``out_dir`` set to this dataset's ``data_root``."""
         if self.generation is None:
             return None
-        out_dir = self.generation.get('out_dir')
+        out_dir = self.generation.out_dir
         if out_dir is not None and os.path.realpath(out_dir) != os.path.realpath(self.data_root):
             raise ValueError(f'SyntheticDetDataset: generation.out_dir {out_dir!r} differs from data_root '
                              f'{self.data_root!r}; leave out_dir out, the set is written to data_root')
-        return dict(self.generation, out_dir=self.data_root)
+        return replace(self.generation, out_dir=self.data_root)
 
     def load_data_list(self) -> list[dict]:
         # The one place a dataset may generate: it has `generation` settings AND the Runner building it
         # has a GLIGENGenerationHook (why here and not in before_run: engine/hooks/generation_hook.py).
-        from ..engine.hooks.generation_hook import ensure_set_in_building_runner
+        from ..engine.hooks.generation_hook import current_generation_hook
         generation = self.generation_cfg()
-        generated = generation is not None and ensure_set_in_building_runner(generation) is not None
-        if not generated and not os.path.isfile(self.ann_file):
+        hook = current_generation_hook() if generation is not None else None
+        if hook is not None:
+            hook.ensure_set(generation)
+        elif not os.path.isfile(self.ann_file):
             how = ("add custom_hooks=[dict(type='GLIGENGenerationHook')] to generate it during training, or "
                    'run tools/generate.py CONFIG' if generation is not None else
                    'give the dataset `generation` settings, or point data_root at a generated set')
@@ -139,29 +115,23 @@ class SyntheticDetDataset(CocoDataset):
             data_info[field] = compact_scores(img_info.get(field, {}), keep)
         return data_info
 
-    def passes_filter(self, info: dict, cfg: dict) -> bool:
-        """Whether one image's stored scores pass the thresholds of ``filter_cfg``."""
-        where = f"{self.ann_file} image {info['img_id']}"
-        min_p, min_r = cfg.get('min_precision'), cfg.get('min_recall')
-        if min_p is not None or min_r is not None:
-            if not passes(select_scores(info[PR_FILTER_KEY], cfg.get('pr_key'), where, 'pr_key'), min_p, min_r):
-                return False
-        max_d = cfg.get('max_feature_distance')
-        if max_d is not None:
-            fd = select_scores(info[FEATURE_DISTANCE_KEY], cfg.get('feature_key'), where, 'feature_key')
-            if fd['distance'] is None or fd['distance'] > max_d:
-                return False
-        return True
+    def scored_set(self) -> dict[str, Any]:
+        """The set as :func:`kept_ids` reads it, rebuilt from the data infos (CocoDataset has deleted
+        ``self.coco`` by now): each image's size and scores, and mmdet's map of the images holding
+        each class, so ``filter_empty_gt`` means what it means to mmdet."""
+        images = [dict(id=info['img_id'], width=info['width'], height=info['height'],
+                       **{field: info[field] for field in SCORE_FIELDS}) for info in self.data_list]
+        boxes = [dict(image_id=i, category_id=c) for c in self.cat_ids for i in set(self.cat_img_map[c])]
+        return dict(images=images, annotations=boxes, categories=[dict(id=c) for c in self.cat_ids])
 
     def filter_data(self) -> list[dict]:
-        data_list = super().filter_data()
-        cfg = self.filter_cfg or {}
-        thresholds = {k: cfg[k] for k in ('min_precision', 'min_recall', 'max_feature_distance')
-                      if cfg.get(k) is not None}
-        if self.test_mode or not thresholds:
-            return data_list
-        kept = [info for info in data_list if self.passes_filter(info, cfg)]
-        if not kept:
-            raise ValueError(f'{self.ann_file}: no image of the {len(data_list)} passes {thresholds}; '
+        """The data infos of the images the keep rule keeps; thresholds that keep none are an error."""
+        if self.test_mode or self.filter_cfg is None:  # as mmdet: no filtering
+            return self.data_list
+        kept = set(kept_ids(self.scored_set(), self.filter_cfg, self.ann_file))
+        data_list = [info for info in self.data_list if info['img_id'] in kept]
+        thresholds = {k: self.filter_cfg[k] for k in SCORE_THRESHOLDS if self.filter_cfg.get(k) is not None}
+        if thresholds and not data_list:
+            raise ValueError(f'{self.ann_file}: no image of the {len(self.data_list)} passes {thresholds}; '
                              'lower the thresholds (tools/pr_filter.py prints how many survive at each)')
-        return kept
+        return data_list

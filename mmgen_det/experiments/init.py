@@ -3,7 +3,7 @@
 In: a dataset path (YOLO / VOC / COCO as exported, format detected), a detector name, generators, N
 values, seeds, arms and the device class. Out, in ``OUT``::
 
-    experiment.py                    the sweep; run it with tools/run_experiment.py OUT/experiment.py
+    experiment.py                    the sweep; run it with mmgen-det-run OUT/experiment.py
     configs/detector.py              the real-data mmdet config (stock tools/train.py runs it)
     configs/generation_<name>.py     one per generator: the synthetic-pretrain config with its set
     data_profile.json                classes, frame and object sizes, and everything derived from them
@@ -11,9 +11,9 @@ values, seeds, arms and the device class. Out, in ``OUT``::
     written_files.json               digests of the files as written, to tell a user's edits from a stale
                                      derivation (:func:`reuse_or_init`)
 
-Everything in the configs that depends on the data comes from ``mmgen_det.recipes``: classes and
-``num_classes`` of every head, input scale and training crop, generation canvas and zoom, phrases.
-The few-image training schedule comes from the device's recipe below.
+Everything in the configs that depends on the data or the device comes from ``mmgen_det.recipes``:
+classes and ``num_classes`` of every head, input scale and training crop, schedules, generation canvas,
+zoom and phrases. This module writes them into the folder.
 
 Class names are the user's data and the configs are Python that ``Config.fromfile`` executes: a name
 is only ever written as a value (GLIGEN phrases as ``[name, phrase]`` pairs, never dict keys, which
@@ -31,7 +31,8 @@ from typing import Any, Sequence
 from ..datasets.formats import FORMAT_CHOICES, ON_BAD_IMAGE
 from ..datasets.profile import DataProfile, profile_coco
 from ..filters.matching import DEFAULT_IOU_THR, DEFAULT_SCORE_THR
-from ..recipes import (DETECTORS, GLIGEN_MIN_OBJECT_SIDE, detector_config, generation_canvas, gligen_phrases,
+from ..recipes import (CPU_LOADERS, DEFAULT_DETECTOR, DETECTORS, ESTIMATES, GENERATORS, IMAGES_PER_REAL, SCHEDULES,
+                       VAL_IMAGES, default_detector, default_num_real, derive_generation, detector_config,
                        input_scale)
 from ..utils.config_files import dump_config, inert_literals
 from ..utils.hashing import file_sha256
@@ -40,42 +41,7 @@ from .config import ARMS, DEFAULT_SPLIT, Filter
 from .plan import planned_splits
 from .stages import synthetic_dataset, with_train_dataset
 
-GENERATORS = ('copy-paste', 'gligen-text', 'gligen-image', 'gligen-inpaint')
-#: CPU: a frozen ImageNet EfficientNet-Lite0 (pip-installed weights). GPU: the reference Faster R-CNN with
-#: a frozen ImageNet ResNet-50 when its checkpoint is there, else Lite2 (:func:`default_detector`)
-DEFAULT_DETECTOR = dict(cpu='fcos-lite0', gpu='faster-rcnn-r50')
-GPU_FALLBACK_DETECTOR = 'fcos-lite2'
-IMAGES_PER_REAL = dict(cpu=30, gpu=30)
 DEFAULT_ARMS = ['real-only', 'synthetic-pretrain', 'mixed', 'compute-matched']
-#: iteration schedules of the few-image protocol per device. CPU: every arm trains the same fixed number
-#: of iterations with no early stop, so the real-only run is its own compute-matched control, and the
-#: cosine decay's last checkpoint is the one tested: validation runs once, at the end, for the record.
-#: 1,200 iterations (900 pretrain + 300 fine-tune; about 6 minutes each on 2 cores with the frozen
-#: Lite0): one N and seed with the four default arms take about 21 minutes, 15 without the mixed arm
-#: (`make demo`). GPU: early stop, counted from 30% of max_iters on.
-SCHEDULES = dict(
-    cpu=dict(default=dict(max_iters=1200, val_interval=1200, patience=None, warmup_iters=50, lr_decay='cosine'),
-             pretrain=dict(max_iters=900, val_interval=900),
-             finetune=dict(max_iters=300, val_interval=300)),
-    gpu=dict(default=dict(max_iters=12000, val_interval=500, patience=4, min_delta=0.002, warmup_iters=500,
-                          lr_steps=(0.67, 0.92), early_stop_begin=0.3),
-             finetune=dict(max_iters=6000)))
-#: checkpoint choice on a fixed subset of the val split on a CPU (validation is most of a CPU run's cost)
-VAL_IMAGES = dict(cpu=25, gpu=None)
-#: seconds on 2 CPU cores / one GPU, for --dry-run only
-ESTIMATES = dict(
-    cpu=dict(device='CPU', seconds_per_iter=0.3, seconds_per_eval_image=0.45, seconds_per_scored_image=0.1,
-             seconds_per_generated_image={'copy-paste': 0.02, 'gligen-text': 30.0, 'gligen-image': 30.0,
-                                          'gligen-inpaint': 50.0}),
-    gpu=dict(device='GPU', seconds_per_iter=0.4, seconds_per_eval_image=0.05, seconds_per_scored_image=0.05,
-             seconds_per_generated_image={'copy-paste': 0.02, 'gligen-text': 3.0, 'gligen-image': 3.5,
-                                          'gligen-inpaint': 5.0}))
-CPU_LOADERS = {'train_dataloader.num_workers': 1, 'train_dataloader.persistent_workers': False,
-               'val_dataloader.num_workers': 0, 'val_dataloader.persistent_workers': False,
-               'test_dataloader.num_workers': 0, 'test_dataloader.persistent_workers': False}
-GLIGEN_MODELS = {'gligen-text': ('masterful/gligen-1-4-generation-text-box', 'text-box'),
-                 'gligen-image': ('anhnct/Gligen_Text_Image', 'text-image'),
-                 'gligen-inpaint': ('masterful/gligen-1-4-inpainting-text-box', 'text-box')}
 PLACEHOLDER_ROOT = 'data/converted/'  # the runner points every stage at its own converted copy
 WRITTEN = 'written_files.json'
 
@@ -105,33 +71,6 @@ def default_device() -> str:
     return 'gpu' if torch.cuda.is_available() else 'cpu'
 
 
-def default_detector(device: str) -> tuple[str, str | None]:
-    """The device's default detector and, when it is not the reference one, why. A GPU trains the
-    reference frozen ResNet-50 when its checkpoint is there; without it, the Lite2 detector on
-    pip-installed ImageNet weights, never a backbone from scratch."""
-    detector = DEFAULT_DETECTOR[device]
-    if device != 'gpu':
-        return detector, None
-    from mmengine.config import Config
-    from ..engine.pretrained_init import checkpoint_problem
-    from ..recipes import CONFIGS
-    checkpoint = Config.fromfile(str(CONFIGS / DETECTORS[detector].model)).model.backbone.init_cfg.checkpoint
-    problem = checkpoint_problem(checkpoint)
-    if problem is None:
-        return detector, None
-    return GPU_FALLBACK_DETECTOR, (f'the reference detector {detector} needs its ImageNet ResNet-50 ({problem}): '
-                                   f'training {GPU_FALLBACK_DETECTOR} (frozen ImageNet EfficientNet-Lite2, weights '
-                                   'installed by pip) instead; put the checkpoint there and run again for the '
-                                   'reference setting')
-
-
-def default_num_real(train_images: int, device: str) -> list[int | str]:
-    """CPU: one N (50, or all when fewer); GPU: a data-efficiency curve up to all images."""
-    if device == 'cpu':
-        return [min(50, train_images)]
-    return [n for n in (10, 50, 100, 300) if n < train_images] + ['all']
-
-
 def read_profile(settings: InitSettings) -> tuple[DataProfile, dict[str, int]]:
     """Read (and check) the dataset; profile its training split (its only split when it has one)."""
     from ..datasets import read_dataset
@@ -147,34 +86,6 @@ def read_profile(settings: InitSettings) -> tuple[DataProfile, dict[str, int]]:
 def training_images(counts: dict[str, int]) -> int:
     """Real training images the runs can draw from with the default split: the dry run's planned count."""
     return planned_splits(counts, DEFAULT_SPLIT)['train']
-
-
-def derive_generation(name: str, profile: DataProfile, factor: float, data_root: str) -> dict[str, Any]:
-    """The ``generation`` dict of one generator, derived from the data."""
-    ann_file = f'{data_root}annotations/train.json'
-    width, height = generation_canvas(profile, name, factor)
-    if name == 'copy-paste':
-        return dict(num_images=100, seed=0, batch_size=16, image_format='jpg',
-                    layout=dict(ann_file=ann_file, strategy='jitter', width=width, height=height, min_box_cells=0.5,
-                                min_boxes=1),
-                    generator=dict(type='copy_paste', ann_file=ann_file, img_root=data_root))
-    # GLIGEN cannot draw an object under two 8-px latent cells: zoom in on real objects until the
-    # 10th-percentile object spans GLIGEN_MIN_OBJECT_SIDE px of the canvas (at most 3x)
-    canvas_scale = max(width, height) / profile.long_side
-    zoom_min = min(3.0, max(1.0, GLIGEN_MIN_OBJECT_SIDE / (profile.object_side_p10 * canvas_scale)))
-    layout = dict(ann_file=ann_file, strategy='jitter', width=width, height=height, min_box_cells=2, min_boxes=1)
-    if zoom_min > 1.0:
-        layout['zoom'] = (round(zoom_min, 2), round(min(3.0, zoom_min * 1.5), 2))
-    model, grounding = GLIGEN_MODELS[name]
-    generator = dict(type='gligen', model=model, grounding=grounding, prompt='a photo of {phrases}',
-                     phrases=[[name, phrase] for name, phrase in gligen_phrases(profile.classes).items()],
-                     negative_prompt='blurry, distorted, cartoon, text, watermark', num_inference_steps=50,
-                     guidance_scale=7.5, scheduled_sampling_beta=0.3, scheduler='DDIMScheduler', device='auto')
-    if grounding == 'text-image':
-        generator.update(min_crop_size=16, crops=dict(ann_file_or_dict=ann_file, img_root=data_root, min_size=16))
-    if name == 'gligen-inpaint':  # objects into the real frames, emptied; grounded at every step
-        generator.update(background='inpaint', ann_file=ann_file, img_root=data_root, scheduled_sampling_beta=1.0)
-    return dict(num_images=100, seed=0, batch_size=8, image_format='jpg', layout=layout, generator=generator)
 
 
 def synthetic_config(detector_cfg, generation: dict[str, Any], set_dir: str):
@@ -311,9 +222,9 @@ def render_experiment(experiment: dict[str, Any]) -> str:
     """experiment.py as a person would write it: one key per statement, a header saying where it came
     from. Paths and names appear only as values: in a comment, a line break in them would start code."""
     from pprint import pformat
-    header = ["# Experiment written by tools/init_experiment.py from the dataset in data['source'].",
+    header = ["# Experiment written by mmgen-det-init (tools/init_experiment.py) from the dataset in data['source'].",
               '# Every value below was derived from the data (see data_profile.json) or chosen on the command',
-              '# line; edit freely, then run:  python tools/run_experiment.py THIS_FILE']
+              '# line; edit freely, then run:  mmgen-det-run THIS_FILE  (in a checkout: python tools/run_experiment.py)']
     body = [f'{key} = {pformat(value, width=110, sort_dicts=False)}' for key, value in experiment.items()]
     return inert_literals('\n'.join(header) + '\n\n' + '\n'.join(body) + '\n')
 

@@ -11,7 +11,7 @@ import html
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..generation.writer import ANNOTATIONS
+from ..generation.set_format import ANNOTATIONS
 from ..utils.io import atomic_write
 
 STYLE = '''body { font: 14px/1.45 system-ui, sans-serif; max-width: 1200px; margin: 16px auto; padding: 0 16px; }

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..generation.writer import ANNOTATIONS
+from ..generation.set_format import ANNOTATIONS
 from ..utils.io import atomic_write, read_json
 from . import report, report_html, significance
 from .cache import read_stage_log

@@ -19,13 +19,15 @@ ranks; file-only stages run on rank 0 while the others wait.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
-from ..generation.writer import ANNOTATIONS
+from ..generation.set_format import ANNOTATIONS
+from ..generation.settings import GenerationSettings
 from ..utils.hashing import tree_digest
 from . import plan, report, results, stages
 from .cache import DIGEST_CACHE, StageCache, stage_key
@@ -65,7 +67,7 @@ class ExperimentRunner:
         self.estimate = plan.ComputeEstimate(exp.estimate)
         self._configs: dict[str, Any] = {}
         self._digests: dict[str, str] = {}
-        self._generation: dict[str, dict[str, Any]] = {}
+        self._generation: dict[str, GenerationSettings] = {}
 
     # -- the stage primitive ----------------------------------------------------------------------
     def stage(self, stage: str, label: str, inputs: dict[str, Any], work: Callable[[Path], dict[str, Any]],
@@ -124,10 +126,15 @@ class ExperimentRunner:
         return hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True, default=str).encode()).hexdigest()
 
     def detector_digest(self, stage: str) -> str:
-        """The stage's detector config as loaded, before any path of this work dir is put in it."""
+        """The stage's detector config as loaded, before any path of this work dir is put in it, without
+        the schedule every training stage replaces with the experiment's (``stages.runnable_config``)."""
         path = self.exp.detector_config(stage)
         if path not in self._digests:
-            self._digests[path] = self.cfg_digest(self.mmdet_cfg(path))
+            cfg = copy.deepcopy(self.mmdet_cfg(path))
+            for key in ('train_cfg', 'param_scheduler'):
+                cfg.pop(key, None)
+            cfg.default_hooks.pop('checkpoint', None)
+            self._digests[path] = self.cfg_digest(cfg)
         return self._digests[path]
 
     def stage_config(self, cfg, schedule: Schedule | None, seed: int, stage_dir: Path, load_from: str | None = None):
@@ -290,10 +297,11 @@ class ExperimentRunner:
         inputs = dict(base, generated=generated.key, scored=scored.key if scored else None, filter=asdict(filt))
 
         whole_set = set_dir / ANNOTATIONS
+        filter_cfg = stages.train_filter_cfg(filt, pr_key)  # what stages.synthetic_dataset filters with
 
         def kept_in(ann_file: Path) -> dict:
             """The synthetic images a stage trains on: the keep rule over the file its dataset reads."""
-            return dict(num_synthetic=stages.kept_images(ann_file, filt, pr_key))
+            return dict(num_synthetic=stages.kept_images(ann_file, filter_cfg))
 
         def pretrain_kept(d: Path) -> dict:  # pretrain_val='synthetic' trains on a part of the set
             return kept_in(stages.synthetic_split_file(d, 'train') if exp.pretrain_val == 'synthetic' else whole_set)
@@ -308,7 +316,7 @@ class ExperimentRunner:
             def pretrain(d: Path):
                 if exp.pretrain_val == 'real':
                     return self.stage_config(stages.with_train_dataset(pre_cfg, synthetic(pre_cfg)), sched, seed, d)
-                split = stages.split_synthetic(set_dir, filt, pr_key, SYNTHETIC_VAL_FRACTION, seed, d)
+                split = stages.split_synthetic(set_dir, filter_cfg, SYNTHETIC_VAL_FRACTION, seed, d)
                 train = dict(synthetic(pre_cfg), ann_file=str(split['train']))
                 cfg = stages.with_synthetic_val(stages.with_train_dataset(pre_cfg, train), set_dir, split['val'])
                 return self.stage_config(cfg, sched, seed, d)
@@ -332,7 +340,7 @@ class ExperimentRunner:
 
             def mixed_config(d: Path):
                 repeats = stages.real_repeats(exp.mixed_real_fraction, subset.record['num_images'],
-                                              stages.kept_images(whole_set, filt, pr_key))
+                                              stages.kept_images(whole_set, filter_cfg))
                 return self.stage_config(stages.with_train_dataset(
                     mix_cfg, stages.mixed_dataset(mix_cfg, synthetic(mix_cfg), repeats)), sched, seed, d)
             mix_inputs = dict(inputs, detector=self.detector_digest('mixed'))
@@ -354,10 +362,11 @@ class ExperimentRunner:
         num = gen.num_images(n)
 
         def work(d: Path) -> dict:
-            bound = stages.bind_real_data(settings, str(subset.dir / 'train.json'), real.root)
+            bound = settings.with_real_data(str(subset.dir / 'train.json'), real.root)
             return dict(stages.generate(bound, d / 'set', num, seed), generator=gen.name)
         return self.stage('generate', f'N{n}_s{seed}_{gen.name}',
-                          dict(generation=pixel_settings(settings), subset=subset.key, num_images=num, seed=seed),
+                          dict(generation=pixel_settings(settings.to_dict()), subset=subset.key, num_images=num,
+                               seed=seed),
                           work,
                           self.estimate.generation(gen.name, num), planned=dict(num_images=num))
 

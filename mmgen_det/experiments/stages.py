@@ -20,18 +20,18 @@ import os
 import re
 import sys
 import time
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..filters.pr_filter import PR_FILTER_KEY
-from ..filters.scoring import passes
-from ..generation.writer import ANNOTATIONS
-from ..recipes import inner_dataset
+from ..generation.set_format import ANNOTATIONS, kept_ids
+from ..generation.settings import GenerationSettings, load_generation_settings
+from ..recipes import inner_dataset, schedule_cfg
 from ..utils.config_files import dump_config
 from ..utils.io import atomic_write_json, read_json
 from ..utils.memory import PeakRSS
-from .config import MONITOR, Filter, Schedule
+from .config import Filter, Schedule
 
 # hooks a stage sets from its schedule, replacing any of the base config's
 STAGE_HOOKS = ('EarlyStoppingHook', 'DelayedEarlyStoppingHook', 'TrainingProgressHook')
@@ -143,16 +143,23 @@ def with_real_data(cfg, data: RealData, train_ann: str):
     return cfg
 
 
+def train_filter_cfg(filt: Filter, pr_key: str | None) -> dict[str, Any]:
+    """The ``filter_cfg`` of a synthetic training set: images with boxes that pass ``filt`` on the PR
+    scores stored under ``pr_key``. The stages count and split a set with it, so they keep exactly
+    what the training dataset keeps."""
+    filter_cfg = dict(filter_empty_gt=True)
+    if filt.kind == 'pr':
+        filter_cfg.update(min_precision=filt.min_precision, min_recall=filt.min_recall, pr_key=pr_key)
+    return filter_cfg
+
+
 def synthetic_dataset(real_cfg, set_dir: Path, filt: Filter, pr_key: str | None) -> dict:
     """A ``SyntheticDetDataset`` over a generated set, with the real training pipeline and classes,
     keeping the images that pass ``filt`` (decided at load time from the stored PR scores)."""
     real = inner_dataset(real_cfg.train_dataloader)
-    filter_cfg = dict(filter_empty_gt=True)
-    if filt.kind == 'pr':
-        filter_cfg.update(min_precision=filt.min_precision, min_recall=filt.min_recall, pr_key=pr_key)
     return dict(type='SyntheticDetDataset', data_root=f'{set_dir}/', ann_file=ANNOTATIONS,
-                data_prefix=dict(img=''), metainfo=copy.deepcopy(real['metainfo']), filter_cfg=filter_cfg,
-                pipeline=copy.deepcopy(real['pipeline']))
+                data_prefix=dict(img=''), metainfo=copy.deepcopy(real['metainfo']),
+                filter_cfg=train_filter_cfg(filt, pr_key), pipeline=copy.deepcopy(real['pipeline']))
 
 
 def with_train_dataset(cfg, dataset: dict):
@@ -176,33 +183,6 @@ def mixed_dataset(real_cfg, synthetic: dict, repeats: int = 1) -> dict:
     if repeats > 1:
         real = dict(type='RepeatDataset', times=repeats, dataset=real)
     return dict(type='ConcatDataset', datasets=[synthetic, real])
-
-
-def schedule_cfg(schedule: Schedule) -> dict[str, Any]:
-    """Loop, LR schedule, checkpointing and early stop for one training stage (pure)."""
-    if schedule.lr_decay == 'cosine':
-        begin = min(schedule.warmup_iters, schedule.max_iters - 1)  # mmengine needs end > begin
-        scheduler = [dict(type='CosineAnnealingLR', by_epoch=False, begin=begin, end=schedule.max_iters,
-                          T_max=schedule.max_iters - begin, eta_min=0.)]
-    else:
-        steps = sorted({int(f * schedule.max_iters) for f in schedule.lr_steps} - {0})
-        scheduler = [dict(type='MultiStepLR', by_epoch=False, begin=0, end=schedule.max_iters, milestones=steps,
-                          gamma=0.1)]
-    if schedule.warmup_iters > 0:
-        scheduler.insert(0, dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0,
-                                 end=schedule.warmup_iters))
-    hooks = []
-    if schedule.patience is not None:
-        hooks.append(dict(type='DelayedEarlyStoppingHook', monitor=MONITOR, rule='greater', patience=schedule.patience,
-                          min_delta=schedule.min_delta, begin=int(schedule.early_stop_begin * schedule.max_iters)))
-    return dict(
-        train_cfg=dict(type='IterBasedTrainLoop', max_iters=schedule.max_iters, val_interval=schedule.val_interval),
-        param_scheduler=scheduler,
-        # only the best-val checkpoint (what is tested) and the last one (the fallback when no validation
-        # produced metrics): a stage that is killed is rerun whole, so periodic checkpoints only cost time
-        checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=-1, save_last=True, max_keep_ckpts=1,
-                        save_best=MONITOR, rule='greater'),
-        early_stopping=hooks)
 
 
 def runnable_config(cfg, schedule: Schedule | None, seed: int, work_dir: Path, name: str, launcher: str,
@@ -311,39 +291,24 @@ def test(cfg, checkpoint: str, work_dir: Path) -> dict[str, Any]:
 
 
 # -- generation and filtering ---------------------------------------------------------------------
-def load_generation(config: str) -> dict[str, Any]:
-    """The ``generation`` dict of a generation config (its train dataset's), as plain data."""
+def load_generation(config: str) -> GenerationSettings:
+    """The generation settings of a generation config: its training set's, wherever it sits in dataset
+    wrappers (:func:`~mmgen_det.generation.settings.load_generation_settings`)."""
     from mmengine.config import Config
-    cfg = Config.fromfile(config)
-    try:
-        return inner_dataset(cfg.train_dataloader)['generation'].to_dict()
-    except KeyError:
-        raise ValueError(f'{config}: no train_dataloader.dataset.generation; a generator config must '
-                         'inherit one of configs/_base_/generation/*.py') from None
+    return load_generation_settings(Config.fromfile(config), config)
 
 
 def bind_real_data(generation: dict[str, Any], ann_file: str, img_root: str) -> dict[str, Any]:
-    """Point every reference to the real data in ``generation`` at the run's subset (pure).
-
-    The layouts, the copy-paste crops and GLIGEN's image-grounding crops come only from the N real
-    images of the run: the generator never sees more real data than the arm may use.
-    """
-    gen = copy.deepcopy(generation)
-    gen['layout']['ann_file'] = ann_file
-    generator = gen['generator']
-    if 'ann_file' in generator:
-        generator['ann_file'] = ann_file
-    if 'img_root' in generator:
-        generator['img_root'] = img_root
-    if 'crops' in generator:
-        generator['crops'].update(ann_file_or_dict=ann_file, img_root=img_root)
-    return gen
+    """Deprecated: ``GenerationSettings.with_real_data`` (this is it on a plain ``generation`` dict)."""
+    warnings.warn('bind_real_data is deprecated: use GenerationSettings.with_real_data', FutureWarning,
+                  stacklevel=2)
+    return GenerationSettings.from_dict(generation).with_real_data(ann_file, img_root).to_dict()
 
 
-def generate(generation: dict[str, Any], out_dir: Path, num_images: int, seed: int) -> dict:
+def generate(settings: GenerationSettings, out_dir: Path, num_images: int, seed: int) -> dict:
     from ..generation.synthetic_set import generate_synthetic_set
-    summary = generate_synthetic_set(dict(generation, out_dir=str(out_dir), num_images=num_images, seed=seed),
-                                     progress=False)
+    cfg = replace(settings, out_dir=str(out_dir), num_images=num_images, seed=seed).to_dict()
+    summary = generate_synthetic_set(cfg, progress=False)
     return dict(num_images=summary.num_images, generated_now=summary.generated_now)
 
 
@@ -361,18 +326,10 @@ def score(set_dir: Path, detector_config: str, checkpoint: str, score_thr: float
     return dict(pr_key=summary.key, failed=summary.failed)
 
 
-def kept_image_ids(coco: dict[str, Any], filt: Filter, pr_key: str | None) -> list[int]:
-    """The images of a set that training keeps: with boxes, and passing the PR thresholds."""
-    boxed = {a['image_id'] for a in coco['annotations']}
-    with_boxes = [im for im in coco['images'] if im['id'] in boxed]
-    if filt.kind != 'pr':
-        return [im['id'] for im in with_boxes]
-    return [im['id'] for im in with_boxes if passes(im[PR_FILTER_KEY][pr_key], filt.min_precision, filt.min_recall)]
-
-
-def kept_images(ann_file: Path, filt: Filter, pr_key: str | None) -> int:
-    """How many images of a set's annotation file (the whole set, or a split of it) training keeps."""
-    return len(kept_image_ids(read_json(ann_file), filt, pr_key))
+def kept_images(ann_file: Path, filter_cfg: dict[str, Any]) -> int:
+    """How many images of a set's annotation file (the whole set, or a split of it) a synthetic dataset
+    with ``filter_cfg`` (:func:`train_filter_cfg`) keeps."""
+    return len(kept_ids(read_json(ann_file), filter_cfg, str(ann_file)))
 
 
 def synthetic_split_file(out: Path, name: str) -> Path:
@@ -380,14 +337,14 @@ def synthetic_split_file(out: Path, name: str) -> Path:
     return out / f'synthetic_{name}.json'
 
 
-def split_synthetic(set_dir: Path, filt: Filter, pr_key: str | None, fraction: float, seed: int,
+def split_synthetic(set_dir: Path, filter_cfg: dict[str, Any], fraction: float, seed: int,
                     out: Path) -> dict[str, Path]:
-    """The kept images of a set split into ``train``/``val`` annotation files under ``out`` (seeded,
-    class-stratified; file names stay relative to ``set_dir``): pretraining picks its checkpoint on
-    generated images it never trained on, as the reference does."""
+    """The images of a set that ``filter_cfg`` keeps, split into ``train``/``val`` annotation files under
+    ``out`` (seeded, class-stratified; file names stay relative to ``set_dir``): pretraining picks its
+    checkpoint on generated images it never trained on, as the reference does."""
     from ..datasets.subsets import split_off
     coco = read_json(set_dir / ANNOTATIONS)
-    kept = set(kept_image_ids(coco, filt, pr_key))
+    kept = set(kept_ids(coco, filter_cfg, str(set_dir / ANNOTATIONS)))
     coco = dict(coco, images=[im for im in coco['images'] if im['id'] in kept],
                 annotations=[a for a in coco['annotations'] if a['image_id'] in kept])
     parts = split_off(coco, dict(val=fraction), seed, source=str(set_dir / ANNOTATIONS))

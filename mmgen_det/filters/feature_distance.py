@@ -30,12 +30,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..generation.set_format import FEATURE_DISTANCE_KEY
 from ..utils.hashing import file_sha256
 from ..utils.io import read_json, safe_join
 from ..utils.progress import ProgressBar
 
-#: an image's field in annotations.json (and a data info's key) holding its feature-distance records
-FEATURE_DISTANCE_KEY = 'feature_distance'
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
 IMAGENET_STD = (58.395, 57.12, 57.375)
 

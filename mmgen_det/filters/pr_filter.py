@@ -44,11 +44,10 @@ from mmcv.transforms import BaseTransform, Compose
 
 from mmdet.registry import TRANSFORMS
 
+from ..generation.set_format import PR_FILTER_KEY
 from ..utils.hashing import file_sha256
 from .matching import DEFAULT_IOU_THR, DEFAULT_SCORE_THR, PRScore, check_unit_interval, score_image
 
-#: where score records live: an image's field in annotations.json, a data info's key, a transform's result key
-PR_FILTER_KEY = 'pr_filter'
 BOX_DECIMALS = 1  # a tenth of a pixel: finer than any drawn box shows
 SCORE_DECIMALS = 3
 

@@ -29,15 +29,14 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from ..generation.writer import ANNOTATIONS, read_annotations
+from ..generation.set_format import (ANNOTATIONS, MANIFEST, PR_FILTER_KEY, SCORES_DIR, kept_ids, passes,
+                                     read_annotations)
+from ..generation.set_format import ANNOTATIONS_LOCK as LOCK_FILE
 from ..utils.io import atomic_write_json, read_json, safe_join
 from ..utils.progress import ProgressBar
 from .matching import PRScore, check_unit_interval
-from .pr_filter import (PR_FILTER_KEY, FilterDetector, MatchSettings, detections_record, pr_key, pr_record,
-                        score_detections)
+from .pr_filter import FilterDetector, MatchSettings, detections_record, pr_key, pr_record, score_detections
 
-SCORES_DIR = 'pr_scores'
-LOCK_FILE = '.annotations.lock'
 DEFAULT_GRID = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
 MIN_KEPT_FRACTION = 0.1  # thresholds keeping less of the images or boxes than this are warned about
 
@@ -62,8 +61,8 @@ def load_layouts(out_dir: Path) -> dict[str, Any]:
     """The set's COCO dict, checked to be a finished set with layout boxes."""
     path = out_dir / ANNOTATIONS
     if not path.is_file():
-        hint = (' (manifest.jsonl exists: the set is not finished; resume it with tools/generate.py)'
-                if (out_dir / 'manifest.jsonl').exists() else '')
+        hint = (f' ({MANIFEST} exists: the set is not finished; resume it with tools/generate.py)'
+                if (out_dir / MANIFEST).exists() else '')
         raise FileNotFoundError(f'{path}: no such file{hint}; PR filtering needs a generated set '
                                 'whose annotations.json holds the layout boxes')
     coco = read_annotations(path)
@@ -231,16 +230,6 @@ def stored_scores(coco: dict[str, Any], key: str, field: str = PR_FILTER_KEY) ->
     return {im['id']: im[field][key] for im in coco['images'] if key in im.get(field, {})}
 
 
-def passes(record: dict[str, Any], min_precision: float | None, min_recall: float | None) -> bool:
-    """The keep rule for one image's PR score record (thresholds inclusive; ``None`` = no bound).
-
-    The one definition: ``SyntheticDetDataset``'s ``filter_cfg``, the experiment stages' kept counts
-    and the survival tables all call it, so what is reported kept is what training keeps.
-    """
-    return ((min_precision is None or record['precision'] >= min_precision)
-            and (min_recall is None or record['recall'] >= min_recall))
-
-
 def survival_table(records: Sequence[dict[str, Any]], grid: Sequence[float] = DEFAULT_GRID) -> str:
     """How many images survive each (min_precision, min_recall) pair: rows precision, columns recall."""
     for t in grid:
@@ -255,8 +244,7 @@ def survival_table(records: Sequence[dict[str, Any]], grid: Sequence[float] = DE
 class Kept:
     """What ``(min_precision, min_recall)`` keeps of a scored set: images, their layout boxes, per class.
 
-    ``per_class`` maps a class name to (boxes kept, boxes in the set). Images without a stored score
-    count as not kept, as ``SyntheticDetDataset`` drops them.
+    ``per_class`` maps a class name to (boxes kept, boxes in the set).
     """
     min_precision: float | None
     min_recall: float | None
@@ -290,11 +278,12 @@ class Kept:
                 'check that the filter detector finds the objects at all')
 
 
-def kept_at(coco: dict[str, Any], key: str, min_precision: float | None, min_recall: float | None,
-            field: str = PR_FILTER_KEY) -> Kept:
-    """What the keep rule :func:`passes` keeps of ``coco`` with the scores stored under ``key``."""
-    records = stored_scores(coco, key, field)
-    kept = {i for i, r in records.items() if passes(r, min_precision, min_recall)}
+def kept_at(coco: dict[str, Any], key: str, min_precision: float | None, min_recall: float | None) -> Kept:
+    """What training keeps of ``coco`` with these thresholds on the scores stored under ``key``: the keep
+    rule :func:`~mmgen_det.generation.set_format.kept_ids` with ``filter_empty_gt=True``, as the
+    experiments and the shipped configs filter (an image without boxes is dropped whatever its scores)."""
+    kept = set(kept_ids(coco, dict(filter_empty_gt=True, min_precision=min_precision, min_recall=min_recall,
+                                   pr_key=key)))
     names = {c['id']: c['name'] for c in coco['categories']}
     total = Counter(names[a['category_id']] for a in coco['annotations'])
     in_kept = Counter(names[a['category_id']] for a in coco['annotations'] if a['image_id'] in kept)

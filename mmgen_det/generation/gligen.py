@@ -17,6 +17,12 @@ Seeds
     generators give the same noise on any device). Reference crops are drawn with a numpy generator
     derived from the same seed. An image flagged by the pipeline's safety checker is regenerated from
     :func:`retry_seed` ``(seed, attempt)``, at most ``max_attempts`` tries in all.
+
+diffusers internals
+    Calling the pipeline this way relies on how diffusers' GLIGEN pipelines work inside (the order of
+    their calls, the format of their grounding, their scheduler calls). Every such assumption is an
+    entry, with a check against the installed diffusers, of
+    :data:`mmgen_det.compat.diffusers_internals.DIFFUSERS_INTERNALS`, named where the code relies on it.
 """
 from __future__ import annotations
 
@@ -261,7 +267,10 @@ class GLIGENGenerator(BaseGenerator):
     def _denoise(self, layouts: Sequence[Layout], conditions: Sequence[Condition], seeds: Sequence[int],
                  **pipeline_kwargs: Any) -> tuple[np.ndarray, list[bool]]:
         """One pipeline call over same-size layouts, each grounded by its own boxes; float images and
-        safety flags. ``pipeline_kwargs`` go to the pipeline (e.g. ``latents``)."""
+        safety flags. ``pipeline_kwargs`` go to the pipeline (e.g. ``latents``).
+
+        Relies on DIFFUSERS_INTERNALS 'pipeline call' (these keywords, the output) and 'one generator per
+        image' (an image's noise does not depend on its batch)."""
         gligen = batch_grounding(self.pipeline, self.grounding, self.guidance_scale, layouts, conditions)
         marker: dict[str, Any] = {}
         n = len(layouts)

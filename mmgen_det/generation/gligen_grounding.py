@@ -9,10 +9,13 @@ layout exactly as diffusers builds them for a single call (:func:`batch_groundin
 (:func:`per_sample_grounding`) in which a forward pre-hook on the UNet swaps the broadcast tensors
 for those. With classifier-free guidance the text-box pipeline's unconditional half gets zero masks;
 the text-image pipeline runs its own ungrounded pass, which is left untouched.
+
+The hook relies on how diffusers' pipelines and UNet work inside, not on public API: each assumption is
+an entry, with a check, of :data:`mmgen_det.compat.diffusers_internals.DIFFUSERS_INTERNALS`, named where
+the code relies on it.
 """
 from __future__ import annotations
 
-import itertools
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
@@ -20,13 +23,16 @@ from typing import Any, Iterator, Sequence
 import torch
 from PIL import Image
 
+from ..compat.diffusers_internals import DiffusersChanged
 from ..layouts import Layout
 from ..layouts.layout import GLIGEN_MAX_BOXES
 
-#: norm diffusers' text-image pipeline gives projected image embeddings (its ``gligen_normalize_constant``)
+#: norm diffusers' text-image pipeline gives projected image embeddings (its ``gligen_normalize_constant``;
+#: DIFFUSERS_INTERNALS 'text-image grounding builder')
 IMAGE_EMBEDDING_NORM = 28.7
 # The pipelines require grounding inputs and build one-layout tensors from them; the UNet pre-hook
-# replaces those tensors by the per-sample ones, so a one-box placeholder is all they need.
+# replaces those tensors by the per-sample ones, so a one-box placeholder is all they need
+# (DIFFUSERS_INTERNALS 'pipeline call').
 PLACEHOLDER_GROUNDING = dict(gligen_phrases=[''], gligen_boxes=[[0.0, 0.0, 1.0, 1.0]])
 
 
@@ -47,7 +53,7 @@ def batch_grounding(pipe: Any, grounding: str, guidance_scale: float, layouts: S
     else:
         samples = [text_image_grounding(pipe, layout, c) for layout, c in zip(layouts, conditions)]
     gligen = {key: torch.cat([s[key] for s in samples]) for key in samples[0]}
-    if guidance_scale > 1.0:  # diffusers' condition for classifier-free guidance
+    if guidance_scale > 1.0:  # diffusers' condition and order (DIFFUSERS_INTERNALS 'guidance batch order')
         gligen = {key: torch.cat([value, value]) for key, value in gligen.items()}
         if grounding == 'text-box':
             # as StableDiffusionGLIGENPipeline: the unconditional half sees no objects. (The
@@ -57,7 +63,8 @@ def batch_grounding(pipe: Any, grounding: str, guidance_scale: float, layouts: S
 
 
 def text_box_grounding(pipe: Any, layout: Layout, condition: Condition) -> dict[str, torch.Tensor]:
-    """One layout's tensors as ``StableDiffusionGLIGENPipeline.__call__`` builds them (step 5.1)."""
+    """One layout's tensors as ``StableDiffusionGLIGENPipeline.__call__`` builds them (step 5.1; DIFFUSERS_INTERNALS
+    'text-box grounding tensors')."""
     device, dtype = pipe.device, pipe.text_encoder.dtype
     boxes = torch.zeros(1, GLIGEN_MAX_BOXES, 4, device=device, dtype=dtype)
     embeddings = torch.zeros(1, GLIGEN_MAX_BOXES, pipe.unet.config.cross_attention_dim, device=device,
@@ -73,7 +80,8 @@ def text_box_grounding(pipe: Any, layout: Layout, condition: Condition) -> dict[
 
 
 def text_image_grounding(pipe: Any, layout: Layout, condition: Condition) -> dict[str, torch.Tensor]:
-    """One layout's tensors from diffusers' own text-image builder (phrases and/or crops)."""
+    """One layout's tensors from diffusers' own text-image builder (phrases and/or crops; DIFFUSERS_INTERNALS
+    'text-image grounding builder')."""
     return pipe.get_cross_attention_kwargs_with_grounded(
         hidden_size=pipe.text_encoder.config.hidden_size, gligen_phrases=condition.phrases,
         gligen_images=condition.crops, gligen_boxes=layout.boxes.tolist(), input_phrases_mask=None,
@@ -87,20 +95,33 @@ def per_sample_grounding(pipe: Any, grounding: str, scheduled_sampling_beta: flo
     """While active, UNet calls made with ``cross_attention_kwargs=marker`` get ``gligen`` instead.
 
     The pipeline writes its broadcast one-layout tensors into ``marker`` and passes that same dict
-    to the UNet, so identity tells the grounded calls apart from the text-image pipeline's
-    ungrounded pass (whose all-zero tensors are the same for every sample and stay untouched).
+    to the UNet, once per step, so identity tells the grounded calls apart from the text-image pipeline's
+    ungrounded pass (whose all-zero tensors are the same for every sample and stay untouched). That is
+    diffusers' internal behaviour (DIFFUSERS_INTERNALS 'grounding dict reaches the UNet', 'UNet gligen
+    kwargs', 'text-image ungrounded pass', 'guidance batch order', 'fuser switch'): a call that shows
+    otherwise raises :class:`~mmgen_det.compat.diffusers_internals.DiffusersChanged`.
     """
-    # diffusers 0.42.1's text-image pipeline computes int(beta * steps) but never switches the
-    # fusers off; the text-box pipeline does. Applying it here makes both honour the setting.
+    # DIFFUSERS_INTERNALS 'text-image beta ignored': diffusers 0.42.1's text-image pipeline computes
+    # int(beta * steps) but never switches the fusers off; the text-box pipeline does. Applying it here
+    # makes both honour the setting.
     schedule_fusers = grounding != 'text-box'
-    step = itertools.count()
+    grounded_calls = 0
 
     def swap_grounding(module: torch.nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict] | None:
+        nonlocal grounded_calls
         if kwargs.get('cross_attention_kwargs') is not marker:
             return None
-        i = next(step)
-        if schedule_fusers and i == int(scheduled_sampling_beta * len(pipe.scheduler.timesteps)):
+        broadcast = marker.get('gligen')
+        if not isinstance(broadcast, dict) or set(broadcast) != set(gligen):
+            raise DiffusersChanged('UNet gligen kwargs', f"the pipeline's cross_attention_kwargs['gligen'] is "
+                                   f'{sorted(broadcast) if isinstance(broadcast, dict) else broadcast!r}, not '
+                                   f'the inputs {sorted(gligen)}')
+        if args and len(args[0]) != len(gligen['boxes']):
+            raise DiffusersChanged('guidance batch order', f'a grounded UNet call has {len(args[0])} samples, the '
+                                   f"batch's grounding {len(gligen['boxes'])}")
+        if schedule_fusers and grounded_calls == int(scheduled_sampling_beta * len(pipe.scheduler.timesteps)):
             pipe.enable_fuser(False)
+        grounded_calls += 1
         return args, {**kwargs, 'cross_attention_kwargs': {**marker, 'gligen': gligen}}
 
     handle = pipe.unet.register_forward_pre_hook(swap_grounding, with_kwargs=True)
@@ -108,3 +129,7 @@ def per_sample_grounding(pipe: Any, grounding: str, scheduled_sampling_beta: flo
         yield
     finally:
         handle.remove()
+    if grounded_calls != len(pipe.scheduler.timesteps):
+        raise DiffusersChanged('grounding dict reaches the UNet',
+                               f'{grounded_calls} UNet calls over {len(pipe.scheduler.timesteps)} denoising steps got '
+                               'the cross_attention_kwargs dict given to the pipeline, not one per step')

@@ -50,7 +50,6 @@ Noise
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -61,6 +60,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..compat.diffusers_internals import DiffusersChanged
 from ..layouts import Layout
 from ..utils.io import PathLike
 from ..utils.seeds import derive_seed, rng_for
@@ -268,18 +268,25 @@ class GLIGENInpaintGenerator(GLIGENGenerator):
         What diffusers' inpainting path does with one broadcast background, per sample: the UNet input
         gets ``(background latents * keep, keep)`` appended, and the latents outside the mask are the
         background noised to the current timestep before each step (here: after the previous step,
-        and once in the initial latents handed to the pipeline).
+        and once in the initial latents handed to the pipeline). This relies on diffusers internals, each
+        an entry of :data:`~mmgen_det.compat.diffusers_internals.DIFFUSERS_INTERNALS` named below; a call
+        that shows one violated raises :class:`~mmgen_det.compat.diffusers_internals.DiffusersChanged`.
         """
         from diffusers.utils.torch_utils import randn_tensor
 
         pipe = self.pipeline
         scheduler = pipe.scheduler
+        if 'step' in vars(scheduler):
+            raise DiffusersChanged('scheduler.step shadowing', f'{type(scheduler).__name__} has a step attribute of '
+                                   'its own, which shadowing would lose')
+        # DIFFUSERS_INTERNALS 'one generator per image': each sample's noise comes from its own generator
         noise = [torch.Generator('cpu').manual_seed(inpaint_noise_seed(seed)) for seed in seeds]
         squares = pipe.image_processor.preprocess([p.square_image() for p in placements])
         squares = squares.to(device=pipe.device, dtype=pipe.vae.dtype)
         background = pipe.vae.encode(squares).latent_dist.sample(generator=noise) * pipe.vae.config.scaling_factor
         keep = torch.from_numpy(np.stack([p.latent_keep_mask(background.shape[-1]) for p in placements]))
         keep = keep[:, None].to(background)
+        # DIFFUSERS_INTERNALS 'inpainting UNet input' and 'guidance batch order'
         addition = torch.cat([background * keep, keep], dim=1)
         if self.guidance_scale > 1.0:  # the pipeline doubles the batch for classifier-free guidance
             addition = torch.cat([addition, addition])
@@ -290,30 +297,45 @@ class GLIGENInpaintGenerator(GLIGENGenerator):
             noisy = scheduler.add_noise(background, fresh, scheduler.timesteps[step:step + 1])
             return noisy * keep + latents * (1 - keep)
 
+        # DIFFUSERS_INTERNALS 'set_timesteps repeatable': the pipeline sets the same timesteps again
         scheduler.set_timesteps(self.num_inference_steps, device=pipe.device)
         sigma = scheduler.init_noise_sigma
         start = randn_tensor(background.shape, generator=noise, device=background.device, dtype=background.dtype)
-        latents = with_background(start * sigma, 0) / sigma  # the pipeline multiplies them by sigma again
+        # DIFFUSERS_INTERNALS 'caller latents': the pipeline multiplies them by sigma again
+        latents = with_background(start * sigma, 0) / sigma
 
         def append_background(module: torch.nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+            if not args or args[0].shape[1] != 4:
+                raise DiffusersChanged('caller latents', 'the UNet input is '
+                                       f'{tuple(args[0].shape) if args else "not positional"}, not the 4-channel '
+                                       'latents the backgrounds are appended to')
             sample, *rest = args
+            if len(sample) != len(addition):
+                raise DiffusersChanged('guidance batch order', f'a UNet call has {len(sample)} samples, the '
+                                       f"batch's backgrounds {len(addition)}")
             return (torch.cat([sample, addition.to(sample.dtype)], dim=1), *rest), kwargs
 
         step = scheduler.step
-        steps_done = itertools.count(1)
+        steps_done = 0
 
-        @functools.wraps(step)
+        @functools.wraps(step)  # the pipeline reads step's keywords from its signature
         def step_with_background(*args: Any, **kwargs: Any) -> Any:
+            nonlocal steps_done
             out = step(*args, **kwargs)
-            done = next(steps_done)
-            if done < len(scheduler.timesteps):  # the last step's output is decoded as it is
-                out.prev_sample = with_background(out.prev_sample, done)
+            steps_done += 1
+            if steps_done < len(scheduler.timesteps):  # the last step's output is decoded as it is
+                out.prev_sample = with_background(out.prev_sample, steps_done)
             return out
 
         handle = pipe.unet.register_forward_pre_hook(append_background, with_kwargs=True)
-        scheduler.step = step_with_background  # schedulers have no hooks: shadow the method while active
+        # DIFFUSERS_INTERNALS 'scheduler.step shadowing': schedulers have no hooks, so the method is
+        # shadowed on the instance while active
+        scheduler.step = step_with_background
         try:
             yield latents
         finally:
             handle.remove()
             del scheduler.step
+        if steps_done != len(scheduler.timesteps):
+            raise DiffusersChanged('scheduler.step shadowing', f'scheduler.step ran {steps_done} times over '
+                                   f'{len(scheduler.timesteps)} timesteps, not once per timestep')

@@ -33,8 +33,9 @@ INPAINTING_CHECKPOINTS = {'text-box': 'masterful/gligen-1-4-inpainting-text-box'
 def check_unet_inputs(model: str, grounding: str, in_channels: int, inpainting: bool) -> None:
     """Raise :class:`NotAGligenModelError` unless the UNet's input channels fit the generation mode.
 
-    Both kinds of checkpoint have the same pipeline class: only the UNet's input channels tell them
-    apart, and a mismatch would otherwise fail deep inside the UNet's first convolution.
+    Both kinds of checkpoint have the same pipeline class: only the UNet's input channels
+    (``unet.config.in_channels``; DIFFUSERS_INTERNALS 'attention_type') tell them apart, and a mismatch
+    would otherwise fail deep inside the UNet's first convolution.
     """
     if inpainting and in_channels != INPAINTING_IN_CHANNELS:
         raise NotAGligenModelError(

@@ -15,6 +15,10 @@ model take the same path. What this module adds is checking *before* the weights
   ``.bin``-only components diffusers 0.42.1 (``models.model_loading_utils.load_state_dict``) and
   transformers 5 (``modeling_utils.load_state_dict``) both call ``torch.load(weights_only=True)``,
   which only unpickles tensors and plain containers.
+
+What this relies on in diffusers (``model_index.json``'s format, ``attention_type``, weights-only
+``.bin`` loading) is listed and checked in :data:`mmgen_det.compat.diffusers_internals.DIFFUSERS_INTERNALS`
+('model_index.json components', 'attention_type', '.bin weights-only').
 """
 from __future__ import annotations
 
@@ -108,16 +112,34 @@ def _read_json(path: Path, model: str) -> dict[str, Any]:
     return json.loads(path.read_text(encoding='utf-8'))
 
 
-#: the libraries a GLIGEN pipeline's components may come from: diffusers imports whatever module a
-#: ``model_index.json`` names, so a crafted folder could otherwise make it import anything installed
+#: the libraries a GLIGEN pipeline's components may come from: diffusers loads the class a
+#: ``model_index.json`` names from its own loadable libraries, its pipeline modules or any module already
+#: imported, so a crafted folder could otherwise load a class of anything the process imported
 COMPONENT_LIBRARIES = ('diffusers', 'transformers')
+
+
+def component_class(library: Any, class_name: Any) -> type | None:
+    """The class a ``model_index.json`` component ``[library, class]`` names, if it is one of diffusers
+    (its pipelines' modules included) or transformers; ``None`` otherwise.
+
+    A pipeline's own module is named by its ``diffusers.pipelines`` submodule (e.g. ``'stable_diffusion'``),
+    as diffusers resolves it (DIFFUSERS_INTERNALS 'model_index.json components').
+    """
+    import importlib
+
+    module = library if library in COMPONENT_LIBRARIES else f'diffusers.pipelines.{library}' \
+        if isinstance(library, str) and library.isidentifier() else None
+    try:
+        found = getattr(importlib.import_module(module), str(class_name), None) if module else None
+    except ImportError:
+        return None
+    return found if isinstance(found, type) else None
 
 
 def check_components(model_index: dict[str, Any], model: str) -> None:
     """Raise :class:`NotAGligenModelError` unless every component ``model_index.json`` names is a
     class of diffusers (its pipelines' modules included) or transformers, or an absent optional one
     (``[null, null]``)."""
-    import importlib
     for name, spec in model_index.items():
         if name.startswith('_') or not isinstance(spec, list):  # e.g. requires_safety_checker: a setting
             continue
@@ -127,14 +149,7 @@ def check_components(model_index: dict[str, Any], model: str) -> None:
         library, class_name = spec
         if library is None and class_name is None:
             continue
-        # a pipeline's own module is named by its diffusers.pipelines submodule (e.g. 'stable_diffusion')
-        module = library if library in COMPONENT_LIBRARIES else f'diffusers.pipelines.{library}' \
-            if isinstance(library, str) and library.isidentifier() else None
-        try:
-            found = getattr(importlib.import_module(module), str(class_name), None) if module else None
-        except ImportError:
-            found = None
-        if not isinstance(found, type):
+        if component_class(library, class_name) is None:
             raise NotAGligenModelError(f'{model!r}: model_index.json component {name!r} names {spec!r}; only '
                                        f'classes of {" or ".join(COMPONENT_LIBRARIES)} (or of a diffusers '
                                        'pipelines module) are loaded')

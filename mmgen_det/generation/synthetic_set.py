@@ -3,7 +3,7 @@
 
 Config keys::
 
-    out_dir       set folder (see writer.py for the layout on disk)
+    out_dir       set folder (see set_format.py for the files on disk)
     num_images    how many images the set must hold; raising it later extends the set
     seed          global seed: layout i and image i's seed are pure functions of (seed, i)
     batch_size    the one batch size: layouts generated together (GLIGEN denoises them in one loop);
@@ -44,7 +44,8 @@ from ..utils.keys import check_keys
 from ..utils.progress import ProgressBar
 from .builder import build_generator, generator_class, generator_settings
 from ..utils.seeds import derive_seed
-from .writer import ANNOTATIONS, SetLock, SyntheticSetWriter, check_set_folder, read_annotations
+from .set_format import ANNOTATIONS, read_annotations
+from .writer import SetLock, SyntheticSetWriter, check_set_folder
 
 logger = logging.getLogger(__name__)
 

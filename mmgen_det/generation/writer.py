@@ -1,11 +1,9 @@
 """Write a synthetic set to disk so that any interruption loses at most the images in flight.
 
-On disk (one folder per set)::
-
-    images/000000123.jpg      one file per image, written atomically (temp file + rename)
-    manifest.jsonl            one complete JSON line per finished image: the resume log
-    generation_config.json    what determines the pixels; a rerun with other settings refuses to mix
-    annotations.json          COCO, written once every image is done (by rank 0)
+The files are those of :mod:`~mmgen_det.generation.set_format`. Each image is written atomically
+(temp file + rename), then its line is appended to ``manifest.jsonl``, the resume log;
+``generation_config.json`` holds what determines the pixels, so a rerun with other settings refuses to
+mix; ``annotations.json`` (COCO) is written once every image is done (by rank 0).
 
 An image counts as done only when its manifest line is complete and its image file exists, so a
 crash between the image write and the manifest append just redoes that image. Appends are
@@ -28,17 +26,14 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..layouts import Layout
-from ..utils.io import TMP_PREFIX, PathLike, atomic_write, atomic_write_json, naming, read_json
+from ..utils.io import TMP_PREFIX, atomic_write, atomic_write_json, naming, read_json
 from .base import GeneratedImage
+from .set_format import ANNOTATIONS, CONFIG, GENERATION_KEY, IMAGE_DIR, MANIFEST
+from .set_format import GENERATION_LOCK as LOCK
+from .set_format import read_annotations  # noqa: F401  (importable from here, where it lived)
 
-MANIFEST = 'manifest.jsonl'
-CONFIG = 'generation_config.json'
-ANNOTATIONS = 'annotations.json'
-IMAGE_DIR = 'images'
 IMAGE_FORMATS = {'jpg': 'JPEG', 'png': 'PNG'}
 
-
-LOCK = '.generation.lock'
 # The names the writer gives images (image_file_name) and its temporary files (atomic_write).
 OWN_IMAGE = re.compile(rf'\d{{9,}}\.(?:{"|".join(IMAGE_FORMATS)})')
 OWN_TEMP = re.compile(re.escape(TMP_PREFIX) + '(?:' + '|'.join(
@@ -128,21 +123,6 @@ def is_whole_line(line: bytes) -> re.Match | None:
     if match is None or not line.endswith(b'}\n') or len(LINE_START.findall(line)) != 1:
         return None
     return match
-
-
-def read_annotations(path: PathLike) -> dict[str, Any]:
-    """A set's ``annotations.json``; an empty or malformed one is an error that says how to rebuild it.
-
-    It is derived data (the manifest lists every finished image), but a rerun would stop at the same
-    unreadable file, so the message says to delete it rather than to "regenerate".
-    """
-    try:
-        return read_json(path)
-    except ValueError as e:
-        raise ValueError(f'{e}. Fix: delete it and rerun tools/generate.py with the same config, which '
-                         f'rebuilds {ANNOTATIONS} from {MANIFEST} without generating any image again (then '
-                         'rerun tools/pr_filter.py, which restores stored scores from pr_scores/ without '
-                         'inference)') from None
 
 
 def image_file_name(index: int, image_format: str) -> str:
@@ -315,7 +295,7 @@ class SyntheticSetWriter:
             rec = records[index]
             layout = Layout.from_dict(rec['layout'])
             images.append(dict(id=index, file_name=rec['file_name'], width=rec['width'],
-                               height=rec['height'], generation=rec['generation']))
+                               height=rec['height'], **{GENERATION_KEY: rec['generation']}))
             for box, label in zip(layout.pixel_boxes(), layout.labels):
                 x1, y1, x2, y2 = (float(v) for v in box)
                 annotations.append(dict(id=len(annotations) + 1, image_id=index,

@@ -16,6 +16,9 @@ Two things differ from what a freshly initialised diffusers GLIGEN UNet would gi
   changes the float output far above float noise (a test can then separate "batched = single" from
   "grounding has an effect" with a wide margin).
 
+Both reach into diffusers' ``GatedSelfAttentionDense`` (DIFFUSERS_INTERNALS 'fuser gates' in
+:mod:`mmgen_det.compat.diffusers_internals`).
+
 Usage::
 
     python -m mmgen_det.testing.tiny_gligen --out /tmp/tiny-gligen --kind text-box --seed 0

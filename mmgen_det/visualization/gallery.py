@@ -8,8 +8,9 @@ optionally the real annotations its layouts came from. Out, in ``out_dir``::
     thumbs/<image id>.jpg                 one thumbnail per image, made once (resumable, in parallel)
     crops/{real,synthetic}/<label>_<k>.jpg  the per-class strips of real and generated objects
 
-The page applies ``SyntheticDetDataset``'s keep rule to the stored scores for thresholds chosen with
-its controls, and prints the ``filter_cfg`` that keeps the same images.
+The page applies the keep rule of ``SyntheticDetDataset`` (a JavaScript port of
+:func:`~mmgen_det.generation.set_format.kept_ids`) to the stored scores for thresholds chosen with its
+controls, and prints the ``filter_cfg`` that keeps the same images.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from typing import Any, Callable
 from urllib.parse import quote
 
 from ..filters.matching import DEFAULT_MIN_PRECISION, DEFAULT_MIN_RECALL
-from ..generation.writer import read_annotations
+from ..generation.set_format import ANNOTATIONS, CONFIG, FEATURE_DISTANCE_KEY, PR_FILTER_KEY, read_annotations
 from ..utils.io import atomic_write, read_json, safe_join
 from . import gallery_data
 from .thumbnails import ImageJob, Output, make_thumbnails
@@ -60,7 +61,7 @@ def real_source(set_dir: Path, real_ann: str | Path | None = None,
     the folder holding ``annotations/`` (``tools/convert_dataset.py``'s layout), else the json's folder.
     Recorded paths may be relative to the set (a work dir moves with its sets and data).
     """
-    cfg_path = set_dir / 'generation_config.json'
+    cfg_path = set_dir / CONFIG
     cfg = read_json(cfg_path) if cfg_path.is_file() else {}
 
     def recorded(path: str | None) -> Path | None:
@@ -116,7 +117,7 @@ def build_gallery(set_dir: str | Path, out_dir: str | Path, real_ann: str | Path
     """Write the gallery of ``set_dir`` into ``out_dir`` (see the module docstring); rerunning it
     makes only missing thumbnails and refreshes the scores."""
     set_dir, out_dir = Path(set_dir).resolve(), Path(out_dir).resolve()
-    coco = read_annotations(set_dir / 'annotations.json')
+    coco = read_annotations(set_dir / ANNOTATIONS)
     names = gallery_data.class_names(coco)
     boxes = gallery_data.boxes_by_image(coco, names)
     files = {im['id']: safe_join(set_dir, im['file_name']) for im in coco['images']}
@@ -134,8 +135,8 @@ def build_gallery(set_dir: str | Path, out_dir: str | Path, real_ann: str | Path
     unreadable = sorted(summary.failed)
     write_page(out_dir, dict(
         title=title or set_dir.name, set_dir=str(set_dir), classes=names, images=images,
-        pr_keys=gallery_data.stored_keys(coco, gallery_data.PR_FILTER_KEY), pr_info=gallery_data.scorer_info(coco),
-        feature_keys=gallery_data.stored_keys(coco, gallery_data.FEATURE_DISTANCE_KEY), real=real, crops=crops,
+        pr_keys=gallery_data.stored_keys(coco, PR_FILTER_KEY), pr_info=gallery_data.scorer_info(coco),
+        feature_keys=gallery_data.stored_keys(coco, FEATURE_DISTANCE_KEY), real=real, crops=crops,
         defaults=dict(min_precision=DEFAULT_MIN_PRECISION, min_recall=DEFAULT_MIN_RECALL),
         unreadable=unreadable[:20], num_unreadable=len(unreadable)))
     return GallerySummary(out_dir / 'index.html', len(images), sum(len(b) for b in boxes.values()), summary.line())

@@ -4,8 +4,9 @@ In: a synthetic set's COCO dict (layout boxes, ``generation`` records, stored ``
 ``feature_distance`` scores) and, optionally, the real annotations its layouts came from. Out: per
 image its boxes, every stored score (with the filter detector's detections where they were stored)
 and its generation record; per class the real boxes' sizes; the boxes to cut out as crops. Scores
-are exported unrounded: the page applies the keep rule of ``SyntheticDetDataset(filter_cfg=...)`` to
-them, and a rounded value could fall on the other side of a threshold.
+are exported unrounded: the page applies the keep rule (its JavaScript port of
+:func:`~mmgen_det.generation.set_format.kept_ids`) to them, and a rounded value could fall on the other
+side of a threshold.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..datasets.synthetic_dataset import FEATURE_DISTANCE_KEY, PR_FILTER_KEY
+from ..generation.set_format import FEATURE_DISTANCE_KEY, GENERATION_KEY, PR_FILTER_KEY
 
 CROPS_PER_CLASS = 10
 JS_MAX_SAFE_INTEGER = 2 ** 53 - 1
@@ -79,7 +80,7 @@ def image_entry(image: dict[str, Any], boxes: list[list[float]], file_url: str, 
     return dict(id=image['id'], file=file_url, thumb=thumb, w=image['width'], h=image['height'], boxes=boxes,
                 pr={key: pr_entry(rec) for key, rec in image.get(PR_FILTER_KEY, {}).items()},
                 fd={key: rec.get('distance') for key, rec in image.get(FEATURE_DISTANCE_KEY, {}).items()},
-                gen=js_safe(image.get('generation', {})))
+                gen=js_safe(image.get(GENERATION_KEY, {})))
 
 
 def scorer_info(coco: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -109,7 +110,7 @@ def referenced_frames(coco: dict[str, Any]) -> set[int]:
     """Real image ids the generation records name: each layout's source frame, each background's frames."""
     ids = set()
     for image in coco['images']:
-        gen = image.get('generation', {})
+        gen = image.get(GENERATION_KEY, {})
         if 'image_id' in gen.get('layout_source', {}):
             ids.add(gen['layout_source']['image_id'])
         ids.update(gen.get('background', {}).get('image_ids', []))

@@ -1,7 +1,9 @@
 """mmdet's STOCK train.py with a synthetic-pretrain config generates the set, then trains on all of it;
-the hook generates only for datasets its own Runner builds."""
+the hook generates only for datasets its own Runner builds, until its run starts, found without looking
+at the call stack."""
 from __future__ import annotations
 
+import gc
 import json
 import re
 from pathlib import Path
@@ -11,6 +13,8 @@ import torch
 from conftest import FISH_CLASSES
 from helpers import REPO, run_tool, stock_mmdet_tool
 from mmengine.model import BaseModel
+
+from mmgen_det.engine.hooks.generation_hook import GLIGENGenerationHook, current_generation_hook
 
 PRETRAIN_CFG = REPO / 'configs' / 'demo' / 'fcos_r18_synthetic-pretrain_fish4knowledge-mini.py'
 
@@ -70,13 +74,13 @@ def test_missing_set_without_hook_is_a_clear_error(tmp_path, fish_coco):
 
 
 class ToyModel(BaseModel):
-    """A Runner needs a model; these tests only build its dataloader."""
+    """A Runner needs a model; these tests build its dataloader and run an epoch over it."""
 
     def __init__(self) -> None:
         super().__init__()
         self.weight = torch.nn.Parameter(torch.zeros(1))
 
-    def forward(self, inputs=None, data_samples=None, mode='tensor'):
+    def forward(self, *args, mode='tensor', **data):
         return dict(loss=self.weight.sum())
 
 
@@ -90,15 +94,16 @@ def dataset_cfg(tmp_path: Path, fish_coco: Path, name: str) -> dict:
                 data_prefix=dict(img=''), metainfo=dict(classes=FISH_CLASSES), pipeline=[], generation=generation)
 
 
-def build_runner(tmp_path: Path, fish_coco: Path, name: str, with_hook: bool):
+def build_runner(tmp_path: Path, fish_coco: Path, name: str, with_hook: bool, dataset: dict | None = None,
+                 hooks: list | None = None):
     from mmengine.runner import Runner
+    hook = [dict(type='GLIGENGenerationHook', progress=False)] if with_hook else []
     return Runner(model=ToyModel(), work_dir=str(tmp_path / f'work_{name}'), experiment_name=name,
-                  train_dataloader=dict(dataset=dataset_cfg(tmp_path, fish_coco, name),
+                  train_dataloader=dict(dataset=dataset or dataset_cfg(tmp_path, fish_coco, name),
                                         sampler=dict(type='DefaultSampler', shuffle=False), batch_size=1,
                                         num_workers=0, collate_fn=dict(type='pseudo_collate')),
                   train_cfg=dict(by_epoch=True, max_epochs=1), optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
-                  custom_hooks=[dict(type='GLIGENGenerationHook', progress=False)] if with_hook else [],
-                  default_scope='mmdet')
+                  custom_hooks=hook if hooks is None else hooks, default_scope='mmdet')
 
 
 def test_hook_generates_only_for_its_own_runner(tmp_path, fish_coco):
@@ -115,3 +120,42 @@ def test_hook_generates_only_for_its_own_runner(tmp_path, fish_coco):
     assert not (tmp_path / 'second').exists()
     third = build_runner(tmp_path, fish_coco, 'third', with_hook=True)
     assert len(third.train_loop.dataloader.dataset) == 2
+    del first, second, third
+    gc.collect()  # a Runner that is gone no longer lets datasets generate
+    assert current_generation_hook() is None
+
+
+def test_training_through_the_runner_generates_then_stops_granting(tmp_path, fish_coco):
+    """``runner.train()`` generates the set inside a wrapper while it builds the dataloader; once the run
+    has started (``before_run``), a dataset built by hand reads existing sets only."""
+    from mmdet.registry import DATASETS
+    dataset = dict(type='ConcatDataset', datasets=[dict(type='RepeatDataset', times=2,
+                                                        dataset=dataset_cfg(tmp_path, fish_coco, 'wrapped'))])
+    runner = build_runner(tmp_path, fish_coco, 'trained', with_hook=True, dataset=dataset)
+    assert current_generation_hook() is next(h for h in runner.hooks if isinstance(h, GLIGENGenerationHook))
+    runner.train()
+    assert len(runner.train_dataloader.dataset) == 4 and (tmp_path / 'wrapped' / 'annotations.json').is_file()
+    assert runner.iter == 4
+    assert current_generation_hook() is None
+    with pytest.raises(FileNotFoundError, match='the synthetic set has not been generated'):
+        DATASETS.build(dataset_cfg(tmp_path, fish_coco, 'after_the_run'))
+    assert len(DATASETS.build(dataset_cfg(tmp_path, fish_coco, 'wrapped'))) == 2  # an existing set is read
+
+
+def test_a_hook_built_outside_the_runner_generates_nothing(tmp_path, fish_coco):
+    """The hook enrols with the Runner that builds it; one handed over as an object does not."""
+    from mmdet.registry import HOOKS
+    hook = HOOKS.build(dict(type='GLIGENGenerationHook', progress=False))
+    runner = build_runner(tmp_path, fish_coco, 'handed', with_hook=False, hooks=[hook])
+    with pytest.raises(FileNotFoundError, match='the synthetic set has not been generated'):
+        runner.train_loop
+    assert not (tmp_path / 'handed').exists()
+
+
+def test_no_module_inspects_the_call_stack():
+    """How a dataset learns it may generate is explicit (the hook enrols with its Runner's experiment);
+    nothing walks Python frames to find a Runner."""
+    frame_walking = re.compile(r'inspect\.(stack|currentframe|getouterframes)|sys\._getframe|\bf_back\b|\bf_locals\b')
+    found = [f'{path.relative_to(REPO)}:{number}' for path in sorted((REPO / 'mmgen_det').rglob('*.py'))
+             for number, line in enumerate(path.read_text().splitlines(), 1) if frame_walking.search(line)]
+    assert found == []

@@ -12,7 +12,9 @@ from helpers import REPO
 from mmgen_det.experiments.cache import DIGEST_CACHE, STAGE_LOG, StageCache, read_stage_log, stage_key
 from mmgen_det.experiments.config import ExperimentConfigError, Generator, Schedule, load_experiment
 from mmgen_det.experiments.runner import ExperimentRunner, StageResult
-from mmgen_det.experiments.stages import best_iteration, bind_real_data, schedule_cfg
+from mmgen_det.experiments.stages import best_iteration, bind_real_data
+from mmgen_det.recipes import schedule_cfg
+from mmgen_det.generation.settings import GenerationSettings
 from mmgen_det.utils import hashing
 from mmgen_det.utils.hashing import tree_digest
 
@@ -109,16 +111,19 @@ def test_cosine_schedule_decays_to_zero_after_warmup_and_survives_fixed():
         Schedule(600, 200, lr_decay='linear')
 
 
-def test_bind_real_data_points_layouts_and_crops_at_the_subset():
-    gen = dict(layout=dict(ann_file='full.json', strategy='jitter'),
-               generator=dict(type='gligen', crops=dict(ann_file_or_dict='full.json', img_root='root/', min_size=16)))
-    bound = bind_real_data(gen, 'subset.json', 'coco/')
-    assert bound['layout'] == dict(ann_file='subset.json', strategy='jitter')
-    assert bound['generator']['crops'] == dict(ann_file_or_dict='subset.json', img_root='coco/', min_size=16)
-    assert gen['layout']['ann_file'] == 'full.json'  # the input is not modified
-    copy_paste = bind_real_data(dict(layout=dict(ann_file='f'), generator=dict(type='copy_paste', ann_file='f',
-                                                                                img_root='r')), 's', 'c')
-    assert copy_paste['generator'] == dict(type='copy_paste', ann_file='s', img_root='c')
+def test_with_real_data_points_layouts_and_crops_at_the_subset():
+    gen = GenerationSettings.from_dict(dict(
+        layout=dict(ann_file='full.json', strategy='jitter'),
+        generator=dict(type='gligen', crops=dict(ann_file_or_dict='full.json', img_root='root/', min_size=16))))
+    bound = gen.with_real_data('subset.json', 'coco/')
+    assert bound.layout == dict(ann_file='subset.json', strategy='jitter')
+    assert bound.generator['crops'] == dict(ann_file_or_dict='subset.json', img_root='coco/', min_size=16)
+    assert gen.layout['ann_file'] == gen.generator['crops']['ann_file_or_dict'] == 'full.json'  # gen is unchanged
+    copy_paste = GenerationSettings.from_dict(dict(layout=dict(ann_file='f'), generator=dict(
+        type='copy_paste', ann_file='f', img_root='r'))).with_real_data('s', 'c')
+    assert copy_paste.generator == dict(type='copy_paste', ann_file='s', img_root='c')
+    with pytest.warns(FutureWarning, match='bind_real_data is deprecated'):
+        assert bind_real_data(gen.to_dict(), 'subset.json', 'coco/') == bound.to_dict()
 
 
 def test_best_iteration():

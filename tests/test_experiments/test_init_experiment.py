@@ -9,22 +9,15 @@ import warnings
 from pathlib import Path
 
 import pytest
-from helpers import REPO, run_tool, write_image, yolo_folder
+from helpers import REPO, TINY_SCHEDULE, run_tool, write_image, yolo_folder
 from mmengine.config import Config
 
-from mmgen_det.experiments.init import (SCHEDULES, WRITTEN, InitSettings, edited_files, init_experiment,
-                                        reuse_or_init)
+from mmgen_det.experiments.init import WRITTEN, InitSettings, edited_files, init_experiment, reuse_or_init
 from mmgen_det.experiments.report import read_csv
 from mmgen_det.generation.gligen_settings import phrase_table
-from mmgen_det.recipes import heads_with_classes, inner_dataset
+from mmgen_det.recipes import SCHEDULES, heads_with_classes, inner_dataset
 
 # score_thr 0: an untrained detector still outputs boxes, so every class gets a per-class AP
-TINY_SCHEDULE = ['--cfg-options', 'schedules.default.max_iters=2', 'schedules.default.val_interval=2',
-                 'schedules.default.warmup_iters=1', 'schedules.pretrain.max_iters=2',
-                 'schedules.pretrain.val_interval=2', 'schedules.finetune.max_iters=2',
-                 'schedules.finetune.val_interval=2', 'cfg_options.model.test_cfg.score_thr=0']
-
-
 def voc_folder(root: Path, cls: str, size: tuple[int, int], images: int) -> Path:
     """``Annotations/`` + ``JPEGImages/`` (VOC devkit names), one class, objects of 90% of the frame."""
     for i in range(images):
@@ -69,32 +62,6 @@ def test_huge_objects_in_small_photos(tmp_path):
     cfg, exp = init(src, tmp_path / 'exp')
     assert heads_with_classes(cfg.model)[0]['num_classes'] == 1
     assert min(exp['derived']['input_scale']['scale']) >= 300 and not exp['derived']['warnings']
-
-
-def test_one_command_from_a_bare_yolo_folder(tmp_path):
-    """images/ + labels/ + classes.txt, multi-word and non-ASCII names, no val or test split."""
-    classes = ['rainbow trout', 'éléphant de mer', 'car']
-    src = yolo_folder(tmp_path / 'drone set', classes, (640, 360), 0.05, 30)
-    work = tmp_path / 'work'
-    args = ['tools/run_experiment.py', '--data', str(src), '--work-dir', str(work), '--num-real', '6',
-            '--arms', 'real-only', 'synthetic-pretrain', '--device', 'cpu', *TINY_SCHEDULE]
-    proc = run_tool(args, timeout=900)
-    assert 'pkg_resources' not in proc.stderr
-    assert re.search(r'real N6_s0: \d+/2 \[', proc.stderr), 'a live progress line per training'
-    rows = read_csv(work / 'results.csv')
-    assert {r['arm'] for r in rows} == {'real-only', 'synthetic-pretrain'}
-    for row in rows:
-        assert {f'AP_{c}' for c in classes} <= set(row), sorted(row)
-    report = (work / 'report.md').read_text()
-    assert 'held out' in report and '`éléphant de mer`' in report
-    data = json.loads(next((work / 'stages' / 'data').glob('*/record.json')).read_text())
-    assert data['split']['split_off'] == ['val', 'test'] and data['classes'] == classes
-    # rerun with the same options: the folder is reused and no stage runs again
-    again = run_tool(args, timeout=900)
-    assert 'reusing' in again.stdout and ', 0 stages run' in again.stdout
-    # other options on the same folder are refused, naming what changed
-    refused = run_tool([*args[:-len(TINY_SCHEDULE)], '--num-real', '4'], check=False)
-    assert refused.returncode != 0 and 'num_real' in refused.stderr
 
 
 def test_a_folder_follows_the_installed_recipe_unless_the_user_edited_it(tmp_path, monkeypatch):

@@ -18,8 +18,7 @@ GENERATION = str(REPO / 'configs/_base_/generation/copy-paste_fish4knowledge.py'
 def setup(fish_coco, tmp_path_factory):
     tmp = tmp_path_factory.mktemp('stage_cfgs')
     stages.subset(fish_coco / 'annotations' / 'train.json', 4, 0, tmp / 'train_4.json')
-    generation = stages.bind_real_data(stages.load_generation(GENERATION), str(tmp / 'train_4.json'),
-                                       f'{fish_coco}/')
+    generation = stages.load_generation(GENERATION).with_real_data(str(tmp / 'train_4.json'), f'{fish_coco}/')
     stages.generate(generation, tmp / 'set', 6, 0)
     real = stages.RealData(f'{fish_coco}/', 'annotations/val.json', 'annotations/test.json')
     cfg = stages.with_real_data(stages.load_detector_cfg(DETECTOR, {}), real, str(tmp / 'train_4.json'))
@@ -41,7 +40,7 @@ def test_real_pretrain_and_mixed_datasets(setup):
     assert len(build(stages.with_train_dataset(cfg, synthetic).train_dataloader.dataset)) == 6
     mixed = stages.with_train_dataset(cfg, stages.mixed_dataset(cfg, synthetic))
     assert len(build(mixed.train_dataloader.dataset)) == 6 + 4
-    assert stages.kept_images(tmp / 'set' / 'annotations.json', Filter('none'), None) == 6
+    assert stages.kept_images(tmp / 'set' / 'annotations.json', stages.train_filter_cfg(Filter('none'), None)) == 6
     # the real images repeated: half of the 6 + 2 x 4 samples are real
     balanced = stages.with_train_dataset(cfg, stages.mixed_dataset(cfg, synthetic, stages.real_repeats(0.5, 4, 6)))
     assert len(build(balanced.train_dataloader.dataset)) == 6 + 2 * 4
@@ -68,8 +67,28 @@ def test_pr_filter_keeps_what_the_stored_scores_pass(setup, tmp_path):
         image['pr_filter'] = {'k': dict(precision=i / 5, recall=1.0)}
     atomic_write_json(set_dir / 'annotations.json', coco)
     filt = Filter('pr', 'pr', min_precision=0.5)
-    assert stages.kept_images(set_dir / 'annotations.json', filt, 'k') == 3
+    assert stages.kept_images(set_dir / 'annotations.json', stages.train_filter_cfg(filt, 'k')) == 3
     assert len(build(stages.synthetic_dataset(cfg, set_dir, filt, 'k'))) == 3
+
+
+def test_stage_counts_and_splits_keep_what_a_feature_distance_filter_keeps(setup, tmp_path):
+    """Counted and split by the dataset's keep rule, feature distance included (the stages' own rule
+    once knew only PR thresholds)."""
+    import shutil
+    tmp, cfg = setup
+    set_dir = tmp_path / 'set'
+    shutil.copytree(tmp / 'set', set_dir)
+    coco = read_json(set_dir / 'annotations.json')
+    for i, image in enumerate(coco['images']):  # distances 0, 1, ..., 5: four are within 3.0
+        image['pr_filter'] = {'k': dict(precision=1.0, recall=1.0)}
+        image['feature_distance'] = {'f': dict(distance=float(i))}
+    atomic_write_json(set_dir / 'annotations.json', coco)
+    filter_cfg = dict(stages.train_filter_cfg(Filter('pr', 'pr', min_precision=0.5), 'k'), max_feature_distance=3.0)
+    dataset = dict(stages.synthetic_dataset(cfg, set_dir, Filter('none'), None), filter_cfg=filter_cfg)
+    assert stages.kept_images(set_dir / 'annotations.json', filter_cfg) == len(build(dataset)) == 4
+    split = stages.split_synthetic(set_dir, filter_cfg, 0.25, 0, tmp_path / 'stage')
+    kept = {im['id'] for part in split.values() for im in read_json(part)['images']}
+    assert kept == {im['id'] for im in coco['images'][:4]}
 
 
 def test_runnable_config_sets_the_protocol(setup, tmp_path):
@@ -95,13 +114,13 @@ def test_pretrain_val_synthetic_holds_out_kept_generated_images(setup, tmp_path)
         image['pr_filter'] = {'k': dict(precision=i / 5, recall=1.0)}
     atomic_write_json(set_dir / 'annotations.json', coco)
     filt = Filter('pr', 'pr', min_precision=0.5)
-    split = stages.split_synthetic(set_dir, filt, 'k', 0.15, 0, tmp_path / 'stage')
+    split = stages.split_synthetic(set_dir, stages.train_filter_cfg(filt, 'k'), 0.15, 0, tmp_path / 'stage')
     train, val = read_json(split['train']), read_json(split['val'])
     kept = {im['id'] for im in coco['images'][3:]}
     train_ids, val_ids = {im['id'] for im in train['images']}, {im['id'] for im in val['images']}
     assert train_ids | val_ids == kept and not train_ids & val_ids and val_ids and train_ids
-    assert stages.split_synthetic(set_dir, filt, 'k', 0.15, 0, tmp_path / 'again')['val'].read_text() == \
-        split['val'].read_text()  # deterministic for a seed
+    again = stages.split_synthetic(set_dir, stages.train_filter_cfg(filt, 'k'), 0.15, 0, tmp_path / 'again')
+    assert again['val'].read_text() == split['val'].read_text()  # deterministic for a seed
 
     pre = stages.with_synthetic_val(stages.with_train_dataset(
         cfg, dict(stages.synthetic_dataset(cfg, set_dir, filt, 'k'), ann_file=str(split['train']))),

@@ -24,9 +24,10 @@ import cv2
 import mmcv
 import numpy as np
 import pytest
-from helpers import script_module
 from PIL import Image
 
+from mmgen_det.cli import convert_dataset as convert_dataset_cli
+from mmgen_det.cli import generate as generate_cli
 from mmgen_det.datasets import DatasetFormatError, convert_dataset
 from mmgen_det.generation import generate_synthetic_set
 from mmgen_det.generation.writer import ForeignFolderError
@@ -404,7 +405,7 @@ def foreign_folder(root: Path) -> Path:
 def test_convert_overwrite_refuses_a_folder_it_did_not_write(tmp_path, monkeypatch):
     src = make_yolo(tmp_path / 'src', {'a.jpg': image_bytes(0)})
     out = foreign_folder(tmp_path / 'out')
-    tool = script_module('tools', 'convert_dataset')
+    tool = convert_dataset_cli
     monkeypatch.setattr(sys, 'argv', ['convert_dataset.py', str(src), '--out', str(out), '--overwrite'])
     message = assert_refused(tmp_path, tool.main, SystemExit,
                              rf'{re.escape(str(out))} was not written by the converter \(it holds no {REPORT}\)',
@@ -418,7 +419,7 @@ def test_convert_cli_skips_bad_images_and_reports_them(tmp_path, monkeypatch, ca
     before = snapshot(tmp_path, exclude=out)
     monkeypatch.setattr(sys, 'argv', ['convert_dataset.py', str(src), '--out', str(out),
                                       '--on-bad-image', 'skip'])
-    script_module('tools', 'convert_dataset').main()
+    convert_dataset_cli.main()
     printed = capsys.readouterr()
     assert '1 undecodable images skipped (--on-bad-image skip), 2 boxes left out' in printed.out
     assert f'see {out / REPORT}' in printed.out
@@ -440,7 +441,7 @@ def test_generate_refuses_a_foreign_out_folder(tmp_path, fish_coco):
     config.write_text('train_dataloader = dict(dataset=dict(type="SyntheticDetDataset", data_root="unused/", '
                       f'generation={generation!r}))\n')
     out = foreign_folder(tmp_path / 'photos')
-    generate = script_module('tools', 'generate')
+    generate = generate_cli
     assert_refused(tmp_path, lambda: generate.main([str(config), '--out', str(out), '--no-progress']),
                    ForeignFolderError, rf'^{re.escape(str(out))} is not empty and holds no synthetic set',
                    'it holds annotations, images, notes.txt', 'Fix: give a new or empty output folder')

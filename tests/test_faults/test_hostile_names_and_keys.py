@@ -114,7 +114,7 @@ def test_class_names_stay_data_in_every_stage_config(tmp_path, monkeypatch):
 def test_both_written_forms_of_phrases_are_the_same_settings():
     """Pairs (what init writes now) and a dict (hand-written, and older derived configs) give the same
     generator settings: the same cache keys and the same resumable sets."""
-    generation = load_generation(str(REPO / 'configs/_base_/generation/gligen_text-box_fish4knowledge.py'))
+    generation = load_generation(str(REPO / 'configs/_base_/generation/gligen_text-box_fish4knowledge.py')).to_dict()
     as_dict = generation['generator']['phrases']
     as_pairs = copy.deepcopy(generation)
     as_pairs['generator']['phrases'] = [[name, phrase] for name, phrase in as_dict.items()]
@@ -180,7 +180,7 @@ def test_a_misspelt_key_stops_the_dry_run_in_one_line(tmp_path):
 @pytest.fixture(scope='module')
 def copy_paste_generation(fish_coco) -> dict:
     """The shipped copy-paste generation dict on the converted sample."""
-    generation = load_generation(COPY_PASTE)
+    generation = load_generation(COPY_PASTE).to_dict()
     generation['layout']['ann_file'] = str(fish_coco / 'annotations' / 'train.json')
     generation['generator'].update(ann_file=generation['layout']['ann_file'], img_root=str(fish_coco))
     return dict(generation, num_images=2)
@@ -204,7 +204,7 @@ def test_misspelt_generation_keys_are_errors_before_anything_is_written(copy_pas
 
 
 def test_misspelt_gligen_keys_are_errors_without_loading_a_model():
-    generation = load_generation(str(REPO / 'configs/_base_/generation/gligen_text-box_fish4knowledge.py'))
+    generation = load_generation(str(REPO / 'configs/_base_/generation/gligen_text-box_fish4knowledge.py')).to_dict()
     with pytest.raises(UnknownKeyError) as err:
         pixel_settings(misspelt(generation, 'generator.phrases', 'phrasess'))
     assert_names(err, 'phrasess', 'phrases')

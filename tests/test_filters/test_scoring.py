@@ -239,6 +239,8 @@ def test_kept_at_counts_images_boxes_and_classes_and_warns_under_a_tenth(tmp_pat
     assert '2 0/1 (0.0%)' in kept.lines()[1] and kept.warning() is None
     nothing = kept_at(coco, key, 1.0, 1.0)
     assert nothing.images == 2 and nothing.warning() is None
+    # image 3 has no layout box: training drops it (filter_empty_gt) whatever its scores
+    assert kept_at(coco, key, 0.0, 0.0).images == 4
     # a set where one image of eleven passes keeps 9%: warned
     coco['images'] += [dict(im, id=10 + i) for i, im in enumerate(coco['images'][2:4] * 3)]
     for im in coco['images'][5:]:
@@ -274,8 +276,8 @@ def test_defaults_follow_the_measured_filter_auc():
     assert measured_kept(measured, 'correct', DEFAULT_MIN_PRECISION, DEFAULT_MIN_RECALL) >= 0.5
     assert measured_kept(measured, 'shifted', DEFAULT_MIN_PRECISION, DEFAULT_MIN_RECALL) == 0.0
 
-    tool = runpy.run_path(str(REPO / 'tools' / 'pr_filter.py'))
-    args = tool['parse_args'](['set', '--detector-config', __file__, '--checkpoint', __file__])
+    from mmgen_det.cli.pr_filter import parse_args
+    args = parse_args(['set', '--detector-config', __file__, '--checkpoint', __file__])
     assert (args.score_thr, args.iou_thr, args.min_precision, args.min_recall) == (
         DEFAULT_SCORE_THR, DEFAULT_IOU_THR, DEFAULT_MIN_PRECISION, DEFAULT_MIN_RECALL)
 

@@ -338,14 +338,14 @@ def test_shipped_config_generates_into_the_real_frames(tiny_gligen_dir, fish_coc
 
 def test_experiment_entry_takes_its_backgrounds_from_the_runs_real_images(scenes):
     from mmgen_det.datasets.profile import profile_coco
-    from mmgen_det.experiments.init import GENERATORS, derive_generation
-    from mmgen_det.experiments.stages import bind_real_data
+    from mmgen_det.recipes import GENERATORS, derive_generation
+    from mmgen_det.generation.settings import GenerationSettings
 
     assert 'gligen-inpaint' in GENERATORS  # tools/run_experiment.py --generator gligen-inpaint
     generation = derive_generation('gligen-inpaint', profile_coco(json.loads(scenes[0].read_text())), 1.0,
                                    'data/converted/')
     generator = generation['generator']
     assert generator['background'] == 'inpaint' and generator['model'] == 'masterful/gligen-1-4-inpainting-text-box'
-    bound = bind_real_data(generation, 'stages/subset/train_10.json', 'data/converted/')
-    assert bound['generator']['ann_file'] == bound['layout']['ann_file'] == 'stages/subset/train_10.json'
-    assert bound['generator']['img_root'] == 'data/converted/'
+    bound = GenerationSettings.from_dict(generation).with_real_data('stages/subset/train_10.json', 'data/converted/')
+    assert bound.generator['ann_file'] == bound.layout['ann_file'] == 'stages/subset/train_10.json'
+    assert bound.generator['img_root'] == 'data/converted/'

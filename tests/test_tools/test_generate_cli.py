@@ -3,7 +3,6 @@ then drawn by tools/browse_synthetic.py; `--cfg-options generation.KEY=VALUE` se
 `generation` of the config's synthetic dataset."""
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
@@ -11,6 +10,8 @@ from helpers import REPO, run_tool
 from mmengine.config import Config
 from PIL import Image
 from synthetic_sets import write_gligen_config
+
+from mmgen_det.cli import generate as tool
 
 GENERATION_CONFIGS = sorted((REPO / 'configs' / '_base_' / 'generation').glob('*.py'))
 
@@ -41,20 +42,12 @@ def test_generate_resume_and_browse(tmp_path, fish_coco):
     assert Image.open(grid).size[0] > 0 and 'drew 4 of 4 images' in proc.stdout
 
 
-def load_generate_tool():
-    spec = importlib.util.spec_from_file_location('generate_tool', REPO / 'tools' / 'generate.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize('config', GENERATION_CONFIGS, ids=lambda p: p.stem)
 def test_generation_options_reach_the_one_generation(config):
     """The shipped configs describe the set once (the dataset's `generation`, no stale top-level copy,
     one batch size), and `generation.KEY=VALUE` options change that description."""
     assert 'generation' not in Config.fromfile(config)
-    tool = load_generate_tool()
     gen = tool.load_generation_cfg(tool.parse_args([str(config), '--cfg-options', 'generation.batch_size=5',
                                                     'generation.layout.width=64', 'generation.seed=7']))
-    assert (gen['batch_size'], gen['layout']['width'], gen['seed']) == (5, 64, 7)
-    assert 'batch_size' not in gen['generator']
+    assert (gen.batch_size, gen.layout['width'], gen.seed) == (5, 64, 7)
+    assert 'batch_size' not in gen.generator

@@ -1,6 +1,7 @@
 """The gallery page in a real headless Chromium: it loads without console errors, its threshold control
-keeps exactly the images ``SyntheticDetDataset(filter_cfg=...)`` keeps for the filter_cfg it prints,
-it sorts, and it draws the filter detector's stored detections. Screenshots are left in
+keeps exactly the images the keep rule (``set_format.kept_ids``) keeps for the filter_cfg it prints
+(and ``SyntheticDetDataset`` keeps what ``kept_ids`` keeps, checked without a browser), it sorts, and
+it draws the filter detector's stored detections. Screenshots are left in
 work_dirs/test_artifacts/ (gallery.png, gallery_classes.png, gallery_detections.png).
 
 Chromium comes from the distribution (``make browser``); without it the test skips and says so.
@@ -16,6 +17,7 @@ from gallery_sets import DETECTED, FEATURE_KEY, KEY_A, KEY_B, NUM_IMAGES
 from helpers import REPO, run_tool
 
 from mmgen_det.datasets.synthetic_dataset import SyntheticDetDataset
+from mmgen_det.generation.set_format import ANNOTATIONS, kept_ids, read_annotations
 from mmgen_det.testing.browser import find_chromium, headless_chromium
 
 CLASSES = ('0', '1', '2', '5', '6', '7', '8')
@@ -63,13 +65,20 @@ def choose(driver, select_id: str, value: str) -> None:
     Select(driver.find_element('id', select_id)).select_by_value(value)
 
 
-def kept_by_dataset(set_dir: Path, filter_cfg_line: str) -> list[int]:
-    """Image ids SyntheticDetDataset keeps with the page's ``filter_cfg=dict(...)`` line."""
+def parse_filter_cfg(filter_cfg_line: str) -> dict:
+    """The dict of the page's ``filter_cfg=dict(...)`` line."""
     call = ast.parse(filter_cfg_line.split('=', 1)[1], mode='eval').body
     assert isinstance(call, ast.Call) and call.func.id == 'dict' and not call.args
-    cfg = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords}
-    ds = SyntheticDetDataset(data_root=f'{set_dir}/', ann_file='annotations.json', data_prefix=dict(img=''),
-                             metainfo=dict(classes=CLASSES), filter_cfg=cfg, pipeline=[])
+    return {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords}
+
+
+def kept_by_rule(set_dir: Path, filter_cfg: dict) -> list[int]:
+    return sorted(kept_ids(read_annotations(set_dir / ANNOTATIONS), filter_cfg))
+
+
+def kept_by_dataset(set_dir: Path, filter_cfg: dict) -> list[int]:
+    ds = SyntheticDetDataset(data_root=f'{set_dir}/', ann_file=ANNOTATIONS, data_prefix=dict(img=''),
+                             metainfo=dict(classes=CLASSES), filter_cfg=filter_cfg, pipeline=[])
     return sorted(ds.get_data_info(i)['img_id'] for i in range(len(ds)))
 
 
@@ -82,7 +91,7 @@ SETTINGS = [('0.3', None, KEY_A, None, True),
             ('0.75', '0.6', KEY_A, '3', False)]
 
 
-def test_threshold_control_keeps_what_the_dataset_keeps(page, scored_set):
+def test_threshold_control_keeps_what_the_rule_keeps(page, scored_set):
     assert page.title.endswith('gallery') and not console_errors(page)
     kept_counts = set()
     for min_p, min_r, key, max_d, empty in SETTINGS:
@@ -93,7 +102,7 @@ def test_threshold_control_keeps_what_the_dataset_keeps(page, scored_set):
         if page.find_element('id', 'filter-empty-gt').is_selected() != empty:
             page.find_element('id', 'filter-empty-gt').click()
         line = page.find_element('id', 'filter-cfg').text
-        expected = kept_by_dataset(scored_set, line)
+        expected = kept_by_rule(scored_set, parse_filter_cfg(line))
         count = int(page.find_element('id', 'kept-images').get_attribute('data-count'))
         assert count == len(expected), (line, count, expected)
         assert page.find_element('id', 'kept-images').text == f'{len(expected)} of {NUM_IMAGES}'
@@ -111,6 +120,15 @@ def test_threshold_control_keeps_what_the_dataset_keeps(page, scored_set):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.save_screenshot(str(ARTIFACTS / 'gallery.png'))
     assert not console_errors(page)
+
+
+@pytest.mark.parametrize('min_p, min_r, key, max_d, empty', SETTINGS)
+def test_the_dataset_keeps_what_the_rule_keeps(scored_set, min_p, min_r, key, max_d, empty):
+    """The other half of the page test's claim, without a browser."""
+    thresholds = dict(min_precision=min_p, min_recall=min_r, max_feature_distance=max_d)
+    cfg = dict(filter_empty_gt=empty, pr_key=key, feature_key=FEATURE_KEY,
+               **{k: float(v) for k, v in thresholds.items() if v is not None})
+    assert kept_by_dataset(scored_set, cfg) == kept_by_rule(scored_set, cfg)
 
 
 def test_sorting_and_views(page, scored_set):

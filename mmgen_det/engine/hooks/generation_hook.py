@@ -1,57 +1,64 @@
 """``GLIGENGenerationHook``: the synthetic set exists and is complete before training reads it.
 
-Why generation happens at dataset initialisation: mmengine's ``Runner.train()`` builds the train
-dataloader (and, through the sampler's ``len(dataset)``, fully initialises the dataset) and fixes the
-loop length and iteration-based schedulers BEFORE any ``before_run`` hook runs. So this hook, which the
-Runner builds in its constructor, only declares that generation may run inside its Runner.
+Why generation happens while the dataset loads: mmengine's ``Runner.train()`` (likewise ``val()`` and
+``test()``, and ``FlexibleRunner``'s) first builds its loops; each loop builds its dataloader through
+``Runner.build_dataloader``, which builds the dataset and calls its ``full_init``, and the loop length
+and the iteration-based schedulers are fixed from that dataset. Only then does ``call_hook('before_run')``
+run, and no hook method runs earlier: a hook cannot hand a set to training, the dataset must make it.
 
-The contract with ``SyntheticDetDataset`` is one function, :func:`ensure_set_in_building_runner`: a
-dataset with ``generation`` settings calls it while it loads its annotations; it generates what is
-missing of the set (rank-sharded, resumable) when the Runner building that dataset has this hook, and
-does nothing otherwise. The dataloader, loop length and schedulers are then built on the complete set.
-"The Runner building the dataset" is the innermost Runner on the call stack (:func:`building_runner`):
-mmengine builds datasets in the static ``Runner.build_dataloader`` and hands the Runner to nothing a
-dataset sees. Without the hook in that Runner a missing set is an error, so an expensive GPU
-generation never starts by surprise: not in a Runner without the hook, and not in a dataset built
-outside any Runner, whatever other Runners the process holds.
+How the dataset learns it may (no call-stack inspection): a Runner's constructor creates its
+``MessageHub``, named after its experiment, which becomes mmengine's *current* one (how mmengine lets
+components without a Runner reference reach the running experiment), and then builds its hooks. This
+hook, built there, enrols under that experiment's name; ``SyntheticDetDataset`` with ``generation``
+settings asks :func:`current_generation_hook` for the hook enrolled under the current experiment and,
+if there is one, has it generate what is missing of its set (:meth:`GLIGENGenerationHook.ensure_set`,
+rank-sharded, resumable). The enrolment ends at the hook's ``before_run`` (the run's dataloaders are all
+built by then) or when the hook is garbage-collected. So a Runner without the hook, a dataset built
+outside any Runner, or one built after a run started never generates: a missing set is then an error,
+and an expensive GPU generation never starts by surprise. (Between building a Runner with the hook and
+starting its run, its experiment is the current one: a dataset built by hand then counts as its.)
+The hook must be built by the Runner (``custom_hooks=[dict(type='GLIGENGenerationHook')]``); one built
+beforehand and handed over as an object enrols under another experiment and generates nothing.
 """
 from __future__ import annotations
 
-import inspect
+import logging
 import os
-from typing import Any
+import warnings
+import weakref
 
 from mmengine.hooks import Hook
-from mmengine.logging import print_log
+from mmengine.logging import MessageHub, print_log
 from mmdet.registry import HOOKS
 
+from ...generation.settings import GenerationSettings
 from ...generation.synthetic_set import SetSummary, generate_synthetic_set, set_is_complete
 
-
-def building_runner() -> Any | None:
-    """The innermost mmengine Runner on the call stack: the one building the caller's dataset."""
-    from mmengine.runner import FlexibleRunner, Runner
-
-    frame = inspect.currentframe()
-    try:
-        while frame is not None:
-            owner = frame.f_locals.get('self')
-            if isinstance(owner, (Runner, FlexibleRunner)):
-                return owner
-            frame = frame.f_back
-        return None
-    finally:
-        del frame  # a frame referencing itself would keep every local of the stack alive
+#: the MessageHub mmengine makes when asked for the current one before any Runner exists
+ROOT_MESSAGE_HUB = 'mmengine'
+#: experiment name -> the GLIGENGenerationHook its Runner built, until that run starts
+_enrolled: weakref.WeakValueDictionary[str, GLIGENGenerationHook] = weakref.WeakValueDictionary()
 
 
-def ensure_set_in_building_runner(generation: dict[str, Any]) -> SetSummary | None:
-    """Generate what is missing of the set ``generation`` describes (its ``out_dir``) if the Runner
-    building the caller's dataset has a :class:`GLIGENGenerationHook`; the set's summary then, else
-    ``None`` and nothing is generated."""
-    runner = building_runner()
-    hooks = runner.hooks if runner is not None else []
-    hook = next((h for h in hooks if isinstance(h, GLIGENGenerationHook)), None)
-    return hook.ensure_set(generation) if hook is not None else None
+def current_experiment() -> str | None:
+    """The name of mmengine's current experiment (the latest Runner's); ``None`` before any Runner."""
+    name = MessageHub.get_current_instance().instance_name
+    return None if name == ROOT_MESSAGE_HUB else name
+
+
+def current_generation_hook() -> GLIGENGenerationHook | None:
+    """The hook that may generate the sets of datasets built now: the one the current experiment's
+    Runner built, while its run has not started (see the module docstring); else ``None``."""
+    experiment = current_experiment()
+    return _enrolled.get(experiment) if experiment is not None else None
+
+
+def ensure_set_in_building_runner(generation: dict) -> SetSummary | None:
+    """Deprecated: ``current_generation_hook().ensure_set(settings)``, as ``SyntheticDetDataset`` does."""
+    warnings.warn('ensure_set_in_building_runner is deprecated: use current_generation_hook() and its '
+                  'ensure_set(GenerationSettings)', FutureWarning, stacklevel=2)
+    hook = current_generation_hook()
+    return hook.ensure_set(GenerationSettings.from_dict(generation)) if hook is not None else None
 
 
 @HOOKS.register_module()
@@ -67,21 +74,29 @@ class GLIGENGenerationHook(Hook):
     def __init__(self, progress: bool = True) -> None:
         self.progress = progress
         self.summaries: dict[str, SetSummary] = {}
-        self.generations: dict[str, dict[str, Any]] = {}
+        self.generations: dict[str, GenerationSettings] = {}
+        self.experiment = current_experiment()
+        if self.experiment is not None:
+            _enrolled[self.experiment] = self
 
-    def ensure_set(self, generation: dict[str, Any]) -> SetSummary:
-        """Generate what is missing of ``generation['out_dir']``; once per set and run."""
-        key = os.path.realpath(generation['out_dir'])
+    def ensure_set(self, settings: GenerationSettings) -> SetSummary:
+        """Generate what is missing of the set at ``settings.out_dir``; once per set and run."""
+        key = os.path.realpath(settings.out_dir)
         if key not in self.summaries:
-            self.generations[key] = generation
-            self.summaries[key] = generate_synthetic_set(generation, progress=self.progress)
+            self.generations[key] = settings
+            self.summaries[key] = generate_synthetic_set(settings.to_dict(), progress=self.progress)
             print_log(f'GLIGENGenerationHook: {self.summaries[key].line()}', logger='current')
         return self.summaries[key]
 
     def before_run(self, runner) -> None:
-        if not self.generations:
+        if _enrolled.get(self.experiment) is self:
+            del _enrolled[self.experiment]  # every dataloader of this run is built
+        if self.experiment != runner.message_hub.instance_name:
+            print_log('GLIGENGenerationHook was not built by this Runner, so it could generate nothing: give it '
+                      "as custom_hooks=[dict(type='GLIGENGenerationHook')]", logger='current', level=logging.WARNING)
+        elif not self.generations:
             print_log('GLIGENGenerationHook: no SyntheticDetDataset with `generation` settings in this '
                       'run; nothing generated', logger='current')
-        for generation in self.generations.values():
-            if not set_is_complete(generation):
-                raise RuntimeError(f"synthetic set {generation['out_dir']} is incomplete after generation")
+        for settings in self.generations.values():
+            if not set_is_complete(settings.to_dict()):
+                raise RuntimeError(f'synthetic set {settings.out_dir} is incomplete after generation')

@@ -1,7 +1,8 @@
 /* The gallery page: sort, filter and threshold the images of one synthetic set (data.js).
  *
- * The keep rule (verdict) is SyntheticDetDataset's, applied to the stored scores exported unrounded,
- * so the kept count shown is the number of images training keeps with the printed filter_cfg.
+ * The keep rule (verdict) is a port of mmgen_det.generation.set_format.kept_ids, SyntheticDetDataset's,
+ * applied to the stored scores exported unrounded, so the kept count shown is the number of images
+ * training keeps with the printed filter_cfg (tests/test_visualization/test_gallery_page.py checks it).
  * Only one page of cards is in the DOM and thumbnails load lazily, so 10,000 images stay responsive.
  */
 'use strict';
@@ -33,9 +34,9 @@
   const pyStr = (s) => `'${String(s).replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
   // -- the keep rule ---------------------------------------------------------------------------
-  // SyntheticDetDataset.filter_data: mmdet's filter_empty_gt first, then passes_filter with
-  // inclusive thresholds; a null distance fails max_feature_distance; a threshold whose scores are
-  // missing makes the dataset raise ('unscored').
+  // set_format.kept_ids: filter_empty_gt first, then passes_scores with inclusive thresholds; a null
+  // distance fails max_feature_distance; a threshold whose scores are missing makes the dataset raise
+  // ('unscored'). The page sets no min_size.
   function verdict(im) {
     if (cfg.filter_empty_gt && im.boxes.length === 0) return 'dropped';
     if (cfg.min_precision !== null || cfg.min_recall !== null) {

@@ -8,9 +8,9 @@ from helpers import REPO, run_tool
 
 DEMO_CFG = REPO / 'configs' / 'demo' / 'fcos_r18_real-only_fish4knowledge-mini.py'
 NUM_IMAGES = 4
-ITERS = 100
-# Measured on this CPU config: after ITERS iterations mAP50 reached 0.924 (mAP 0.881) on the 4 training
-# images; a broken wiring stays near 0. The floor leaves room for run-to-run noise.
+ITERS = 50
+# Measured on this CPU config: after ITERS iterations mAP50 reached 0.900 (mAP 0.726) on the 4 training
+# images (0.924 after 100); a broken wiring stays near 0. The floor leaves room for run-to-run noise.
 MAP50_FLOOR = 0.5
 
 

@@ -109,3 +109,16 @@ def test_user_configs_inherit_the_shipped_bases_by_prefix(installed, tmp_path):
                        "c = Config.fromfile('my_detector.py'); print(c.model.backbone.type, c.model.bbox_head.num_classes)"],
                       cwd=tmp_path)
     assert out.stdout.split() == ['EfficientNetLite', '2']
+
+
+def test_every_cli_module_is_a_command_and_a_tools_wrapper():
+    """setup.py's COMMANDS, mmgen_det/cli/ and tools/ name the same commands."""
+    import ast
+    tree = ast.parse((REPO / 'setup.py').read_text())
+    commands = ast.literal_eval(next(n.value for n in tree.body if isinstance(n, ast.Assign)
+                                     and getattr(n.targets[0], 'id', None) == 'COMMANDS'))
+    modules = {p.stem for p in (REPO / 'mmgen_det' / 'cli').glob('*.py')} - {'__init__'}
+    assert sorted(commands.values()) == sorted(modules)
+    for module in modules:
+        wrapper = (REPO / 'tools' / f'{module}.py').read_text()
+        assert f'from mmgen_det.cli.{module} import main' in wrapper, module

@@ -18,6 +18,15 @@ TINY_SCHEDULE = ['--cfg-options', 'schedules.default.max_iters=2', 'schedules.de
                  'schedules.finetune.val_interval=2', 'cfg_options.model.test_cfg.score_thr=0']
 
 
+
+def console_commands() -> dict[str, str]:
+    """setup.py's ``COMMANDS`` (console script -> module of mmgen_det.cli), read without running setup()."""
+    import ast
+    tree = ast.parse((REPO / 'setup.py').read_text())
+    node = next(n for n in tree.body if isinstance(n, ast.Assign) and getattr(n.targets[0], 'id', None) == 'COMMANDS')
+    return ast.literal_eval(node.value)
+
+
 def run_command(cmd: list[str], cwd: Path = REPO, timeout: float = 900, env: dict | None = None,
                 check: bool = True) -> subprocess.CompletedProcess:
     """Run a command; on failure show its output in the assertion."""

@@ -18,7 +18,6 @@ reuses the imports; a script that does not exit cleanly there is run again in a 
 """
 from __future__ import annotations
 
-import ast
 import json
 import os
 import re
@@ -28,8 +27,10 @@ from functools import lru_cache
 from pathlib import Path
 
 import pytest
+from helpers import console_commands
 
 REPO = Path(__file__).resolve().parents[1]
+COMMANDS = console_commands()  # installed command -> module of mmgen_det.cli
 DOCS = [REPO / 'README.md', REPO / 'CHANGELOG.md', *sorted((REPO / 'docs').glob('*.md'))]
 DOC_IDS = [str(p.relative_to(REPO)) for p in DOCS]
 SCRIPT_RE = re.compile(r'(?<![\w./-])((?:tools|benchmarks)/[\w-]+\.py|mmgen-det-[a-z-]+|-m mmgen_det\.cli\.\w+)'
@@ -216,21 +217,13 @@ def cut_at_separator(rest: str) -> str:
     return rest[:m.start()] if m else rest
 
 
-@lru_cache(maxsize=None)
-def console_commands() -> dict[str, str]:
-    """setup.py's ``COMMANDS`` (command -> module of mmgen_det.cli), read without running setup()."""
-    tree = ast.parse((REPO / 'setup.py').read_text())
-    node = next(n for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == 'COMMANDS')
-    return ast.literal_eval(node.value)
-
-
 def as_script(name: str) -> str:
     """The repository script a command names: ``mmgen-det-run`` and ``-m mmgen_det.cli.run_experiment``
     are ``tools/run_experiment.py``; an unknown command stays as written (and is reported missing)."""
     if name.startswith('-m mmgen_det.cli.'):
         return f'tools/{name.rsplit(".", 1)[1]}.py'
     if name.startswith('mmgen-det-'):
-        module = console_commands().get(name)
+        module = COMMANDS.get(name)
         return f'tools/{module}.py' if module else name
     return name
 

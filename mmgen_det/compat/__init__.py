@@ -7,10 +7,11 @@ before importing the registering modules, so mmdet's stock tools get the patches
 upstream issue or code it works around, applied at most once per process, and its module says when it
 can go.
 
-:data:`DIFFUSERS_INTERNALS` (``diffusers_internals``) lists every diffusers internal the GLIGEN
-generators rely on. They patch nothing process-wide, but during a pipeline call they hook into the
-objects they own: forward pre-hooks on the UNet and a ``scheduler.step`` shadowed on the instance, both
-removed when the call ends. Each entry has a ``check()`` against the installed diffusers.
+:data:`~.diffusers_internals.DIFFUSERS_INTERNALS` (imported by the GLIGEN code, not at start-up) lists
+every diffusers internal the GLIGEN generators rely on. They patch nothing process-wide, but during a
+pipeline call they hook into the objects they own: forward pre-hooks on the UNet and a
+``scheduler.step`` shadowed on the instance, both removed when the call ends. Each entry has a
+``check()`` against the installed diffusers.
 
 Nothing else in the package changes third-party code: ``FixedSSDHead`` (``ssd_predict``) is a
 registered subclass that configs choose by name, and ``mmgen_det/__init__.py`` only adds a warnings
@@ -24,7 +25,6 @@ from typing import Callable
 from .checkpoint_loading import allow_mmengine_checkpoint_types, refuse_code_in_local_checkpoints
 from .config_prefix import editable_installed_path, register_config_prefix
 from .cpu_distributed import ddp_without_device_ids_on_cpu, init_dist_without_cuda
-from .diffusers_internals import DIFFUSERS_INTERNALS  # noqa: F401  the second table, checked by its tests
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """The diffusers internals the GLIGEN generators rely on are listed once
-(mmgen_det.compat.DIFFUSERS_INTERNALS), each named where the code relies on it, and each still holds for
+(mmgen_det.compat.diffusers_internals.DIFFUSERS_INTERNALS), each named where the code relies on it, and each still holds for
 the installed diffusers: every entry's check runs on tiny local modules, so upgrading diffusers fails here
 before it changes a synthetic image."""
 from __future__ import annotations

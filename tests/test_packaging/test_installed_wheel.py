@@ -16,7 +16,7 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-from helpers import REPO, TINY_SCHEDULE, run_command, yolo_folder
+from helpers import REPO, TINY_SCHEDULE, console_commands, run_command, yolo_folder
 
 from mmgen_det.experiments.report import read_csv
 
@@ -113,10 +113,7 @@ def test_user_configs_inherit_the_shipped_bases_by_prefix(installed, tmp_path):
 
 def test_every_cli_module_is_a_command_and_a_tools_wrapper():
     """setup.py's COMMANDS, mmgen_det/cli/ and tools/ name the same commands."""
-    import ast
-    tree = ast.parse((REPO / 'setup.py').read_text())
-    commands = ast.literal_eval(next(n.value for n in tree.body if isinstance(n, ast.Assign)
-                                     and getattr(n.targets[0], 'id', None) == 'COMMANDS'))
+    commands = console_commands()
     modules = {p.stem for p in (REPO / 'mmgen_det' / 'cli').glob('*.py')} - {'__init__'}
     assert sorted(commands.values()) == sorted(modules)
     for module in modules:

@@ -6,6 +6,8 @@ PIP := $(PY) -m pip --disable-pip-version-check
 STAMP := $(VENV)/.mmgen_det-installed
 REQS := requirements/build.txt requirements/mmcv.txt requirements/runtime.txt requirements/tests.txt setup.py
 PYTEST_ARGS ?=
+# worker processes for `make test` (pytest-xdist; tests/conftest.py splits the cores between them)
+TEST_WORKERS ?= 2
 DEMO_WORK_DIR ?= work_dirs/demo
 GENERATOR ?= copy-paste
 DEMO_DEVICE ?= cpu
@@ -44,7 +46,7 @@ browser:
 	fi
 
 test: install browser
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The shipped sample through the same one command a user runs on their own data; the mixed arm is left
 # out to keep it within 15 minutes on 2 cores (DEMO_ARMS="real-only synthetic-pretrain mixed compute-matched").

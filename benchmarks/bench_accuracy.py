@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, machine  # noqa: E402
 
 DATASETS = ('fish4knowledge', 'raccoon')
+FILTERS = ('none', 'pr')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -43,7 +44,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--num-real', nargs='+', default=['10', '50', '300', 'all'])
     p.add_argument('--seeds', nargs='+', default=['0', '1'])
     p.add_argument('--pretrain-val', nargs='+', default=['real', 'synthetic'], choices=('real', 'synthetic'))
-    p.add_argument('--no-filter-arm', action='store_true', help='only the unfiltered generated set')
+    p.add_argument('--filters', nargs='+', default=list(FILTERS), choices=FILTERS,
+                   help='the generated sets to train on: unfiltered (none), PR-filtered (pr), or both')
     p.add_argument('--arms', nargs='+', help='default: the derived experiment\'s (all four); e.g. real-only alone '
                    'extends the real-only curve to more N')
     p.add_argument('--work-dir', type=Path, default=REPO / 'work_dirs' / 'bench_accuracy')
@@ -59,12 +61,13 @@ def tool(*args: str) -> None:
     subprocess.run(cmd, cwd=REPO, check=True)
 
 
-def variant_config(experiment: Path, pretrain_val: str, with_filter: bool) -> Path:
+def variant_config(experiment: Path, pretrain_val: str, filter_names: list[str]) -> Path:
     """An experiment config inheriting the derived one: the benchmark's filters and pretrain validation."""
     from mmgen_det.filters.matching import DEFAULT_MIN_PRECISION, DEFAULT_MIN_RECALL
     # the product's default thresholds: the best cell of benchmarks/filter_auc.py
     pr = dict(type='pr', min_precision=DEFAULT_MIN_PRECISION, min_recall=DEFAULT_MIN_RECALL)
-    filters = {'none': None} | ({f'pr-p{pr["min_precision"]}-r{pr["min_recall"]}': pr} if with_filter else {})
+    filters = ({'none': None} if 'none' in filter_names else {}) | (
+        {f'pr-p{pr["min_precision"]}-r{pr["min_recall"]}': pr} if 'pr' in filter_names else {})
     path = experiment.parent / f'bench_{pretrain_val}.py'
     path.write_text(f"_base_ = ['{experiment.name}']\nname = '{experiment.parent.name}_{pretrain_val}'\n"
                     f'filters = {filters!r}\npretrain_val = {pretrain_val!r}\n')
@@ -96,7 +99,7 @@ def run_dataset(name: str, source: Path, args) -> list[tuple[str, Path]]:
              *([f'arms=[{",".join(args.arms)}]'] if args.arms else [])]
     produced = []
     for pretrain_val in args.pretrain_val:
-        config = variant_config(folder / 'experiment.py', pretrain_val, not args.no_filter_arm)
+        config = variant_config(folder / 'experiment.py', pretrain_val, args.filters)
         tool('run_experiment.py', str(config), '--work-dir', str(folder), *sweep,
              *(['--dry-run'] if args.dry_run else []))
         if args.dry_run:

@@ -41,3 +41,14 @@ def test_invocations_build_one_table(bench_accuracy, tmp_path):
         ('300', 'real-only', '0'), ('1315', 'real-only', '0')]
     assert rows[1]['mAP'] == '0.2' and all(r['backbone_init'] == LITE for r in rows)
     assert kept.with_suffix('.png').stat().st_size > 0
+
+
+@pytest.mark.parametrize('chosen', [['none'], ['pr'], ['none', 'pr']])
+def test_filters_option_chooses_the_generated_sets(bench_accuracy, tmp_path, chosen):
+    """``--filters pr`` adds the PR-filtered arm to a sweep whose unfiltered arm is already measured."""
+    from mmengine.config import Config
+    (tmp_path / 'experiment.py').write_text("name = 'x'\n")
+    args = bench_accuracy.parse_args(['--filters', *chosen])
+    cfg = Config.fromfile(bench_accuracy.variant_config(tmp_path / 'experiment.py', 'real', args.filters))
+    assert ['none' if name == 'none' else name.split('-')[0] for name in cfg.filters] == chosen
+    assert all(cfg.filters[name]['type'] == 'pr' for name in cfg.filters if name != 'none')

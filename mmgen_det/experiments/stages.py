@@ -27,8 +27,9 @@ from typing import Any, Iterator
 
 from ..generation.set_format import ANNOTATIONS, kept_ids
 from ..generation.settings import GenerationSettings, load_generation_settings
-from ..recipes import inner_dataset, schedule_cfg
+from ..recipes import schedule_cfg
 from ..utils.config_files import dump_config
+from ..utils.dataset_configs import inner_dataset
 from ..utils.io import atomic_write_json, read_json
 from ..utils.memory import PeakRSS
 from .config import Filter, Schedule

@@ -15,6 +15,7 @@ import copy
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Mapping
 
+from ..utils.dataset_configs import leaf_datasets
 from .synthetic_set import check_generation_keys
 
 
@@ -96,15 +97,8 @@ class GenerationSettings:
 
 def generation_datasets(node: Any) -> list[Mapping[str, Any]]:
     """Every dataset config with ``generation`` settings in ``node`` (a dataset config, or a list of
-    them), including those inside wrappers: anything under a ``dataset`` or ``datasets`` key."""
-    if isinstance(node, Mapping):
-        found = [node] if node.get('generation') else []
-        for key in ('dataset', 'datasets'):
-            found += generation_datasets(node.get(key))
-        return found
-    if isinstance(node, (list, tuple)):
-        return [d for item in node for d in generation_datasets(item)]
-    return []
+    them), including those inside wrappers."""
+    return [dataset for dataset in leaf_datasets(node) if dataset.get('generation')]
 
 
 def train_generation_dataset(cfg: Mapping[str, Any], where: str) -> Mapping[str, Any]:

@@ -15,13 +15,13 @@ from .detectors import (CONFIGS, DEFAULT_DETECTOR, DETECTORS, GPU_FALLBACK_DETEC
                         default_detector, detector_config)
 from .generation import (GENERATORS, GLIGEN_LONG_SIDE, GLIGEN_MIN_OBJECT_SIDE, IMAGES_PER_REAL, derive_generation,
                          generation_canvas, gligen_phrases)
-from .mmdet_config import WRAPPERS, ClassMismatchError, check_classes, heads_with_classes, inner_dataset, set_classes
+from .mmdet_config import ClassMismatchError, check_classes, heads_with_classes, set_classes
 from .scale import DEVICES, MAX_LONG_SIDE, MIN_OBJECT_SIDE, TRAIN_CROP, InputScale, input_scale, pipelines
 from .schedules import CPU_LOADERS, ESTIMATES, SCHEDULES, VAL_IMAGES, default_num_real, schedule_cfg
 
 __all__ = ['CONFIGS', 'DEFAULT_DETECTOR', 'DETECTORS', 'GPU_FALLBACK_DETECTOR', 'DetectorRecipe', 'allow_scratch',
            'default_detector', 'detector_config', 'GENERATORS', 'GLIGEN_LONG_SIDE', 'GLIGEN_MIN_OBJECT_SIDE',
-           'IMAGES_PER_REAL', 'derive_generation', 'generation_canvas', 'gligen_phrases', 'WRAPPERS',
-           'ClassMismatchError', 'check_classes', 'heads_with_classes', 'inner_dataset', 'set_classes', 'DEVICES',
+           'IMAGES_PER_REAL', 'derive_generation', 'generation_canvas', 'gligen_phrases',
+           'ClassMismatchError', 'check_classes', 'heads_with_classes', 'set_classes', 'DEVICES',
            'MAX_LONG_SIDE', 'MIN_OBJECT_SIDE', 'TRAIN_CROP', 'InputScale', 'input_scale', 'pipelines', 'CPU_LOADERS',
            'ESTIMATES', 'SCHEDULES', 'VAL_IMAGES', 'default_num_real', 'schedule_cfg']

@@ -15,7 +15,8 @@ from typing import Any
 from ..datasets.profile import DataProfile
 from ..experiments.config import Schedule
 from ..models.packaged_weights import SCHEME as PACKAGED
-from .mmdet_config import inner_dataset, set_classes
+from ..utils.dataset_configs import inner_dataset
+from .mmdet_config import set_classes
 from .scale import input_scale, pipelines
 from .schedules import SCHEDULES, schedule_cfg
 

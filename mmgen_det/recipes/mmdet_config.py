@@ -1,4 +1,5 @@
-"""Editing mmdet configs: the classes of every dataset and head from one list, through dataset wrappers.
+"""Editing mmdet configs: the classes of every dataset and head from one list, through dataset wrappers
+(:mod:`mmgen_det.utils.dataset_configs`).
 
 Model bases hold no class count, so a derived config gets ``num_classes`` here and nowhere else; a
 config written by hand is checked against the data's classes before anything trains on it.
@@ -7,15 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-WRAPPERS = ('RepeatDataset', 'ClassBalancedDataset', 'MultiImageMixDataset')
-
-
-def inner_dataset(loader_or_dataset: dict) -> dict:
-    """The dataset dict inside a dataloader, through dataset wrappers (RepeatDataset...)."""
-    ds = loader_or_dataset['dataset']
-    while ds.get('type') in WRAPPERS:
-        ds = ds['dataset']
-    return ds
+from ..utils.dataset_configs import leaf_datasets
 
 
 def heads_with_classes(model: dict) -> list[dict]:
@@ -45,8 +38,8 @@ def set_classes(cfg, classes: list[str] | tuple[str, ...]) -> None:
         head['num_classes'] = len(classes)
     for split in ('train', 'val', 'test'):
         loader = cfg.get(f'{split}_dataloader')
-        if loader:
-            inner_dataset(loader)['metainfo'] = dict(classes=tuple(classes))
+        for dataset in leaf_datasets(loader['dataset'] if loader else None):
+            dataset['metainfo'] = dict(classes=tuple(classes))
 
 
 class ClassMismatchError(ValueError):
@@ -59,13 +52,12 @@ def check_classes(cfg, classes: list[str] | tuple[str, ...], where: str) -> None
     problems = []
     for split in ('train', 'val', 'test'):
         loader = cfg.get(f'{split}_dataloader')
-        if not loader:
-            continue
-        found = (inner_dataset(loader).get('metainfo') or {}).get('classes')
-        if found is None:
-            problems.append(f'{split}_dataloader: no metainfo classes (mmdet would assume COCO\'s 80 classes)')
-        elif list(found) != list(classes):
-            problems.append(f'{split}_dataloader classes ({len(found)}): {list(found)}')
+        for dataset in leaf_datasets(loader['dataset'] if loader else None):
+            found = (dataset.get('metainfo') or {}).get('classes')
+            if found is None:
+                problems.append(f'{split}_dataloader: no metainfo classes (mmdet would assume COCO\'s 80 classes)')
+            elif list(found) != list(classes):
+                problems.append(f'{split}_dataloader classes ({len(found)}): {list(found)}')
     for head in heads_with_classes(cfg['model']):
         if head.get('num_classes') != len(classes):
             problems.append(f"{head.get('type', 'bbox_head')}.num_classes = {head.get('num_classes')}")

@@ -15,7 +15,8 @@ from mmengine.config import Config
 from mmgen_det.experiments.init import WRITTEN, InitSettings, edited_files, init_experiment, reuse_or_init
 from mmgen_det.experiments.report import read_csv
 from mmgen_det.generation.gligen_settings import phrase_table
-from mmgen_det.recipes import SCHEDULES, heads_with_classes, inner_dataset
+from mmgen_det.recipes import SCHEDULES, heads_with_classes
+from mmgen_det.utils.dataset_configs import inner_dataset
 
 # score_thr 0: an untrained detector still outputs boxes, so every class gets a per-class AP
 def voc_folder(root: Path, cls: str, size: tuple[int, int], images: int) -> Path:

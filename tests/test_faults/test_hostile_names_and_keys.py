@@ -26,7 +26,7 @@ from mmgen_det.experiments.stages import load_generation
 from mmgen_det.generation import generate_synthetic_set
 from mmgen_det.generation.gligen_settings import phrase_table
 from mmgen_det.generation.synthetic_set import pixel_settings
-from mmgen_det.recipes import inner_dataset
+from mmgen_det.utils.dataset_configs import inner_dataset
 from mmgen_det.utils.config_files import dump_config
 from mmgen_det.utils.keys import UnknownKeyError
 

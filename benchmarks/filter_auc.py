@@ -111,6 +111,18 @@ def derived_filter_config(data_root: Path, work: Path) -> Path:
     return path
 
 
+def decay_options(config: Path, max_iters: int) -> list[str]:
+    """``--cfg-options`` that stretch the config's LR decay (after the warm-up) to ``max_iters``: a
+    step decay at 80% (the from-scratch filter's), or a cosine decay to the end (the CPU recipe's)."""
+    from mmengine.config import Config
+    decay = Config.fromfile(str(config)).param_scheduler[1]
+    if decay['type'] == 'CosineAnnealingLR':
+        return [f'param_scheduler.1.end={max_iters}', f'param_scheduler.1.T_max={max_iters - decay["begin"]}']
+    if decay['type'] == 'MultiStepLR':
+        return [f'param_scheduler.1.end={max_iters}', f'param_scheduler.1.milestones=[{int(max_iters * 0.8)}]']
+    raise ValueError(f'{config}: no rule to stretch a {decay["type"]} decay to {max_iters} iterations')
+
+
 def train_filter(config: Path, data_root: Path, work: Path, max_iters: int, load_from: str | None = None) -> Path:
     from mmgen_det.utils.mmdet_tools import mmdet_tool_path
     ckpt = work / f'iter_{max_iters}.pth'
@@ -121,8 +133,7 @@ def train_filter(config: Path, data_root: Path, work: Path, max_iters: int, load
     opts = [f'train_dataloader.dataset.data_root={root}', f'test_dataloader.dataset.data_root={root}',
             f'test_evaluator.ann_file={root}annotations/test.json',
             'val_cfg=None', 'val_dataloader=None', 'val_evaluator=None', f'train_cfg.max_iters={max_iters}',
-            f'param_scheduler.1.end={max_iters}', f'param_scheduler.1.milestones=[{int(max_iters * 0.8)}]',
-            f'default_hooks.checkpoint.interval={max_iters // 2}', 'default_hooks.checkpoint.max_keep_ckpts=2',
+            *decay_options(config, max_iters), f'default_hooks.checkpoint.interval={max_iters // 2}', 'default_hooks.checkpoint.max_keep_ckpts=2',
             'train_dataloader.num_workers=1', 'train_dataloader.persistent_workers=False',
             'train_dataloader.sampler.type=InfiniteSampler']  # mmengine sleeps 2 s at every epoch end
     if load_from:

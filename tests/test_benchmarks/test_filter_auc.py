@@ -40,3 +40,16 @@ def test_shifted_boxes_leave_their_objects_and_stay_in_the_image(filter_auc):
         overlap = max(0.0, min(x + w, nx + w) - max(x, nx)) * max(0.0, min(y + h, ny + h) - max(y, ny))
         assert overlap / (w * h) < 0.3, 'a shifted box must not still cover its object'
     assert coco['annotations'][0]['bbox'] != shifted['annotations'][0]['bbox'], 'the input is left as it was'
+
+
+@pytest.mark.parametrize('config, decay', [
+    ('derived', ['param_scheduler.1.end=1500', 'param_scheduler.1.T_max=1450']),
+    ('configs/filter/faster-rcnn_r18-w16_fpn_scratch-filter_fish4knowledge-mini.py',
+     ['param_scheduler.1.end=1500', 'param_scheduler.1.milestones=[1200]']),
+])
+def test_the_filter_schedule_is_stretched_whatever_its_decay(filter_auc, fish_coco, tmp_path, config, decay):
+    """The default filter (the CPU recipe's detector, cosine decay) and the from-scratch one (step decay)
+    both train for --max-iters, their decay ending there."""
+    from helpers import REPO
+    path = filter_auc.derived_filter_config(fish_coco, tmp_path) if config == 'derived' else REPO / config
+    assert filter_auc.decay_options(path, 1500) == decay

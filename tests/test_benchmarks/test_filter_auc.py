@@ -53,3 +53,15 @@ def test_the_filter_schedule_is_stretched_whatever_its_decay(filter_auc, fish_co
     from helpers import REPO
     path = filter_auc.derived_filter_config(fish_coco, tmp_path) if config == 'derived' else REPO / config
     assert filter_auc.decay_options(path, 1500) == decay
+
+
+def test_kept_table_applies_both_thresholds(filter_auc):
+    """A set's kept share at (p, r) counts the images whose precision >= p and recall >= r."""
+    scores = {'correct': dict(precision=np.array([0.01, 0.05, 0.5]), recall=np.array([1.0, 0.2, 1.0])),
+              'shifted': dict(precision=np.array([0.0, 0.02]), recall=np.array([0.0, 0.5]))}
+    table = {(row['min_precision'], row['min_recall']): (row['correct'], row['shifted'])
+             for row in filter_auc.kept_table(scores)}
+    assert table[(0.01, 0.1)] == (1.0, 0.5)
+    assert table[(0.02, 0.3)] == (round(1 / 3, 3), 0.5)
+    assert table[(0.05, 0.5)] == (round(1 / 3, 3), 0.0)
+    assert table[(0.1, 0.1)] == (round(1 / 3, 3), 0.0)

@@ -41,7 +41,9 @@ one near 1), shifted images all under 0.1 (mean 0.0003): a filter at min(P, R) >
 the package's default thresholds (``mmgen_det/filters/matching.py``) follow them, and a test checks that
 they do, so a new measurement goes there. The default ``derived`` filter (frozen ImageNet Lite0, 1,500
 iterations) scores ROC AUC 0.974 at (0.05, 0.3), but keeps 15% of the correct images at those keep
-thresholds; its ``kept`` table (``benchmarks/filter_auc_lite0.json``) says where its thresholds belong. What holds the AUC near 0.9 is the 11 correct images
+thresholds; its ``kept`` table (``benchmarks/filter_auc_lite0.json``) says where its thresholds belong.
+
+What holds the from-scratch filter's AUC near 0.9 is the 11 correct images
 in which this from-scratch detector finds none of the (mostly sub-16-pixel) fish, which tie with the
 shifted ones at 0; a low score threshold helps because a box that sits on a fish is found even when
 the detector is unsure. A filter detector from an ImageNet/COCO start (``--load-from``, the
@@ -135,7 +137,8 @@ def train_filter(config: Path, data_root: Path, work: Path, max_iters: int, load
     opts = [f'train_dataloader.dataset.data_root={root}', f'test_dataloader.dataset.data_root={root}',
             f'test_evaluator.ann_file={root}annotations/test.json',
             'val_cfg=None', 'val_dataloader=None', 'val_evaluator=None', f'train_cfg.max_iters={max_iters}',
-            *decay_options(config, max_iters), f'default_hooks.checkpoint.interval={max_iters // 2}', 'default_hooks.checkpoint.max_keep_ckpts=2',
+            *decay_options(config, max_iters),
+            f'default_hooks.checkpoint.interval={max_iters // 2}', 'default_hooks.checkpoint.max_keep_ckpts=2',
             'train_dataloader.num_workers=1', 'train_dataloader.persistent_workers=False',
             'train_dataloader.sampler.type=InfiniteSampler']  # mmengine sleeps 2 s at every epoch end
     if load_from:

@@ -18,7 +18,6 @@ TINY_SCHEDULE = ['--cfg-options', 'schedules.default.max_iters=2', 'schedules.de
                  'schedules.finetune.val_interval=2', 'cfg_options.model.test_cfg.score_thr=0']
 
 
-
 def console_commands() -> dict[str, str]:
     """setup.py's ``COMMANDS`` (console script -> module of mmgen_det.cli), read without running setup()."""
     import ast

@@ -66,7 +66,8 @@ def variant_config(experiment: Path, pretrain_val: str, filter_names: list[str])
     from mmgen_det.filters.matching import DEFAULT_MIN_PRECISION, DEFAULT_MIN_RECALL
     # the product's default thresholds: the best cell of benchmarks/filter_auc.py
     pr = dict(type='pr', min_precision=DEFAULT_MIN_PRECISION, min_recall=DEFAULT_MIN_RECALL)
-    filters = ({'none': None} if 'none' in filter_names else {}) | (
+    # `_delete_`: the variant's filters replace the derived experiment's, which a config merge would keep
+    filters = {'_delete_': True} | ({'none': None} if 'none' in filter_names else {}) | (
         {f'pr-p{pr["min_precision"]}-r{pr["min_recall"]}': pr} if 'pr' in filter_names else {})
     path = experiment.parent / f'bench_{pretrain_val}.py'
     path.write_text(f"_base_ = ['{experiment.name}']\nname = '{experiment.parent.name}_{pretrain_val}'\n"

@@ -24,7 +24,7 @@ Keys::
     arms = ['real-only', 'synthetic-pretrain', 'mixed', 'synthetic-only', 'compute-matched']
     generators = {'copy-paste': dict(config='configs/_base_/generation/copy-paste_fish4knowledge.py',
                                      images_per_real=30, max_images=None)}
-    filters = {'none': None, 'pr-0.1': dict(type='pr', min_precision=0.1, min_recall=0.1)}
+    filters = {'none': None, 'pr': dict(type='pr', min_precision=0.01, min_recall=0.5)}  # measured defaults
     filter_detector = dict(config='configs/filter/...py', score_thr=0.05, iou_thr=0.3,  # measured defaults
                            class_aware=False, schedule=dict(...))   # needed by 'pr' filters only
     schedules = dict(default=dict(max_iters=600, val_interval=100, patience=3, min_delta=0.001,

@@ -156,8 +156,8 @@ def init_experiment(settings: InitSettings, out: str | Path) -> Path:
         arms=arms,
         generators=generators,
         filters={'none': None},
-        # used once a PR filter is added above, e.g. 'pr-0.1': dict(type='pr', min_precision=0.1, min_recall=0.1);
-        # thresholds as measured by benchmarks/filter_auc.py for a from-scratch filter detector
+        # used once a PR filter is added above, e.g. 'pr': dict(type='pr', min_precision=0.01, min_recall=0.5);
+        # thresholds as measured by benchmarks/filter_auc.py with this recipe's detector
         filter_detector=dict(config=str(det_path), score_thr=DEFAULT_SCORE_THR, iou_thr=DEFAULT_IOU_THR,
                              class_aware=False),
         schedules=SCHEDULES[device],

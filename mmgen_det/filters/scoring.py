@@ -37,7 +37,7 @@ from ..utils.progress import ProgressBar
 from .matching import PRScore, check_unit_interval
 from .pr_filter import FilterDetector, MatchSettings, detections_record, pr_key, pr_record, score_detections
 
-DEFAULT_GRID = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
+DEFAULT_GRID = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0)  # holds the default keep thresholds
 MIN_KEPT_FRACTION = 0.1  # thresholds keeping less of the images or boxes than this are warned about
 
 

@@ -47,7 +47,7 @@ def test_invocations_build_one_table(bench_accuracy, tmp_path):
 def test_filters_option_chooses_the_generated_sets(bench_accuracy, tmp_path, chosen):
     """``--filters pr`` adds the PR-filtered arm to a sweep whose unfiltered arm is already measured."""
     from mmengine.config import Config
-    (tmp_path / 'experiment.py').write_text("name = 'x'\n")
+    (tmp_path / 'experiment.py').write_text("name = 'x'\nfilters = {'none': None}\n")  # as derived
     args = bench_accuracy.parse_args(['--filters', *chosen])
     cfg = Config.fromfile(bench_accuracy.variant_config(tmp_path / 'experiment.py', 'real', args.filters))
     assert ['none' if name == 'none' else name.split('-')[0] for name in cfg.filters] == chosen

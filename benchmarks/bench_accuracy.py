@@ -130,7 +130,14 @@ def keep_results(new_csv: Path, kept_csv: Path) -> None:
     plot_map_vs_n(rows, kept_csv.with_suffix('.png'))
 
 
-def write_readme(produced: list[tuple[str, Path]], args) -> Path:
+def kept_series(out_dir: Path, work_dir: Path) -> list[tuple[str, Path]]:
+    """Every ``<dataset>_<pretrain_val>`` series the out dir keeps a csv of, whichever invocation measured
+    it, with the experiment folder it was run in."""
+    return [(csv.stem, work_dir / csv.stem.rsplit('_', 1)[0]) for csv in sorted(out_dir.glob('*.csv'))
+            if csv.stem.rsplit('_', 1)[-1] in ('real', 'synthetic')]
+
+
+def write_readme(series: list[tuple[str, Path]], args) -> Path:
     """README.md of the kept csvs; each csv gains its series' intervals and verdicts (computed from the
     runs' kept detections over all invocations), so the csv and the README say the same."""
     from mmgen_det.experiments import significance
@@ -139,14 +146,15 @@ def write_readme(produced: list[tuple[str, Path]], args) -> Path:
                                               real_only_curve, summary_table, write_csv)
     from mmgen_det.experiments.results import evaluated_boxes
     info = machine()
-    spent = sum(e.get('seconds') or 0 for _, folder in produced for e in read_stage_log(folder) if e['status'] == 'ran')
+    spent = sum(e.get('seconds') or 0 for _, folder in series if folder.is_dir()
+                for e in read_stage_log(folder) if e['status'] == 'ran')
     lines = ['# Accuracy benchmark: real-only vs generated data, by number of real images',
              '', f'`python benchmarks/bench_accuracy.py` ({info["cores"]} cores, {info["cpu"]}; the runs below come '
              f'from one or more invocations, whose stages took {spent / 3600:.1f} h when they ran, per '
              '`stage_log.jsonl`). COCO mAP on each dataset\'s real **test** split; the derived CPU recipe '
-             f'({derived_recipe(produced)}), copy-paste generation; "≈ real images": the N at which '
+             f'({derived_recipe(series)}), copy-paste generation; "≈ real images": the N at which '
              'the real-only curve of the same sweep reaches the arm\'s mAP.', '']
-    for stem, folder in produced:
+    for stem, folder in series:
         csv = args.out_dir / f'{stem}.csv'
         rows = read_csv(csv)
         stats = significance.annotate(rows)
@@ -164,12 +172,12 @@ def write_readme(produced: list[tuple[str, Path]], args) -> Path:
     return path
 
 
-def derived_recipe(produced: list[tuple[str, Path]]) -> str:
+def derived_recipe(series: list[tuple[str, Path]]) -> str:
     """The detector and schedule the derived experiments trained, as the README states them."""
     from mmengine.config import Config
 
     from mmgen_det.utils.io import read_json
-    folder = produced[0][1]
+    folder = next(folder for _, folder in series if (folder / 'experiment.py').is_file())
     derived = read_json(folder / 'data_profile.json')
     schedules = Config.fromfile(str(folder / 'experiment.py')).schedules
     return (f"`{derived['detector']}`, {schedules.default.max_iters} iterations per arm, pretrain "
@@ -181,8 +189,8 @@ def main(argv=None) -> None:
     produced = []
     for name in args.datasets:
         produced += run_dataset(name, args.fish if name == 'fish4knowledge' else args.raccoon, args)
-    if produced:
-        print(f'bench_accuracy: {write_readme(produced, args)}')
+    if produced:  # the README shows every kept series, also those of earlier invocations
+        print(f'bench_accuracy: {write_readme(kept_series(args.out_dir, args.work_dir), args)}')
 
 
 if __name__ == '__main__':

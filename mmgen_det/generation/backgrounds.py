@@ -12,9 +12,12 @@ in the synthetic image, which teaches the detector that they are background. Two
   never labelled vanish too, because each pixel shows them in only a minority of the frames.
 * ``'inpaint'``: in a single frame, the (dilated) labelled boxes are filled from their surroundings
   with ``cv2.inpaint`` (Telea). Unlabelled objects stay, so this is the fallback.
+* ``'crop'``: the largest rectangle of a single frame that no (dilated) labelled box touches. Photos
+  whose objects fill most of the frame (one scene per image, nothing to inpaint from) still have floor,
+  sky or foliage around them.
 
-``'auto'`` uses a median for every camera with at least ``min_frames`` frames and inpaints the frames
-of the other cameras.
+``'auto'`` uses a median for every camera with at least ``min_frames`` frames, inpaints the frames of
+the other cameras whose objects cover little of them, and crops the free part of the rest.
 """
 from __future__ import annotations
 
@@ -30,7 +33,8 @@ from PIL import Image
 from ..utils.io import PathLike, safe_join
 from .crops import CocoLike, _declared_size, as_coco, open_rgb
 
-METHODS = ('auto', 'median', 'inpaint')
+METHODS = ('auto', 'median', 'inpaint', 'crop')
+FREE_GRID = 64  # cells on the longer side of the grid the largest free rectangle is searched on
 
 # Cameras: same pixel size and 32x32 RGB thumbnails (values in [0, 1]) whose mean absolute
 # difference is below this. On fish4knowledge-mini frames of one camera differ by 0.005-0.03 (light,
@@ -76,6 +80,45 @@ def box_mask(height: int, width: int, boxes: Sequence[Sequence[float]], margin: 
         x1, y1 = min(width, math.ceil(x + w + mx)), min(height, math.ceil(y + h + my))
         mask[y0:y1, x0:x1] = True
     return mask
+
+
+def aspect_area(width: float, height: float, aspect: float) -> float:
+    """Area of the largest window of ``aspect`` (w / h) inside a ``width x height`` rectangle."""
+    return min(width, height * aspect) * min(height, width / aspect)
+
+
+def largest_free_rectangle(mask: np.ndarray, grid: int = FREE_GRID) -> tuple[int, int, int, int]:
+    """The ``xyxy`` pixel window, with no True pixel of ``mask``, that holds the largest window of the
+    mask's own aspect: what a background of the frame's shape can be cut from (a long thin strip,
+    however large, holds only a small one).
+
+    Searched on a grid of at most ``grid`` cells a side, a cell free only when all its pixels are, so
+    the window is conservative and the search costs the same for any frame size. ``(0, 0, 0, 0)``
+    when no cell is free.
+    """
+    height, width = mask.shape
+    cell = max(1, math.ceil(max(height, width) / grid))
+    rows, cols = math.ceil(height / cell), math.ceil(width / cell)
+    padded = np.zeros((rows * cell, cols * cell), bool)
+    padded[:height, :width] = mask
+    free = ~padded.reshape(rows, cell, cols, cell).any(axis=(1, 3))
+    aspect = width / height
+    best, window = (0.0, 0), (0, 0, 0, 0)
+    run = np.zeros(cols, int)  # free cells straight above, per column (the histogram of this row)
+    for r in range(rows):
+        run = np.where(free[r], run + 1, 0)
+        stack: list[int] = []
+        for c in range(cols + 1):  # every maximal rectangle under the histogram, one stack pass
+            h = run[c] if c < cols else 0
+            while stack and run[stack[-1]] >= h:
+                top = stack.pop()
+                left = stack[-1] + 1 if stack else 0
+                score = (aspect_area(c - left, float(run[top]), aspect), (c - left) * int(run[top]))  # ties: area
+                if score > best:
+                    best, window = score, (left, r + 1 - int(run[top]), c, r + 1)
+            stack.append(c)
+    x0, y0, x1, y1 = window
+    return x0 * cell, y0 * cell, min(x1 * cell, width), min(y1 * cell, height)
 
 
 def masked_median(frames: np.ndarray, masks: np.ndarray, rows_per_chunk: int = 64) -> tuple[np.ndarray, np.ndarray]:
@@ -131,9 +174,10 @@ def random_aspect_crop(size: tuple[int, int], target: tuple[int, int],
 @dataclass(frozen=True)
 class BackgroundSource:
     """One background of the bank: how it is made and from which real images."""
-    method: str  # 'median' or 'inpaint'
+    method: str  # 'median', 'inpaint' or 'crop'
     camera: int
     image_ids: tuple[int, ...]
+    window: tuple[int, int, int, int] | None = None  # 'crop': the free xyxy window of the image
 
     @property
     def weight(self) -> int:
@@ -167,17 +211,21 @@ class BackgroundBank:
     @classmethod
     def from_coco(cls, ann: CocoLike, img_root: PathLike, method: str = 'auto', *, min_frames: int = 5,
                   camera_threshold: float = CAMERA_THRESHOLD, max_inpaint_fraction: float = 0.15,
-                  mask_margin: float = 0.15, inpaint_radius: int = 5, max_frames: int = 50,
+                  min_crop_fraction: float = 0.1, mask_margin: float = 0.15, inpaint_radius: int = 5, max_frames: int = 50,
                   cache_size: int = 32) -> 'BackgroundBank':
         """Group the real images into cameras and plan one background per camera or per image.
 
         Args:
             method: ``'median'`` (cameras with >= ``min_frames`` frames only), ``'inpaint'`` (every
-                image) or ``'auto'`` (median where possible, inpainting for the other cameras).
+                image), ``'crop'`` (every image's largest object-free rectangle) or ``'auto'`` (median
+                where possible, else inpainting, else the free rectangle).
             min_frames: fewest frames for a median; with fewer, a slow or resting object survives it.
             camera_threshold: see :func:`group_cameras`.
             max_inpaint_fraction: images whose object mask covers more than this fraction are not
                 inpainted (the result would be mostly smear).
+            min_crop_fraction: a free rectangle is used when a window of its image's aspect and at least
+                this fraction of its area fits in it (enlarged to the target size, a smaller one would be
+                mostly blur).
             mask_margin: growth of each labelled box before masking, see :func:`box_mask`.
             inpaint_radius: neighbourhood (px) ``cv2.inpaint`` fills from.
             max_frames: most frames per median (evenly spaced), bounding time and memory.
@@ -200,20 +248,26 @@ class BackgroundBank:
         cameras = [[ids[k] for k in g] for g in groups]
         sources, too_covered = [], 0
         for c, cam in enumerate(cameras):
-            if method != 'inpaint' and len(cam) >= min_frames:
+            if method in ('auto', 'median') and len(cam) >= min_frames:
                 sources.append(BackgroundSource('median', c, tuple(cam)))
             elif method != 'median':
                 for i in cam:
                     width, height = sizes[i]
-                    if box_mask(height, width, boxes[i], mask_margin).mean() <= max_inpaint_fraction:
+                    mask = box_mask(height, width, boxes[i], mask_margin)
+                    if method != 'crop' and mask.mean() <= max_inpaint_fraction:
                         sources.append(BackgroundSource('inpaint', c, (i,)))
+                        continue
+                    x0, y0, x1, y1 = largest_free_rectangle(mask) if method != 'inpaint' else (0, 0, 0, 0)
+                    if aspect_area(x1 - x0, y1 - y0, width / height) >= min_crop_fraction * width * height > 0:
+                        sources.append(BackgroundSource('crop', c, (i,), (x0, y0, x1, y1)))
                     else:
                         too_covered += 1
         if not sources:
             raise ValueError(
                 f'no background could be built with method={method!r} from {len(ids)} images: camera group sizes '
                 f'are {sorted((len(cam) for cam in cameras), reverse=True)} (median needs >= min_frames={min_frames}), '
-                f'{too_covered} images are more than max_inpaint_fraction={max_inpaint_fraction} objects')
+                f'{too_covered} images are more than max_inpaint_fraction={max_inpaint_fraction} objects and have no '
+                f'object-free rectangle of min_crop_fraction={min_crop_fraction} of the image')
         return cls(sources, cameras, images, dict(boxes), img_root, mask_margin=mask_margin,
                    inpaint_radius=inpaint_radius, max_frames=max_frames, cache_size=cache_size)
 
@@ -230,6 +284,9 @@ class BackgroundBank:
         masks = np.stack([box_mask(*frames.shape[1:3], self._boxes.get(i, []), self.mask_margin) for i in ids])
         if src.method == 'median':
             pixels, hole = masked_median(frames, masks)
+        elif src.method == 'crop':
+            x0, y0, x1, y1 = src.window
+            pixels, hole = frames[0, y0:y1, x0:x1], masks[0, y0:y1, x0:x1]  # hole: none, by construction
         else:
             pixels, hole = frames[0], masks[0]
         pixels = inpaint(pixels, hole, self.inpaint_radius)
@@ -259,19 +316,21 @@ class BackgroundBank:
         weights = np.array([self.sources[k].weight for k in candidates], np.float64)
         index = candidates[int(rng.choice(len(candidates), p=weights / weights.sum()))]
         pixels = self.image(index)
-        if window is not None and same:  # same camera, so same frame size as the window's image
+        src = self.sources[index]
+        if window is not None and same and src.method != 'crop':  # same camera: the window's frame size
             h, w = pixels.shape[:2]
             crop = tuple(round(float(v) * s, 2) for v, s in zip(window, (w, h, w, h)))
             image = Image.fromarray(pixels).resize((width, height), Image.Resampling.BICUBIC, box=crop)
         else:
             crop = random_aspect_crop((pixels.shape[1], pixels.shape[0]), (width, height), rng)
             image = Image.fromarray(pixels).crop(crop).resize((width, height), Image.Resampling.BICUBIC)
-        src = self.sources[index]
         record: dict[str, Any] = dict(method=src.method, camera=src.camera)
         if src.method == 'median':
             record['num_frames'] = len(src.image_ids)
         else:
             record['image_ids'] = list(src.image_ids)
+        if src.method == 'crop':
+            record['window'] = list(src.window)
         record['crop'] = list(crop)
         return image, record
 

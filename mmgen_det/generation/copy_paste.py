@@ -106,7 +106,7 @@ class CopyPasteGenerator(BaseGenerator):
     Args:
         ann_file: real COCO annotation file (or dict) the crops and backgrounds come from.
         img_root: folder such that ``img_root/file_name`` is each real image.
-        background: ``'auto'``, ``'median'`` or ``'inpaint'`` (see :mod:`.backgrounds`).
+        background: ``'auto'``, ``'median'``, ``'inpaint'`` or ``'crop'`` (see :mod:`.backgrounds`).
         blend: ``'gaussian'`` (soft edge) or ``'none'`` (hard paste); see :func:`paste_alpha`.
         feather: width of the soft edge as a fraction of the box's shorter side.
         min_crop_size: crops with a shorter side below this (px) are not used.
@@ -122,8 +122,8 @@ class CopyPasteGenerator(BaseGenerator):
     """
 
     name = 'copy_paste'
-    #: bumped whenever the same settings would give different pixels
-    version = 1
+    #: bumped whenever the same settings would give different pixels (2: 'auto' backgrounds add free crops)
+    version = 2
 
     def __init__(self, ann_file: PathLike | dict, img_root: PathLike, background: str = 'auto',
                  blend: str = 'gaussian', feather: float = 0.1, min_crop_size: float = 4,

@@ -199,7 +199,7 @@ class GLIGENInpaintGenerator(GLIGENGenerator):
             grounding, or a local ``save_pretrained`` directory. Another model is refused at start-up.
         ann_file: real COCO annotation file (or dict) whose images the backgrounds are made from.
         img_root: folder such that ``img_root/file_name`` is each real image.
-        background_method: ``'auto'``, ``'median'`` or ``'inpaint'``: how labelled objects are removed
+        background_method: ``'auto'``, ``'median'``, ``'inpaint'`` or ``'crop'``: how labelled objects are removed
             from the real frames (see :mod:`.backgrounds`).
         match_camera: give a layout copied from a real image a background of that image's camera, cut
             at the layout's window.
@@ -209,6 +209,7 @@ class GLIGENInpaintGenerator(GLIGENGenerator):
     """
 
     name = 'gligen_inpaint'
+    version = 2  # 'auto' backgrounds add free crops
     inpainting = True
 
     def __init__(self, model: str, ann_file: PathLike | dict, img_root: PathLike, background_method: str = 'auto',

@@ -52,3 +52,15 @@ def test_filters_option_chooses_the_generated_sets(bench_accuracy, tmp_path, cho
     cfg = Config.fromfile(bench_accuracy.variant_config(tmp_path / 'experiment.py', 'real', args.filters))
     assert ['none' if name == 'none' else name.split('-')[0] for name in cfg.filters] == chosen
     assert all(cfg.filters[name]['type'] == 'pr' for name in cfg.filters if name != 'none')
+
+
+def test_readme_shows_every_kept_series(bench_accuracy, tmp_path):
+    """An invocation over one dataset rewrites the README with the other datasets' kept results too."""
+    out = tmp_path / 'accuracy'
+    out.mkdir()
+    for stem in ('fish4knowledge_real', 'raccoon_real', 'raccoon_synthetic'):
+        write_csv([run(50, 'real-only', 0, 0.1)], out / f'{stem}.csv')
+    (out / 'notes.csv').write_text('not a series\n')
+    assert bench_accuracy.kept_series(out, tmp_path / 'work') == [
+        ('fish4knowledge_real', tmp_path / 'work' / 'fish4knowledge'),
+        ('raccoon_real', tmp_path / 'work' / 'raccoon'), ('raccoon_synthetic', tmp_path / 'work' / 'raccoon')]

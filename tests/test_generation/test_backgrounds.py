@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmgen_det.generation.backgrounds import (BackgroundBank, box_mask, group_cameras, inpaint, masked_median,
-                                              random_aspect_crop, thumbnail)
+from mmgen_det.generation.backgrounds import (BackgroundBank, aspect_area, box_mask, group_cameras, inpaint,
+                                              largest_free_rectangle, masked_median, random_aspect_crop, thumbnail)
 
 OBJECT = (255, 0, 255)  # a colour no scene below contains
 
@@ -119,6 +119,51 @@ def test_inpaint_fills_labelled_region(tmp_path):
     assert (box[..., 0] - box[..., 1]).max() < 60 and (box[..., 2] - box[..., 1]).max() < 60  # no magenta left
     assert np.abs(box - scene[15:25, 20:32]).mean() < 40
     np.testing.assert_array_equal(filled[:10], frame[:10])  # far from the box: untouched
+
+
+def test_largest_free_rectangle():
+    mask = np.zeros((30, 50), bool)
+    assert largest_free_rectangle(mask) == (0, 0, 50, 30)
+    mask[:, 10:20] = True  # a column: the free part right of it is the larger
+    assert largest_free_rectangle(mask) == (20, 0, 50, 30)
+    mask[12:, 20:] = True  # ... until a block below shrinks it; left of the column: 10 x 30
+    assert largest_free_rectangle(mask) == (20, 0, 50, 12)
+    mask[:12, 25] = True  # the frame-shaped window that fits is what counts, not the area: not 10 x 30
+    assert largest_free_rectangle(mask) == (26, 0, 50, 12)
+    assert largest_free_rectangle(np.ones((8, 8), bool)) == (0, 0, 0, 0)
+    # a large frame is searched on a coarse grid: the window stays free, and near the true one
+    big = np.zeros((1080, 1920), bool)
+    big[100:900, 300:1500] = True
+    x0, y0, x1, y1 = largest_free_rectangle(big)
+    assert not big[y0:y1, x0:x1].any() and (x1 - x0) * (y1 - y0) >= 0.9 * 1080 * 420
+
+
+def test_photos_filled_by_their_objects_give_object_free_crops(tmp_path):
+    """One scene per photo, its object filling most of it (no median, too much to inpaint): 'auto'
+    takes the largest rectangle no dilated box touches, and no object pixel reaches a background."""
+    frames, boxes = [], []
+    for k in range(4):
+        frame = _scene(10 + k, 96, 72).copy()
+        x, y, w, h = 8 + 4 * k, 6, 40, 30  # grown by box_mask's margin: 30% of the frame
+        frame[y:y + h, x:x + w] = OBJECT
+        frames.append(frame)
+        boxes.append([(x, y, w, h)])
+    frames.append(np.full((72, 96, 3), OBJECT, np.uint8))  # wholly covered: no free rectangle
+    boxes.append([(0, 0, 96, 72)])
+    coco = _write_set(tmp_path, frames, boxes)
+    with pytest.raises(ValueError, match='min_crop_fraction'):
+        BackgroundBank.from_coco(coco, tmp_path, method='inpaint')
+    bank = BackgroundBank.from_coco(coco, tmp_path)
+    assert [(s.method, s.image_ids) for s in bank.sources] == [('crop', (k + 1,)) for k in range(4)]
+    rng = np.random.default_rng(0)
+    for image_id in (None, 1, 2, 3, 4, 5):  # a layout's window of its frame does not apply to a crop
+        image, record = bank.pick(rng, 64, 48, image_id=image_id, window=[0.0, 0.0, 1.0, 1.0])
+        assert image_id in (None, 5) or record['image_ids'] == [image_id]
+        x0, y0, x1, y1 = record['window']
+        assert record['method'] == 'crop' and aspect_area(x1 - x0, y1 - y0, 96 / 72) >= 0.1 * 96 * 72
+        assert image.size == (64, 48) and not (np.asarray(image) == OBJECT).all(-1).any()
+    with pytest.raises(ValueError, match=r'5 images are more than .* min_crop_fraction=0.5'):
+        BackgroundBank.from_coco(coco, tmp_path, min_crop_fraction=0.5)
 
 
 def test_random_aspect_crop_keeps_target_aspect():

@@ -299,12 +299,13 @@ def _compare(scores: _Scores, series: Series, n: int, arm: dict[str, dict], base
         comparison.resolved = resolved
         comparison.delta_resolved = _interval(d_point.mean(), _mean_over_seeds(d_values, counts))
     if 'mAP' in per_seed:
-        comparison.advice = power_advice(*per_seed['mAP'], scores.num_images)
+        comparison.advice = power_advice(delta['mAP'], *per_seed['mAP'], scores.num_images)
     return comparison
 
 
-def power_advice(d_point: np.ndarray, d_values: np.ndarray, test_images: int) -> str:
-    """When the ΔmAP interval contains 0 but the difference is not 0: what would narrow it enough.
+def power_advice(delta: Interval, d_point: np.ndarray, d_values: np.ndarray, test_images: int) -> str:
+    """When the ΔmAP interval ``delta`` contains 0 but the difference is not 0: what would narrow it
+    enough (nothing where the verdict is already a gain or a loss).
 
     The interval's variance splits into the test images' part (the variance over image resamples of
     the seeds' mean difference, seeds fixed) and the seeds' part (how much the per-seed differences
@@ -316,7 +317,7 @@ def power_advice(d_point: np.ndarray, d_values: np.ndarray, test_images: int) ->
     v_seed = 0.0
     if seeds > 1:
         v_seed = max(0.0, float(np.var(d_point, ddof=1)) - float(np.mean(np.var(d_values, axis=1, ddof=1)))) / seeds
-    if abs(diff) < 1e-9 or abs(diff) > Z * math.sqrt(v_img + v_seed):
+    if abs(diff) < 1e-9 or delta.low > 0 or delta.high < 0:
         return ''
     more_images = _image_factor(v_img, v_seed, abs(diff))
     images = (f'about {more_images:g}x the test images (≈ {more_images * test_images:.0f})' if more_images

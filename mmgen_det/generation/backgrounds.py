@@ -211,8 +211,8 @@ class BackgroundBank:
     @classmethod
     def from_coco(cls, ann: CocoLike, img_root: PathLike, method: str = 'auto', *, min_frames: int = 5,
                   camera_threshold: float = CAMERA_THRESHOLD, max_inpaint_fraction: float = 0.15,
-                  min_crop_fraction: float = 0.1, mask_margin: float = 0.15, inpaint_radius: int = 5, max_frames: int = 50,
-                  cache_size: int = 32) -> 'BackgroundBank':
+                  min_crop_fraction: float = 0.1, mask_margin: float = 0.15, inpaint_radius: int = 5,
+                  max_frames: int = 50, cache_size: int = 32) -> 'BackgroundBank':
         """Group the real images into cameras and plan one background per camera or per image.
 
         Args:

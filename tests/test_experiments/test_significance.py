@@ -105,8 +105,12 @@ def test_power_advice_names_what_narrows_the_interval(spread, expect):
     base = rng.normal(0.01, 0.015, size=(1, 400))
     d_values = base + rng.normal(0, 0.002, size=(3, 400)) + np.array([[spread], [-spread], [0.0]])
     d_point = d_values.mean(axis=1)
-    advice = significance.power_advice(d_point, d_values, 188)
+    undecided = significance.Interval(float(d_point.mean()), -0.01, 0.03)
+    advice = significance.power_advice(undecided, d_point, d_values, 188)
     assert advice.startswith('undecided')
+    # the verdict's bootstrap interval decides, not the normal approximation the advice is sized with
+    decided = significance.Interval(float(d_point.mean()), 0.001, 0.03)
+    assert significance.power_advice(decided, d_point, d_values, 188) == ''
     shares = advice.split('test images carry ')[1]
     images, seeds = int(shares.split('%')[0]), int(shares.split('seeds ')[1].split('%')[0])
     assert (images > seeds) == (expect == 'test images')

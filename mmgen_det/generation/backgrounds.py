@@ -257,11 +257,12 @@ class BackgroundBank:
                     if method != 'crop' and mask.mean() <= max_inpaint_fraction:
                         sources.append(BackgroundSource('inpaint', c, (i,)))
                         continue
-                    x0, y0, x1, y1 = largest_free_rectangle(mask) if method != 'inpaint' else (0, 0, 0, 0)
-                    if aspect_area(x1 - x0, y1 - y0, width / height) >= min_crop_fraction * width * height > 0:
-                        sources.append(BackgroundSource('crop', c, (i,), (x0, y0, x1, y1)))
-                    else:
-                        too_covered += 1
+                    if method != 'inpaint':
+                        x0, y0, x1, y1 = largest_free_rectangle(mask)
+                        if aspect_area(x1 - x0, y1 - y0, width / height) >= min_crop_fraction * width * height > 0:
+                            sources.append(BackgroundSource('crop', c, (i,), (x0, y0, x1, y1)))
+                            continue
+                    too_covered += 1
         if not sources:
             raise ValueError(
                 f'no background could be built with method={method!r} from {len(ids)} images: camera group sizes '

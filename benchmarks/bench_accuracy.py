@@ -161,8 +161,10 @@ def write_readme(series: list[tuple[str, Path]], args) -> Path:
         write_csv(rows, csv)
         summary = aggregate(rows)
         warning = curve_warning(real_only_curve(summary))
+        answer = significance.answer_lines(stats)
         lines += [f'## {stem}', '', f'Settings: `{folder.name}/bench_{stem.rsplit("_", 1)[1]}.py` over the '
                   f'derived `{folder.name}/experiment.py`; every run: `{stem}.csv`.', '',
+                  *(['The answer (95% intervals):', '', *answer, ''] if answer else []),
                   summary_table(summary), '', *boxes_per_class_line(evaluated_boxes(rows)), '',
                   *([warning, ''] if warning else []), *significance.verdict_lines(stats), '',
                   *significance.class_table(stats),

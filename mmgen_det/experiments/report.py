@@ -263,9 +263,10 @@ def data_section(data: dict[str, Any], derived: dict[str, Any], test_boxes: dict
 
 def render_report(name: str, rows: Sequence[dict[str, Any]], settings: dict[str, Any],
                   images: dict[str, str], notes: Sequence[str] = (), data: Sequence[str] = (),
-                  verdict: Sequence[str] = (), classes: Sequence[str] = ()) -> str:
-    """``report.md``: table, verdicts (``significance.verdict_lines``, per class
-    ``significance.class_table``), data, plots, samples, protocol, exact settings."""
+                  verdict: Sequence[str] = (), classes: Sequence[str] = (), answer: Sequence[str] = ()) -> str:
+    """``report.md``: the answer per N (``significance.answer_lines``), table, verdicts
+    (``significance.verdict_lines``, per class ``significance.class_table``), data, plots, samples,
+    protocol, exact settings."""
     summary = aggregate(rows)
     warning = curve_warning(real_only_curve(summary))
     parts = [f'# Experiment {md_code(name)}', '',
@@ -273,6 +274,8 @@ def render_report(name: str, rows: Sequence[dict[str, Any]], settings: dict[str,
              'per run, with the checkpoint chosen on the real **val** split. Per-run rows (per-class AP, '
              'iterations and seconds per stage): `results.csv`.', '',
              *backbone_lines(rows), *unvalidated_lines(rows), '',
+             *(['## The answer', '', 'Does generated data help at each N, and which setting is best (95% '
+                'intervals; details below):', '', *answer, ''] if answer else []),
              '## Results (mean ± std over seeds, 95% bootstrap interval)', '', summary_table(summary), '',
              '## Is the difference real?', '',
              '"≈ real images": the N at which the real-only mAP-vs-N curve of this sweep reaches the arm\'s mAP '

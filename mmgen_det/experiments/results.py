@@ -85,7 +85,8 @@ def write_outputs(exp: Experiment, work_dir: Path, results: Sequence[StageResult
     data = next(r.record for r in results if r.stage == 'data')
     text = report.render_report(exp.name, rows, exp.settings(), images, notes,
                                 report.data_section(data, exp.derived, evaluated_boxes(rows)),
-                                significance.verdict_lines(stats), significance.class_table(stats))
+                                significance.verdict_lines(stats), significance.class_table(stats),
+                                significance.answer_lines(stats))
     with atomic_write(out['report'], 'w') as f:
         f.write(text)
     out['html'] = report_html.write_report_html(work_dir, exp.name, text, results)

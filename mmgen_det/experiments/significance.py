@@ -386,6 +386,42 @@ def _side(value: float, ns: Sequence[int]) -> str:
 
 
 # -- text -----------------------------------------------------------------------------------------
+def answer_lines(stats: Significance | None) -> list[str]:
+    """The sweep's question answered per N from the same intervals as the verdicts: does generated data
+    help, and which setting is best. A setting is recommended only when its gain over real-only excludes
+    0 and the compute-matched control does not explain it (longer training alone)."""
+    if stats is None:
+        return []
+    lines = []
+    for n in sorted({c.num_real for c in stats.comparisons}):
+        arms = [c for c in stats.comparisons if c.num_real == n and c.baseline == REAL_ONLY and 'mAP' in c.delta]
+        if not arms:
+            continue
+        gains = [c for c in arms if c.delta['mAP'].low > 0]
+        best = max(gains or arms, key=lambda c: c.delta['mAP'].point)
+        control = stats.comparison(best.series, n, CONTROL)
+        beats_control = control is None or ('mAP' in control.delta and control.delta['mAP'].low > 0)
+        if gains and beats_control:
+            headline = f'yes: {series_label(best.series)} is the best setting'
+        elif gains:
+            headline = (f'{series_label(best.series)} gains over real-only, but not over real-only trained as '
+                        'long (compute-matched)')
+        elif all(c.delta['mAP'].high < 0 for c in arms):
+            headline = f'no: every setting loses; the least harmful is {series_label(best.series)}'
+        else:
+            headline = f'no measurable help; the highest is {series_label(best.series)}'
+        detail = f'vs real-only {best.verdict}'
+        if control:
+            detail += f'; vs compute-matched {control.verdict}'
+        worth = stats.equivalents.get((best.series, n))
+        if worth:
+            detail += f'; worth {worth} real images'
+        lines.append(f'- **N={n}: {headline}** ({detail})')
+        if best.advice:
+            lines.append(f'  - {best.advice}')
+    return lines
+
+
 def verdict_lines(stats: Significance | None) -> list[str]:
     """The report's verdict section: one line per arm and N (vs real-only, vs the control, worth in
     real images, over the resolved classes), advice where undecided, and what could not be analysed."""

@@ -80,6 +80,29 @@ def test_a_planted_gain_is_detected_and_said_the_same_everywhere(tmp_path):
     assert '| `a` |' in text  # the per-class table
 
 
+def test_the_answer_names_a_best_setting_only_where_its_gain_is_measured(tmp_path):
+    """A gain over real-only and the control: 'yes' and the setting; a gain that training as long
+    explains, no difference and losses each get their own answer, never a recommendation."""
+    rows = sweep_rows(tmp_path, {('real-only', 10): 0.35, ('compute-matched', 10): 0.35,
+                                 ('synthetic-pretrain', 10): 0.75, ('mixed', 10): 0.5,
+                                 ('real-only', 20): 0.3, ('compute-matched', 20): 0.75, ('mixed', 20): 0.65,
+                                 ('real-only', 30): 0.5, ('compute-matched', 30): 0.5, ('mixed', 30): 0.5,
+                                 ('real-only', 40): 0.75, ('compute-matched', 40): 0.75, ('mixed', 40): 0.3,
+                                 ('synthetic-pretrain', 40): 0.35})
+    stats = significance.annotate(rows, resamples=200)
+    answer = significance.answer_lines(stats)
+    by_n = {line.split(':')[0].removeprefix('- **N='): line for line in answer if line.startswith('- **N=')}
+    best = stats.comparison(('synthetic-pretrain', 'copy-paste', 'none'), 10)
+    assert by_n['10'].startswith('- **N=10: yes: synthetic-pretrain (copy-paste, filter none) is the best setting**')
+    assert f'vs real-only {best.verdict}' in by_n['10']
+    assert 'but not over real-only trained as long' in by_n['20'] and 'yes' not in by_n['20']
+    assert 'no measurable help; the highest is mixed' in by_n['30']
+    assert 'no: every setting loses; the least harmful is synthetic-pretrain' in by_n['40']
+    text = render_report('toy', rows, {}, {}, answer=answer)
+    assert text.index('## The answer') < text.index('## Results') and by_n['10'] in text
+    assert '## The answer' not in render_report('toy', rows, {}, {})
+
+
 def test_rows_without_kept_detections_are_named_not_analysed(tmp_path):
     rows = sweep_rows(tmp_path, {('real-only', 10): 0.5, ('synthetic-pretrain', 10): 0.6})
     rows[0]['detections'] = ''

@@ -398,10 +398,10 @@ def answer_lines(stats: Significance | None) -> list[str]:
         if not arms:
             continue
         gains = [c for c in arms if c.delta['mAP'].low > 0]
-        best = max(gains or arms, key=lambda c: c.delta['mAP'].point)
+        winners = [c for c in gains if _beats_control(stats, c)]
+        best = max(winners or gains or arms, key=lambda c: c.delta['mAP'].point)
         control = stats.comparison(best.series, n, CONTROL)
-        beats_control = control is None or ('mAP' in control.delta and control.delta['mAP'].low > 0)
-        if gains and beats_control:
+        if winners:
             headline = f'yes: {series_label(best.series)} is the best setting'
         elif gains:
             headline = (f'{series_label(best.series)} gains over real-only, but not over real-only trained as '
@@ -420,6 +420,12 @@ def answer_lines(stats: Significance | None) -> list[str]:
         if best.advice:
             lines.append(f'  - {best.advice}')
     return lines
+
+
+def _beats_control(stats: Significance, arm: Comparison) -> bool:
+    """Whether a generated-data arm also gains over the compute-matched control (True without one)."""
+    control = stats.comparison(arm.series, arm.num_real, CONTROL)
+    return control is None or ('mAP' in control.delta and control.delta['mAP'].low > 0)
 
 
 def verdict_lines(stats: Significance | None) -> list[str]:

@@ -56,15 +56,24 @@ class Interval:
     def half_width(self) -> float:
         return (self.high - self.low) / 2
 
+    @property
+    def gain(self) -> bool:
+        """The whole interval lies above 0 (the one rule every verdict and answer uses)."""
+        return self.low > 0
+
+    @property
+    def loss(self) -> bool:
+        return self.high < 0
+
 
 def verdict(delta: Interval | None, metric: str = 'mAP') -> str:
     """'gain +0.031 mAP [+0.012, +0.049]', 'loss ...' or 'no measurable difference [...]': decided by
     whether the interval lies above 0, below 0, or contains it."""
     if delta is None:
         return MISSING
-    if delta.low > 0:
+    if delta.gain:
         return f'gain {delta.point:+.3f} {metric} [{delta.low:+.3f}, {delta.high:+.3f}]'
-    if delta.high < 0:
+    if delta.loss:
         return f'loss {delta.point:+.3f} {metric} [{delta.low:+.3f}, {delta.high:+.3f}]'
     return f'no measurable difference [{delta.low:+.3f}, {delta.high:+.3f}]'
 
@@ -313,12 +322,12 @@ def power_advice(delta: Interval, d_point: np.ndarray, d_values: np.ndarray, tes
     the first, more seeds the second; the advice names the smallest of each that would put the
     observed difference outside a 95% interval, where either can."""
     seeds, diff = len(d_point), float(d_point.mean())
+    if abs(diff) < 1e-9 or delta.gain or delta.loss:
+        return ''
     v_img = float(np.var(d_values.mean(axis=0), ddof=1))
     v_seed = 0.0
     if seeds > 1:
         v_seed = max(0.0, float(np.var(d_point, ddof=1)) - float(np.mean(np.var(d_values, axis=1, ddof=1)))) / seeds
-    if abs(diff) < 1e-9 or delta.low > 0 or delta.high < 0:
-        return ''
     more_images = _image_factor(v_img, v_seed, abs(diff))
     images = (f'about {more_images:g}x the test images (≈ {more_images * test_images:.0f})' if more_images
               else None)
@@ -397,7 +406,7 @@ def answer_lines(stats: Significance | None) -> list[str]:
         arms = [c for c in stats.comparisons if c.num_real == n and c.baseline == REAL_ONLY and 'mAP' in c.delta]
         if not arms:
             continue
-        gains = [c for c in arms if c.delta['mAP'].low > 0]
+        gains = [c for c in arms if c.delta['mAP'].gain]
         winners = [c for c in gains if _beats_control(stats, c)]
         best = max(winners or gains or arms, key=lambda c: c.delta['mAP'].point)
         control = stats.comparison(best.series, n, CONTROL)
@@ -406,7 +415,7 @@ def answer_lines(stats: Significance | None) -> list[str]:
         elif gains:
             headline = (f'{series_label(best.series)} gains over real-only, but not over real-only trained as '
                         'long (compute-matched)')
-        elif all(c.delta['mAP'].high < 0 for c in arms):
+        elif all(c.delta['mAP'].loss for c in arms):
             headline = f'no: every setting loses; the least harmful is {series_label(best.series)}'
         else:
             headline = f'no measurable help; the highest is {series_label(best.series)}'
@@ -425,7 +434,7 @@ def answer_lines(stats: Significance | None) -> list[str]:
 def _beats_control(stats: Significance, arm: Comparison) -> bool:
     """Whether a generated-data arm also gains over the compute-matched control (True without one)."""
     control = stats.comparison(arm.series, arm.num_real, CONTROL)
-    return control is None or ('mAP' in control.delta and control.delta['mAP'].low > 0)
+    return control is None or ('mAP' in control.delta and control.delta['mAP'].gain)
 
 
 def verdict_lines(stats: Significance | None) -> list[str]:

@@ -1,7 +1,8 @@
 """How much does generated data help? The data-efficiency sweep of the product, on real datasets.
 
     python benchmarks/bench_accuracy.py [--fish ../shared/data/fish4knowledge] [--raccoon ../shared/data/raccoon]
-        [--datasets fish4knowledge raccoon] [--num-real 10 50 300 all] [--seeds 0 1]
+        [--aquarium ../shared/data/aquarium] [--datasets fish4knowledge raccoon aquarium]
+        [--num-real 10 50 300 all] [--seeds 0 1]
         [--pretrain-val real synthetic] [--work-dir work_dirs/bench_accuracy] [--out-dir benchmarks/accuracy]
 
 For each dataset the experiment folder is derived from the data (the CPU recipe: detector, input scale,
@@ -31,15 +32,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, machine  # noqa: E402
 
-DATASETS = ('fish4knowledge', 'raccoon')
+#: dataset -> (its path option, the export it is, as given to the product)
+DATASETS = {'fish4knowledge': ('--fish', 'fixed underwater cameras, YOLO export'),
+            'raccoon': ('--raccoon', 'one raccoon per photo, Pascal VOC'),
+            'aquarium': ('--aquarium', 'crowded aquarium photos, 7 classes, Roboflow YOLO export')}
 FILTERS = ('none', 'pr')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     shared = REPO.parent / 'shared' / 'data'
-    p.add_argument('--fish', type=Path, default=shared / 'fish4knowledge', help='Fish4Knowledge (YOLO export)')
-    p.add_argument('--raccoon', type=Path, default=shared / 'raccoon', help='raccoon (Pascal VOC)')
+    for name, (flag, what) in DATASETS.items():
+        p.add_argument(flag, type=Path, default=shared / name, dest=name, help=f'{name} ({what})')
     p.add_argument('--datasets', nargs='+', default=list(DATASETS), choices=DATASETS)
     p.add_argument('--num-real', nargs='+', default=['10', '50', '300', 'all'])
     p.add_argument('--seeds', nargs='+', default=['0', '1'])
@@ -79,8 +83,7 @@ def run_dataset(name: str, source: Path, args) -> list[tuple[str, Path]]:
     """Derive the experiment folder (again, when the installed recipe changed) and run every variant of
     one dataset; the result files of each."""
     if not source.exists():
-        flag = '--fish' if name == 'fish4knowledge' else '--raccoon'
-        print(f'bench_accuracy: {name}: {source} not found, skipped (give its path with {flag} PATH)')
+        print(f'bench_accuracy: {name}: {source} not found, skipped (give its path with {DATASETS[name][0]} PATH)')
         return []
     from mmgen_det.experiments.init import InitSettings, OtherOptionsError, reuse_or_init, training_images
     from mmgen_det.utils.io import read_json
@@ -190,7 +193,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     produced = []
     for name in args.datasets:
-        produced += run_dataset(name, args.fish if name == 'fish4knowledge' else args.raccoon, args)
+        produced += run_dataset(name, getattr(args, name), args)
     if produced:  # the README shows every kept series, also those of earlier invocations
         print(f'bench_accuracy: {write_readme(kept_series(args.out_dir, args.work_dir), args)}')
 

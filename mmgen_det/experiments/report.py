@@ -35,6 +35,8 @@ CONTROL = 'compute-matched'
 #: columns ``significance.Significance.csv_columns`` fills: the run's series at its N, with intervals
 STAT_FIELDS = ['mAP_low', 'mAP_high', 'delta_mAP', 'delta_mAP_low', 'delta_mAP_high', 'delta_mAP50',
                'delta_mAP50_low', 'delta_mAP50_high', 'verdict', 'verdict_vs_compute_matched', 'real_images']
+#: C0/C1 control characters and the Unicode line and paragraph separators
+UNPRINTABLE = re.compile(r'[\x00-\x1f\x7f-\x9f\u2028\u2029]')
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,14 @@ class Equivalent:
 
 def md_code(text: Any) -> str:
     """``text`` as a markdown code span that shows it as it is (a name from a dataset may hold
-    backticks, ``|`` or a line break) and stays one cell of a table."""
-    text = str(text).replace('\n', '\\n').replace('|', '\\|')
+    backticks, ``|``, ``[]()``, HTML or a line break) and stays one cell of a table.
+
+    Control characters and Unicode line separators are shown as escapes (``\\r``, ``\\x00``): a
+    markdown renderer ends a line at ``\\r`` as at ``\\n``, which would end the code span and let the
+    rest of the name render as markdown (a live link).
+    """
+    text = UNPRINTABLE.sub(lambda m: m.group().encode('unicode_escape').decode('ascii'), str(text))
+    text = text.replace('|', '\\|')
     fence = '`' * (max(map(len, re.findall('`+', text)), default=0) + 1)
     pad = ' ' if text.startswith('`') or text.endswith('`') else ''
     return f'{fence}{pad}{text}{pad}{fence}'

@@ -2,12 +2,15 @@
 
 Every output of the package goes through :func:`atomic_write`: the bytes land in a temporary file in
 the destination folder, are flushed to disk, and only then renamed over the target, so a reader (or a
-resumed run after a crash) sees either the old file, the whole new file, or nothing.
+resumed run after a crash) sees either the old file, the whole new file, or nothing. Outputs get the
+permissions the user's umask gives a new file or folder (:func:`umask_mode`), not the private ones
+``tempfile`` creates its files and folders with: a gallery or a converted set is meant to be shared.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +29,7 @@ def atomic_write(path: PathLike, mode: str = 'wb') -> Iterator[Any]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX + path.name + '.', dir=path.parent)
     try:
+        os.fchmod(fd, umask_mode())
         with os.fdopen(fd, mode, **({} if 'b' in mode else {'encoding': 'utf-8'})) as f:
             yield f
             f.flush()
@@ -37,6 +41,34 @@ def atomic_write(path: PathLike, mode: str = 'wb') -> Iterator[Any]:
         if isinstance(e, OSError):
             raise naming(e, path)
         raise
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where the system says it (Linux 4.7+): setting
+    it to read it back would briefly change it for every thread of the process."""
+    try:
+        with open('/proc/self/status') as f:
+            found = re.search(r'^Umask:\s*([0-7]+)', f.read(), re.MULTILINE)
+        if found:
+            return int(found.group(1), 8)
+    except OSError:
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def umask_mode(folder: bool = False) -> int:
+    """The mode ``open()`` or ``mkdir()`` would give a new file (or folder) under the user's umask."""
+    return (0o777 if folder else 0o666) & ~current_umask()
+
+
+def make_temp_dir(prefix: str, parent: PathLike) -> Path:
+    """``tempfile.mkdtemp`` in ``parent`` with the mode of a folder the user makes (mkdtemp's is 0700):
+    the folder is renamed into place as an output."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    folder.chmod(umask_mode(folder=True))
+    return folder
 
 
 def naming(error: OSError, path: PathLike) -> OSError:

@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from mmgen_det.utils.io import TMP_PREFIX, PathLike, atomic_write_json
+from mmgen_det.utils.io import TMP_PREFIX, PathLike, atomic_write_json, make_temp_dir
 from .common import PROBLEM_KINDS, ConvertedSplit
 
 IMAGE_MODES = ('copy', 'symlink')
@@ -37,7 +37,7 @@ def write_dataset(splits: list[ConvertedSplit], out: PathLike, image_mode: str =
     out = Path(out)
     check_out_free(out, overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'{TMP_PREFIX}{out.name}.', dir=out.parent))
+    tmp = make_temp_dir(f'{TMP_PREFIX}{out.name}.', out.parent)
     try:
         for split in splits:
             for file_name, src in split.sources.items():

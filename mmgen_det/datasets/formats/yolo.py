@@ -189,7 +189,14 @@ def _yaml_splits(cfg: dict, yaml_path: Path, roots: list[Path] | None) -> list[_
     for key, dirs in YOLO_SPLIT_DIRS.items():
         value = cfg.get(key)
         if value in (None, '', []):
-            continue
+            unlisted = _unlisted_split_folder(root, dirs)
+            if unlisted is None:
+                continue
+            value = unlisted.relative_to(root).as_posix()
+            listed_note = (f'{yaml_path.name} has no {key}: key; used {value}/, the export\'s {key} '
+                           'split folder beside it')
+        else:
+            listed_note = None
         entries = value if isinstance(value, list) else [value]
         if not all(isinstance(e, str) and e for e in entries):
             raise DatasetFormatError(f'{key} must be a path or a list of paths, got {value!r}',
@@ -215,11 +222,20 @@ def _yaml_splits(cfg: dict, yaml_path: Path, roots: list[Path] | None) -> list[_
                 images += _listed_images(path, bases, roots, fallbacks)
             else:
                 images += image_files(path, True)
-        splits.append(_Split(key, images, not listed, fallbacks))
+        splits.append(_Split(key, images, not listed, fallbacks + [listed_note] * bool(listed_note)))
     if not splits:
         raise DatasetFormatError('no train/val/test key', 'list the split image folders in it',
                                  yaml_path, 'top level')
     return splits
+
+
+def _unlisted_split_folder(root: Path, dirs: Sequence[str]) -> Path | None:
+    """A split's image folder an export wrote beside the yaml without listing it (Roboflow's
+    ``test/images`` under a yaml with only ``train`` and ``val``): left out, its images would be
+    neither trained on nor held out, and the runner would carve a test split from the training one."""
+    found = [d for d in [*(root / d / 'images' for d in dirs), *(root / 'images' / d for d in dirs)]
+             if d.is_dir() and image_files(d, True)]
+    return found[0] if found else None
 
 
 def _listed_images(list_file: Path, bases: list[Path], roots: list[Path] | None,

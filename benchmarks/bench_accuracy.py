@@ -144,37 +144,100 @@ def write_readme(series: list[tuple[str, Path]], args) -> Path:
     """README.md of the kept csvs; each csv gains its series' intervals and verdicts (computed from the
     runs' kept detections over all invocations), so the csv and the README say the same."""
     from mmgen_det.experiments import significance
-    from mmgen_det.experiments.cache import read_stage_log
     from mmgen_det.experiments.report import (aggregate, boxes_per_class_line, curve_warning, read_csv,
                                               real_only_curve, summary_table, write_csv)
     from mmgen_det.experiments.results import evaluated_boxes
     info = machine()
-    spent = sum(e.get('seconds') or 0 for _, folder in series if folder.is_dir()
-                for e in read_stage_log(folder) if e['status'] == 'ran')
+    spent = sum(run_seconds(read_csv(args.out_dir / f'{stem}.csv')) for stem, _ in series)
     lines = ['# Accuracy benchmark: real-only vs generated data, by number of real images',
              '', f'`python benchmarks/bench_accuracy.py` ({info["cores"]} cores, {info["cpu"]}; the runs below come '
-             f'from one or more invocations, whose stages took {spent / 3600:.1f} h when they ran, per '
-             '`stage_log.jsonl`). COCO mAP on each dataset\'s real **test** split; the derived CPU recipe '
+             f'from one or more invocations, whose runs took {spent / 3600:.1f} h when they ran, per the csvs\' '
+             '`wall_seconds`). COCO mAP on each dataset\'s real **test** split; the derived CPU recipe '
              f'({derived_recipe(series)}), copy-paste generation; "≈ real images": the N at which '
              'the real-only curve of the same sweep reaches the arm\'s mAP.', '']
+    sections, summary_rows = [], []
+    measured_elsewhere = readme_sections(args.out_dir / 'README.md')
     for stem, folder in series:
         csv = args.out_dir / f'{stem}.csv'
         rows = read_csv(csv)
+        if not all(Path(r['test_config']).is_file() for r in rows if r.get('test_config')):
+            # the runs' detections are on the machine that ran them: their csv and section stay as measured
+            summary_rows += answer_rows(stem, rows)
+            sections += measured_elsewhere.get(stem, [f'## {stem}', '', f'Every run: `{stem}.csv`.', ''])
+            continue
         stats = significance.annotate(rows)
         write_csv(rows, csv)
+        summary_rows += answer_rows(stem, rows)
         summary = aggregate(rows)
         warning = curve_warning(real_only_curve(summary))
         answer = significance.answer_lines(stats)
-        lines += [f'## {stem}', '', f'Settings: `{folder.name}/bench_{stem.rsplit("_", 1)[1]}.py` over the '
+        sections += [f'## {stem}', '', f'Settings: `{folder.name}/bench_{stem.rsplit("_", 1)[1]}.py` over the '
                   f'derived `{folder.name}/experiment.py`; every run: `{stem}.csv`.', '',
                   *(['The answer (95% intervals):', '', *answer, ''] if answer else []),
                   summary_table(summary), '', *boxes_per_class_line(evaluated_boxes(rows)), '',
                   *([warning, ''] if warning else []), *significance.verdict_lines(stats), '',
                   *significance.class_table(stats),
                   f'![mAP vs N: {stem}]({stem}.png)', '']
+    lines += ['## Where generated data helps, and by how much', '',
+              'Per dataset and N, the setting the answer names (a gain whose 95% interval excludes 0 and '
+              'that real-only trained as long does not explain), else the highest generated-data setting; '
+              '"above compute-matched" counts the seeds in which it beats the compute-matched control '
+              '(real-only itself where the two are the same training).', '',
+              '| dataset | N | real-only mAP | best generated setting | its mAP | vs real-only | ratio | '
+              'above compute-matched |', '|---|---:|---:|---|---:|---|---:|---:|', *summary_rows, '',
+              *sections]
     path = args.out_dir / 'README.md'
-    path.write_text('\n'.join(lines))
+    path.write_text('\n'.join(lines) + '\n')
     return path
+
+
+def run_seconds(rows: list[dict]) -> float:
+    """The wall time of a csv's runs, the compute-matched runs that are real-only's own training once."""
+    real = {r['checkpoint'] for r in rows if r['arm'] == 'real-only'}
+    return sum(float(r['wall_seconds'] or 0) for r in rows
+               if not (r['arm'] == 'compute-matched' and r['checkpoint'] in real))
+
+
+def readme_sections(readme: Path) -> dict[str, list[str]]:
+    """The per-series sections (``## <stem>`` to the next heading of that level) of a README."""
+    sections: dict[str, list[str]] = {}
+    current = None
+    for line in readme.read_text().splitlines() if readme.is_file() else []:
+        if line.startswith('## '):
+            current = sections.setdefault(line[3:].strip(), [])
+        if current is not None:
+            current.append(line)
+    return sections
+
+
+def answer_rows(stem: str, rows: list[dict]) -> list[str]:
+    """The summary table's rows of one series, from its csv's verdict columns (which survive the
+    detections they were computed from): per N, real-only against the generated-data setting the
+    answer would name (gains over real-only and over compute-matched, else gains, else the highest)."""
+    from mmgen_det.experiments.report import CONTROL, REAL_ONLY, metric_value, series_label, series_of
+    out = []
+    for n in sorted({int(r['num_real']) for r in rows}):
+        at_n = [r for r in rows if int(r['num_real']) == n and metric_value(r['mAP']) is not None]
+        generated = [r for r in at_n if r['arm'] not in (REAL_ONLY, CONTROL) and r.get('delta_mAP')]
+        if not generated:
+            continue
+
+        def rank(r: dict) -> tuple:
+            gain, vs_control = r['verdict'].startswith('gain'), r['verdict_vs_compute_matched']
+            explained = bool(vs_control) and not vs_control.startswith('gain')  # '': the control is real-only
+            return gain and not explained, gain, float(r['delta_mAP'])
+        best = max(generated, key=rank)
+
+        def by_seed(series) -> dict[str, float]:
+            return {r['seed']: metric_value(r['mAP']) for r in at_n if series_of(r) == series}
+        real, chosen = by_seed((REAL_ONLY, '-', '-')), by_seed(series_of(best))
+        control = by_seed((CONTROL, '-', '-')) or real
+        above = sum(chosen[s] > control[s] for s in chosen if s in control)
+        real_mean, chosen_mean = sum(real.values()) / len(real), sum(chosen.values()) / len(chosen)
+        out.append(f'| {stem.rsplit("_", 1)[0]} | {n} | {real_mean:.3f} | {series_label(series_of(best))} | '
+                   f'{chosen_mean:.3f} | {best["verdict"]} | {chosen_mean / real_mean:.2f}x | '
+                   f'{above} of {len(chosen)} seeds |')
+    return out
 
 
 def derived_recipe(series: list[tuple[str, Path]]) -> str:
@@ -182,7 +245,9 @@ def derived_recipe(series: list[tuple[str, Path]]) -> str:
     from mmengine.config import Config
 
     from mmgen_det.utils.io import read_json
-    folder = next(folder for _, folder in series if (folder / 'experiment.py').is_file())
+    folder = next((folder for _, folder in series if (folder / 'experiment.py').is_file()), None)
+    if folder is None:
+        return 'as each csv\'s `backbone_init` and `iterations` record it'
     derived = read_json(folder / 'data_profile.json')
     schedules = Config.fromfile(str(folder / 'experiment.py')).schedules
     return (f"`{derived['detector']}`, {schedules.default.max_iters} iterations per arm, pretrain "

@@ -64,3 +64,25 @@ def test_readme_shows_every_kept_series(bench_accuracy, tmp_path):
     assert bench_accuracy.kept_series(out, tmp_path / 'work') == [
         ('fish4knowledge_real', tmp_path / 'work' / 'fish4knowledge'),
         ('raccoon_real', tmp_path / 'work' / 'raccoon'), ('raccoon_synthetic', tmp_path / 'work' / 'raccoon')]
+
+
+def test_series_measured_on_another_machine_keep_their_intervals(bench_accuracy, tmp_path):
+    """A fresh clone has the kept csvs but not the runs' detections: rewriting the README after a run on
+    another dataset keeps those csvs' intervals and sections as measured (they were blanked) and puts every
+    dataset in the summary table."""
+    out = tmp_path / 'accuracy'
+    out.mkdir()
+    rows = [run(50, 'real-only', s, 0.3 + s / 100) for s in range(3)] + [
+        {**run(50, 'mixed', s, 0.45), 'delta_mAP': 0.15, 'verdict': 'gain +0.150 mAP [+0.060, +0.260]',
+         'verdict_vs_compute_matched': ''} for s in range(3)]
+    for r in rows:
+        r['test_config'] = str(tmp_path / 'gone' / 'config.py')
+    write_csv(rows, out / 'raccoon_real.csv')
+    before = (out / 'raccoon_real.csv').read_text()
+    (out / 'README.md').write_text('# old\n\n## raccoon_real\n\nthe section as measured\n')
+    args = bench_accuracy.parse_args(['--out-dir', str(out), '--work-dir', str(tmp_path / 'work')])
+    readme = bench_accuracy.write_readme(bench_accuracy.kept_series(out, args.work_dir), args).read_text()
+    assert (out / 'raccoon_real.csv').read_text() == before
+    assert '## raccoon_real\n\nthe section as measured' in readme
+    assert ('| raccoon | 50 | 0.310 | mixed (copy-paste, filter none) | 0.450 | gain +0.150 mAP [+0.060, +0.260] '
+            '| 1.45x | 3 of 3 seeds |') in readme

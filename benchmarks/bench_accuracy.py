@@ -12,7 +12,8 @@ pretrain-validation choice:
 
 - arms: real-only, synthetic-pretrain (pretrain on generated images, fine-tune on the N real ones),
   mixed, and the compute-matched control (real-only trained as long as the longest generated-data
-  run), copy-paste generation, without and with the PR filter at the product's default thresholds
+  run), copy-paste generation (``--generators copy-paste copy-paste-diverse`` adds the generator with
+  per-object appearance diversity), without and with the PR filter at the product's default thresholds
   (the best cell of ``benchmarks/filter_auc.py``);
 - ``pretrain_val='real'`` (checkpoint chosen on the real val split) and ``'synthetic'`` (on 15% of
   the generated set held out from pretraining, as the reference study does).
@@ -32,6 +33,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, machine  # noqa: E402
 
+from mmgen_det.recipes.generation import COPY_PASTE  # noqa: E402
+
 #: dataset -> (its path option, the export it is, as given to the product)
 DATASETS = {'fish4knowledge': ('--fish', 'fixed underwater cameras, YOLO export'),
             'raccoon': ('--raccoon', 'one raccoon per photo, Pascal VOC'),
@@ -50,6 +53,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--pretrain-val', nargs='+', default=['real', 'synthetic'], choices=('real', 'synthetic'))
     p.add_argument('--filters', nargs='+', default=list(FILTERS), choices=FILTERS,
                    help='the generated sets to train on: unfiltered (none), PR-filtered (pr), or both')
+    p.add_argument('--generators', nargs='+', default=['copy-paste'], choices=COPY_PASTE,
+                   help='the copy-paste generators to compare (copy-paste-diverse: per-object appearance diversity)')
     p.add_argument('--arms', nargs='+', help='default: the derived experiment\'s (all four); e.g. real-only alone '
                    'extends the real-only curve to more N')
     p.add_argument('--work-dir', type=Path, default=REPO / 'work_dirs' / 'bench_accuracy')
@@ -88,7 +93,7 @@ def run_dataset(name: str, source: Path, args) -> list[tuple[str, Path]]:
     from mmgen_det.experiments.init import InitSettings, OtherOptionsError, reuse_or_init, training_images
     from mmgen_det.utils.io import read_json
     folder = args.work_dir / name
-    settings = InitSettings(str(source), device='cpu')
+    settings = InitSettings(str(source), device='cpu', generators=args.generators)
     try:
         done = reuse_or_init(settings, folder)[1]
     except OtherOptionsError:  # made by an older benchmark with other init options: the folder is the benchmark's own

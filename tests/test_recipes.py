@@ -105,10 +105,10 @@ def test_the_derived_config_trains_what_the_real_only_arm_trains():
 def test_gligen_settings_come_from_the_reference_configs_and_the_data():
     """Sampler, steps, guidance and checkpoints live in the reference generation configs only; the data
     decides the phrases, the prompt and which real images crops and backgrounds come from."""
-    from mmgen_det.recipes.generation import GLIGEN_BASES, derive_generation, gligen_generator
+    from mmgen_det.recipes.generation import GLIGEN_BASES, config_generator, derive_generation
     data = profile(640, 480, 20, classes=('harbour seal', 'kayak'))
     for name in GLIGEN_BASES:
-        reference = gligen_generator(name)
+        reference = config_generator(GLIGEN_BASES[name])
         derived = derive_generation(name, data, 1.0, 'data/mine/')['generator']
         for key in ('model', 'grounding', 'num_inference_steps', 'guidance_scale', 'scheduled_sampling_beta',
                     'scheduler', 'negative_prompt'):
@@ -119,3 +119,19 @@ def test_gligen_settings_come_from_the_reference_configs_and_the_data():
         assert not any('fish4knowledge' in str(p) for p in paths), (name, paths)
     source = '\n'.join(p.read_text() for p in (REPO / 'mmgen_det' / 'recipes').glob('*.py'))
     assert 'num_inference_steps=' not in source and 'guidance_scale=' not in source
+
+
+def test_copy_paste_diverse_takes_its_appearance_settings_from_the_shipped_preset():
+    """``--generator copy-paste-diverse``: the data decides the canvas and the real images, the preset config
+    the blends and appearance settings (one home), and the generator accepts them."""
+    from mmgen_det.generation.copy_paste import CopyPasteGenerator
+    from mmgen_det.recipes.generation import COPY_PASTE, config_generator, derive_generation
+    data = profile(640, 480, 20, classes=('harbour seal', 'kayak'))
+    plain = derive_generation('copy-paste', data, 0.5, 'data/mine/')
+    diverse = derive_generation('copy-paste-diverse', data, 0.5, 'data/mine/')
+    preset = config_generator(COPY_PASTE['copy-paste-diverse'])
+    assert diverse['layout'] == plain['layout'] and (diverse['layout']['width'], diverse['layout']['height']) == (320, 240)
+    assert {k: v for k, v in diverse['generator'].items() if k not in ('blend', 'appearance')} == plain['generator']
+    assert diverse['generator']['appearance'] == preset['appearance'] and diverse['generator']['blend'] == preset['blend']
+    assert 'appearance' not in plain['generator']
+    CopyPasteGenerator.pixel_settings(diverse['generator'])  # checked as a set's settings are: accepted

@@ -24,11 +24,15 @@ class GeneratedImage:
         record: generator-specific part of the per-image generation record, e.g.
             ``{'prompt': ..., 'phrases': [...], 'grounding': 'text-box'}``; JSON-serialisable.
         attempts: how many tries it took (> 1 when a safety checker blanked earlier tries).
+        layout: the layout the image shows when the generator moved its objects off the requested
+            boxes (the copy-paste generator's per-instance scale, rotation and truncation): its boxes,
+            not the requested ones, annotate the image. None: the requested layout's boxes are exact.
     """
     image: Image.Image
     seed: int
     record: dict[str, Any] = field(default_factory=dict)
     attempts: int = 1
+    layout: Layout | None = None
 
 
 class BaseGenerator(abc.ABC):

@@ -228,7 +228,7 @@ def _generate(cfg: dict[str, Any], categories: list[dict[str, Any]], out_dir: Pa
             record = dict(seed=generated.seed, attempts=generated.attempts, generator=generator.name,
                           model=identity.get('model'), layout_source=layout.source,
                           **generated.record)
-            writer.write(layout, generated, record)
+            writer.write(generated.layout or layout, generated, record)
         if bar:
             bar.update(len(indices))
     if bar:

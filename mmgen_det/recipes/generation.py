@@ -15,7 +15,11 @@ from typing import Any
 from ..datasets.profile import DataProfile, round_to
 from .detectors import CONFIGS
 
-GENERATORS = ('copy-paste', 'gligen-text', 'gligen-image', 'gligen-inpaint')
+GENERATORS = ('copy-paste', 'copy-paste-diverse', 'gligen-text', 'gligen-image', 'gligen-inpaint')
+#: the copy-paste generators, each with the config whose blends and appearance settings it takes (None: the
+#: plain generator: each crop as it is, one soft-edge blend)
+COPY_PASTE = {'copy-paste': None,
+              'copy-paste-diverse': '_base_/generation/copy-paste_diverse_fish4knowledge.py'}
 #: the generation config of the reference study whose generator each GLIGEN generator starts from
 GLIGEN_BASES = {'gligen-text': '_base_/generation/gligen_text-box_fish4knowledge.py',
                 'gligen-image': '_base_/generation/gligen_text-image_fish4knowledge.py',
@@ -31,7 +35,7 @@ GLIGEN_PROMPT = 'a photo of {phrases}'
 def generation_canvas(profile: DataProfile, generator: str, factor: float = 1.0) -> tuple[int, int]:
     """(w, h) of generated images: the real frames' aspect, sides multiples of 8. Copy-paste keeps the
     real scale (downscaled when training downscales); GLIGEN works at its native 512 long side."""
-    s = min(1.0, factor) if generator == 'copy-paste' else GLIGEN_LONG_SIDE / profile.long_side
+    s = min(1.0, factor) if generator in COPY_PASTE else GLIGEN_LONG_SIDE / profile.long_side
     return round_to(profile.frame_width * s, 8), round_to(profile.frame_height * s, 8)
 
 
@@ -49,22 +53,32 @@ def gligen_phrases(classes: list[str] | tuple[str, ...]) -> dict[str, str]:
     return phrases
 
 
-def gligen_generator(name: str) -> dict[str, Any]:
-    """The reference study's generator dict of ``name`` (checkpoint, grounding, sampling)."""
+def config_generator(base: str) -> dict[str, Any]:
+    """The generator dict of a shipped generation config (``base`` relative to ``configs/``)."""
     from mmengine.config import Config
-    cfg = Config.fromfile(str(CONFIGS / GLIGEN_BASES[name]))
+    cfg = Config.fromfile(str(CONFIGS / base))
     return cfg.train_dataloader.dataset.generation.generator.to_dict()
+
+
+def copy_paste_generator(name: str, ann_file: str, img_root: str) -> dict[str, Any]:
+    """A copy-paste generator over the real data, with the blends and appearance settings of
+    :data:`COPY_PASTE`'s config for ``name`` (the data decides none of them)."""
+    generator = dict(type='copy_paste', ann_file=ann_file, img_root=img_root)
+    if COPY_PASTE[name]:
+        preset = config_generator(COPY_PASTE[name])
+        generator.update({k: preset[k] for k in ('blend', 'appearance') if k in preset})
+    return generator
 
 
 def derive_generation(name: str, profile: DataProfile, factor: float, data_root: str) -> dict[str, Any]:
     """The ``generation`` dict of one generator, derived from the data."""
     ann_file = f'{data_root}annotations/train.json'
     width, height = generation_canvas(profile, name, factor)
-    if name == 'copy-paste':
+    if name in COPY_PASTE:
         return dict(num_images=100, seed=0, batch_size=16, image_format='jpg',
                     layout=dict(ann_file=ann_file, strategy='jitter', width=width, height=height, min_box_cells=0.5,
                                 min_boxes=1),
-                    generator=dict(type='copy_paste', ann_file=ann_file, img_root=data_root))
+                    generator=copy_paste_generator(name, ann_file, data_root))
     # GLIGEN cannot draw an object under two 8-px latent cells: zoom in on real objects until the
     # 10th-percentile object spans GLIGEN_MIN_OBJECT_SIDE px of the canvas (at most 3x)
     canvas_scale = max(width, height) / profile.long_side
@@ -72,7 +86,7 @@ def derive_generation(name: str, profile: DataProfile, factor: float, data_root:
     layout = dict(ann_file=ann_file, strategy='jitter', width=width, height=height, min_box_cells=2, min_boxes=1)
     if zoom_min > 1.0:
         layout['zoom'] = (round(zoom_min, 2), round(min(3.0, zoom_min * 1.5), 2))
-    generator = gligen_generator(name)
+    generator = config_generator(GLIGEN_BASES[name])
     # what the data decides: the phrases, a prompt without the reference study's scene, the real images
     generator.update(prompt=GLIGEN_PROMPT,
                      phrases=[[name, phrase] for name, phrase in gligen_phrases(profile.classes).items()])

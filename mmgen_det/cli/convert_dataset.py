@@ -16,8 +16,12 @@ beside them is YOLO; folders of <annotation> XML are VOC). Accepted layouts:
 
 Images are checked with the decoder training uses (OpenCV): one only PIL objects to is kept with a
 warning, one OpenCV cannot decode fails the conversion (or is left out with its boxes under
---on-bad-image skip). Splits must not share images. Paths and links must stay inside the dataset
-folder unless --allow-outside-root.
+--on-bad-image skip). Splits must not share images. Every record is accounted for: label files
+without their image, a label folder without its image folder, two folders of one split and two
+images for one output file are refused, each in one message; images without a label file (YOLO) or
+without an XML (VOC) are counted. Class names must be one line of text (an unquoted YAML yes/null
+is refused). Every file read (images, labels, class names, lists, yaml, XML, json), links followed,
+must stay inside the dataset folder unless --allow-outside-root.
 
 Writes ``OUT/annotations/<split>.json``, ``OUT/images/<split>/`` and ``OUT/conversion_report.json``
 (all or nothing), for mmdet's ``data_root=OUT, ann_file='annotations/<split>.json',
@@ -55,8 +59,8 @@ def parse_args() -> argparse.Namespace:
                         help='an image OpenCV (which training uses) cannot decode: fail naming it '
                              '(default), or skip it and its boxes (counted in the report)')
     parser.add_argument('--allow-outside-root', action='store_true',
-                        help='read images and split folders that paths or links in the dataset '
-                             'put outside its folder (refused by default)')
+                        help='read files (images, labels, class names, lists) that paths or '
+                             'links in the dataset put outside its folder (refused by default)')
     parser.add_argument('--image-mode', default='copy', choices=IMAGE_MODES,
                         help='copy the images (default) or symlink them into OUT/images')
     parser.add_argument('--split-name', default=None,

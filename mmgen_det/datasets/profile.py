@@ -42,14 +42,15 @@ class DataProfile:
 
 
 def coco_classes(coco: dict) -> list[str]:
-    """Class names in label order (COCO category id order, as mmdet's CocoDataset assigns labels)."""
-    return [c['name'] for c in sorted(coco['categories'], key=lambda c: c['id'])]
+    """Class names in label order: the order of the ``categories`` list, in which mmdet's
+    CocoDataset numbers labels (the converter writes it in id order)."""
+    return [c['name'] for c in coco['categories']]
 
 
 def boxes_per_class(coco: dict, crowd: bool = True) -> list[int]:
     """Boxes of each class in label order; ``crowd=False`` leaves out the ``iscrowd`` boxes, which
     COCO evaluation ignores."""
-    order = {c['id']: i for i, c in enumerate(sorted(coco['categories'], key=lambda c: c['id']))}
+    order = {c['id']: i for i, c in enumerate(coco['categories'])}
     counts = [0] * len(order)
     for a in coco['annotations']:
         if crowd or not a.get('iscrowd'):

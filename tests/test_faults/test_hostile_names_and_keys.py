@@ -37,8 +37,9 @@ HOSTILE_NAMES = {
     'yolo-code': [INJECTION, 'cod'],
     'yolo-quotes-markup': ["jack's fish", 'say "hi"', '</script><script>alert(1)</script>', '**bold** [x](y) | `c`',
                            '<b>fish</b> &amp;', '# heading', 'class'],
-    'coco-escapes': ['line\nbreak', 'back\\slash', 'tab\tand\rreturn', '\\', 'trailing\\'],
-    'coco-mmengine-templates': ['{{ fileDirname }}', '{{$HOME:x}}', '{{_base_.x}}', '{{$NOPE:a\nb}}'],
+    # control characters are refused by the converter; their escapes, written out, must stay text
+    'coco-escapes': ['line\\nbreak', 'back\\slash', 'tab\\tand\\rreturn', '\\', 'trailing\\'],
+    'coco-mmengine-templates': ['{{ fileDirname }}', '{{$HOME:x}}', '{{_base_.x}}', '{{$NOPE:a\\nb}}'],
 }
 TEXT_GENERATOR = 'gligen-text'
 

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from mmgen_det.utils.io import PathLike, read_json
-from .common import (ConvertedSplit, DatasetFormatError, SplitBuilder, check_unique_names,
-                     dataset_roots, not_utf8, safe_image_path, split_name_of)
+from .common import (ConvertedSplit, DatasetFormatError, SplitBuilder, check_class_name,
+                     check_inside, check_unique_names, dataset_roots, not_utf8, safe_image_path,
+                     split_name_of)
 
 # A json is taken for COCO when one of these keys is in its first bytes (LVIS puts annotations first).
 COCO_KEYS = ('"images"', '"annotations"')
@@ -47,6 +48,8 @@ def check_coco(coco: Any, file: PathLike) -> None:
                 raise DatasetFormatError(f'id {item["id"]} is used twice in "{section}"',
                                          'give every entry a unique id', file, f'{section}[{i}]')
             seen.add(item['id'])
+    for i, category in enumerate(coco['categories']):
+        check_class_name(category['name'], file, f'categories[{i}]')
     check_unique_names({c['id']: c['name'] for c in coco['categories']}, 'ids', file, 'categories')
     image_ids = {img['id'] for img in coco['images']}
     category_ids = {cat['id'] for cat in coco['categories']}
@@ -106,10 +109,12 @@ def read_coco(src: PathLike, on_invalid: str = 'clip', split_name: str | None = 
     by default the json's folder, its parent, an ``images/`` folder beside either, or the split's
     folder beside the json's (COCO 2017's ``annotations/`` + ``val2017/``), whichever holds the
     first image. ``split_name`` names the
-    split of a single json. Images must lie in that folder, links followed, unless
-    ``allow_outside_root``.
+    split of a single json. The jsons must lie in ``src`` (or a file's folder) and the images in
+    their folder, links followed, unless ``allow_outside_root``.
     """
     src = Path(src)
+    json_roots = dataset_roots(src.parent if src.is_file() else src,
+                               allow_outside_root=allow_outside_root)
     paths = [src] if src.is_file() else coco_jsons(src)
     if not paths:
         raise FileNotFoundError(f'{src}: no COCO .json file (looked in it and one level down)')
@@ -117,6 +122,7 @@ def read_coco(src: PathLike, on_invalid: str = 'clip', split_name: str | None = 
         raise ValueError(f'{src}: --split-name applies to one json file, found {len(paths)}')
     splits = []
     for path in paths:
+        check_inside(path, json_roots, path, 'whole file')
         coco = load_coco(path)
         split = split_name or _coco_split_name(path)
         if split in (s.name for s in splits):

@@ -13,14 +13,19 @@ fix, except the *fixable* geometric ones (a box poking out of the image, an empt
 (default) or ``'skip'`` (the image and its boxes are left out, counted). Images are judged, and
 sized (EXIF orientation included), by the decoder mmdet's pipeline uses: :func:`mmcv.imfrombytes`.
 Every file a split uses must lie, links followed, inside the dataset folder unless the user allows
-otherwise: the experiment runner's cache key digests only that folder.
+otherwise: the experiment runner's cache key digests only that folder. Categories are written in id
+order, since mmdet's ``CocoDataset`` numbers labels in list order; a box's ``area`` is always the
+``w * h`` of the box written (only boxes are trained and evaluated; pycocotools ignores a box whose
+area is out of range, so a source's -1 would score a missed object as found).
 """
 from __future__ import annotations
 
 import hashlib
 import io
+import math
 import os
 import re
+import unicodedata
 import warnings
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -55,7 +60,16 @@ PROBLEM_KINDS = {
     'decoded_with_warning': 'images PIL refuses but OpenCV, which training uses, decodes (kept)',
     'bad_image_skipped': 'undecodable images skipped (--on-bad-image skip)',
     'boxes_of_skipped_images': 'boxes left out with the skipped images',
+    'area_recomputed': "source areas differing from the box's w*h by over 1% (area set to w*h)",
+    'images_without_label_file': 'images without a label file (kept without boxes)',
+    'images_without_xml': 'images in the image folder that no XML names (left out)',
 }
+# A source area within this fraction of the box's w*h is the same area (rounding); beyond, it is counted.
+AREA_TOLERANCE = 0.01
+# Unicode categories a class name may not hold: control characters (C0, DEL, C1), line and paragraph
+# separators. They end the line of a report, a config or a csv the name is written to.
+NOT_IN_NAMES = ('Cc', 'Zl', 'Zp')
+SHOWN = 5  # files named in an error about many files
 OUTSIDE_FIX = ('move the file into the dataset folder, fix the path, or pass --allow-outside-root '
                '(allow_outside_root=True) to read it from there')
 
@@ -203,6 +217,31 @@ def check_unique_names(names: dict[Any, str], key: str, file: PathLike | None,
                                  'relabel them to one', file, record)
 
 
+def check_class_name(name: Any, file: PathLike | None, record: str) -> str:
+    """``name`` as the text of a class name, refusing values that only look like one.
+
+    YAML reads an unquoted ``yes``/``no``/``on``/``off`` as a boolean and ``null``, ``~`` or nothing
+    as None, which became the classes ``'True'`` and ``'None'``; an empty name shifts or merges the
+    classes; a control character breaks the line of every report and config it is written to.
+    """
+    if name is None or isinstance(name, bool):
+        what = 'missing (null)' if name is None else f'the boolean {name}'
+        raise DatasetFormatError(
+            f'class name is {what}: YAML reads an unquoted yes/no/on/off/true/false as a boolean '
+            'and null, ~ or nothing as null', "quote the name in the YAML, e.g. 'yes', or write "
+            'the missing name', file, record)
+    text = str(name)
+    if not text.strip():
+        raise DatasetFormatError('class name is empty', 'write the class name (a blank one '
+                                 'shifts or merges the classes after it)', file, record)
+    control = sorted({c for c in text if unicodedata.category(c) in NOT_IN_NAMES})
+    if control:
+        raise DatasetFormatError(f'class name {text!r} holds control characters '
+                                 f'({", ".join(map(repr, control))})', 'remove them: a class name '
+                                 'is one line of printable text', file, record)
+    return text
+
+
 def dataset_roots(*folders: Path, allow_outside_root: bool) -> list[Path] | None:
     """The resolved folders a split's files must lie in; None when the user allows any place."""
     return None if allow_outside_root else [f.resolve() for f in folders]
@@ -292,6 +331,12 @@ def categories_from_names(names: Iterable[str]) -> list[dict]:
     return [{'id': i, 'name': name} for i, name in enumerate(names, start=1)]
 
 
+def in_id_order(categories: list[dict]) -> list[dict]:
+    """Categories sorted by id: mmdet's ``CocoDataset`` gives label k to the k-th category of the
+    list, so list order must be the id order our class lists follow."""
+    return sorted(categories, key=lambda c: c['id'])
+
+
 class SplitBuilder:
     """Accumulates one split's images and boxes, checking each as it is added.
 
@@ -300,11 +345,12 @@ class SplitBuilder:
 
     def __init__(self, name: str, categories: list[dict], on_invalid: str, total: int, *,
                  roots: list[Path] | None, on_bad_image: str) -> None:
-        self.name, self.categories, self.on_invalid = name, categories, on_invalid
+        self.name, self.categories, self.on_invalid = name, in_id_order(categories), on_invalid
         self.roots, self.on_bad_image = roots, on_bad_image
         self.images: dict[int, dict] = {}
         self.annotations: list[dict] = []
         self.sources: dict[str, Path] = {}
+        self.records: dict[str, str] = {}  # COCO file_name -> the record that named its image
         self.hashes: dict[str, str] = {}
         self.problems: Counter = Counter()
         self.image_notes: dict[str, str] = {}
@@ -322,8 +368,15 @@ class SplitBuilder:
         check_inside(src, self.roots, file, record)
         file_name = f'images/{self.name}/{Path(rel).as_posix()}'
         if file_name in self.sources:
-            raise DatasetFormatError(f'image {src} is listed twice in split {self.name!r}',
-                                     'keep one record per image', file, record)
+            first = self.sources[file_name]
+            if first.resolve() == src.resolve():
+                raise DatasetFormatError(f'image {src} is listed twice in split {self.name!r} '
+                                         f'(first: {self.records[file_name]})',
+                                         'keep one record per image', file, record)
+            raise DatasetFormatError(
+                f'two images would both be written as {file_name}: {first} '
+                f'({self.records[file_name]}) and {src}', 'rename one of them, or remove the record '
+                'of the one that does not belong', file, record)
         self.progress.update()
         try:
             image = decode_image(src)
@@ -347,12 +400,14 @@ class SplitBuilder:
         self.images[image_id] = {**(extra or {}), 'id': image_id, 'file_name': file_name,
                                  'width': image.width, 'height': image.height}
         self.sources[file_name] = src
+        self.records[file_name] = f'{file}: {record}'
         self.hashes[file_name] = image.sha256
         return image_id
 
     def add_box(self, image_id: int, category_id: int, bbox: list[float], file: PathLike,
                 record: str, extra: dict | None = None) -> None:
-        """Add a box after the fix-up policy; keeps ``extra`` keys (COCO pass-through)."""
+        """Add a box after the fix-up policy; keeps ``extra`` keys (COCO pass-through) but ``area``,
+        which is the box's ``w * h`` (a source area that differs is counted)."""
         if image_id in self.skipped:
             self.problems['boxes_of_skipped_images'] += 1
             return
@@ -366,10 +421,11 @@ class SplitBuilder:
         if fixed is None:
             return
         extra = extra or {}
-        area = extra['area'] if kind is None and 'area' in extra else fixed[2] * fixed[3]
+        if 'area' in extra and not same_area(extra['area'], bbox[2] * bbox[3]):
+            self.problems['area_recomputed'] += 1
         self.annotations.append({**extra, 'id': extra.get('id', len(self.annotations) + 1),
-                                 'image_id': image_id, 'category_id': category_id,
-                                 'bbox': fixed, 'area': area, 'iscrowd': extra.get('iscrowd', 0)})
+                                 'image_id': image_id, 'category_id': category_id, 'bbox': fixed,
+                                 'area': fixed[2] * fixed[3], 'iscrowd': extra.get('iscrowd', 0)})
 
     def finish(self, extra: dict | None = None, fallbacks: Sequence[str] = ()) -> ConvertedSplit:
         """The split; ``fallbacks`` are the reader's notes on paths not found as written."""
@@ -380,6 +436,12 @@ class SplitBuilder:
                 'annotations': self.annotations, 'categories': self.categories}
         return ConvertedSplit(self.name, coco, self.sources, self.problems, self.hashes,
                               list(fallbacks), self.image_notes)
+
+
+def same_area(area: Any, box_area: float) -> bool:
+    """Whether a source's ``area`` is its box's ``w * h``, up to :data:`AREA_TOLERANCE`."""
+    return (isinstance(area, (int, float)) and not isinstance(area, bool)
+            and math.isclose(area, box_area, rel_tol=AREA_TOLERANCE))
 
 
 def check_disjoint_splits(splits: Sequence[ConvertedSplit], src: PathLike) -> None:

@@ -9,20 +9,25 @@ Out: one :class:`~.common.ConvertedSplit` per split (``ImageSets/Main/<split>.tx
      folder, the split folders, or everything in ``split_name``). Categories are the sorted object
      names. An XML's image is its ``<filename>`` in the image folder or, when that is missing, wrong
      or absolute (another machine's path), the image named like the XML (counted in the report).
+
+Every record is accounted for: XML files whose image does not exist are refused together, in one
+error; images of a folder read whole that no XML names are left out and counted. The XML and list
+files, like the images, must lie in the dataset folder unless ``allow_outside_root``.
 """
 from __future__ import annotations
 
 import math
 import re
 import xml.etree.ElementTree as ET
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 from mmgen_det.utils.io import PathLike
-from .common import (SPLITS, ConvertedSplit, DatasetFormatError, SplitBuilder,
-                     categories_from_names, dataset_roots, has_images, image_files, read_text,
-                     safe_image_path, split_name_of, xyxy_to_xywh)
+from .common import (SHOWN, SPLITS, ConvertedSplit, DatasetFormatError, SplitBuilder,
+                     categories_from_names, check_class_name, check_inside, dataset_roots,
+                     has_images, image_files, read_text, safe_image_path, split_name_of,
+                     xyxy_to_xywh)
 
 SEARCH_DEPTH = 3  # VOCtrainval/VOCdevkit/VOC2012/Annotations: the XML folder is 3 levels down
 # Preferred image folder when several sit beside the XML one (the devkit has PNG mask folders too).
@@ -52,23 +57,29 @@ def read_voc(src: PathLike, on_invalid: str = 'clip', split_name: str = 'train',
     src = Path(src)
     records: dict[str, list[tuple[_VocRecord, Path]]] = {}
     folders = _voc_folders(src, ann_dir, img_dir)
-    given = [] if ann_dir is None and img_dir is None else [image_dir for *_, image_dir in folders]
+    given = [] if ann_dir is None and img_dir is None else [d for _, *dirs in folders for d in dirs]
     roots = dataset_roots(src, *given, allow_outside_root=allow_outside_root)
+    read_whole = []  # (split, image folder) of the XML folders read without an ImageSets list
     for split, xml_dir, image_dir in folders:
-        for name, xmls in _voc_splits(xml_dir, split or split_name).items():
-            records.setdefault(name, []).extend((_parse_voc_xml(x), image_dir) for x in xmls)
+        lists = _split_lists(xml_dir)
+        for name, xmls in _voc_splits(xml_dir, split or split_name, lists, roots).items():
+            records.setdefault(name, []).extend((_parse_voc_xml(x, roots), image_dir) for x in xmls)
+        if not lists:
+            read_whole.append((split or split_name, image_dir))
+    by_stem = {image_dir: _images_by_stem(image_dir) for *_, image_dir in folders}
+    located = _locate_images([r for recs in records.values() for r in recs], by_stem)
+    left_out = _images_without_xml(read_whole, records, located, by_stem)
     names = sorted({name for recs in records.values() for r, _ in recs for name, _ in r.objects})
     categories = categories_from_names(names)
     category_of = {name: i for i, name in enumerate(names, start=1)}
-    by_stem: dict[Path, dict[str, list[Path]]] = {}
     splits = []
     for split, recs in records.items():
         builder = SplitBuilder(split, categories, on_invalid, total=len(recs), roots=roots,
                                on_bad_image=on_bad_image)
+        if left_out[split]:
+            builder.problems['images_without_xml'] = left_out[split]
         for rec, image_dir in recs:
-            if image_dir not in by_stem:
-                by_stem[image_dir] = _images_by_stem(image_dir)
-            image, rel, by_xml_name = _find_image(rec, image_dir, by_stem[image_dir])
+            image, rel, by_xml_name = located[rec.xml]
             if by_xml_name:
                 builder.problems['image_by_xml_name'] += 1
             record = f'<filename> {rec.filename!r}'
@@ -152,14 +163,20 @@ def _image_dir(xml_dir: Path) -> Path:
                              'image folder')
 
 
-def _voc_splits(xml_dir: Path, split_name: str) -> dict[str, list[Path]]:
-    """Split -> XML files, from ImageSets/Main/<split>.txt beside the XML folder if any, else all
-    XML in one split."""
+def _split_lists(xml_dir: Path) -> dict[str, Path]:
+    """Split -> its ``ImageSets/Main/<split>.txt`` beside the XML folder (``trainval`` left out when
+    ``train`` and ``val`` are there)."""
     lists = {split_name_of(p.stem): p
              for p in sorted((xml_dir.parent / 'ImageSets' / 'Main').glob('*.txt'))
              if '_' not in p.stem}  # <class>_<split>.txt are per-class lists
     if 'train' in lists and 'val' in lists:
         lists.pop('trainval', None)
+    return lists
+
+
+def _voc_splits(xml_dir: Path, split_name: str, lists: dict[str, Path],
+                roots: list[Path] | None) -> dict[str, list[Path]]:
+    """Split -> XML files, from the ImageSets ``lists`` if any, else all XML in one split."""
     if not lists:
         xmls = sorted(xml_dir.glob('*.xml'))
         if not xmls:
@@ -168,15 +185,51 @@ def _voc_splits(xml_dir: Path, split_name: str) -> dict[str, list[Path]]:
     splits = {}
     for split, list_file in lists.items():
         splits[split] = []
+        check_inside(list_file, roots, list_file, 'whole file')
         for lineno, line in enumerate(read_text(list_file).splitlines(), 1):
             if line.strip():
                 xml = xml_dir / f'{line.split()[0]}.xml'
+                check_inside(xml, roots, list_file, f'line {lineno}')
                 if not xml.is_file():
                     raise DatasetFormatError(f'{xml} does not exist',
                                              'add the annotation or remove the line',
                                              list_file, f'line {lineno}')
                 splits[split].append(xml)
     return splits
+
+
+def _locate_images(recs: list[tuple[_VocRecord, Path]],
+                   by_stem: dict[Path, dict[str, list[Path]]]) -> dict[Path, tuple[Path, str, bool]]:
+    """XML file -> :func:`_find_image` of it; the XML files without an image are refused in one
+    error, not one per run."""
+    located, missing = {}, []
+    for rec, image_dir in recs:
+        try:
+            located[rec.xml] = _find_image(rec, image_dir, by_stem[image_dir])
+        except DatasetFormatError as e:
+            missing.append(e)
+    if len(missing) == 1:
+        raise missing[0]
+    if missing:
+        shown = '; '.join(f'{e.file}: {e.problem}' for e in missing[:SHOWN])
+        more = f'; and {len(missing) - SHOWN} more' if len(missing) > SHOWN else ''
+        raise DatasetFormatError(f'{len(missing)} XML files name no image that exists: {shown}{more}',
+                                 missing[0].fix, Path(missing[0].file).parent, 'XML files')
+    return located
+
+
+def _images_without_xml(read_whole: list[tuple[str, Path]],
+                        records: dict[str, list[tuple[_VocRecord, Path]]],
+                        located: dict[Path, tuple[Path, str, bool]],
+                        by_stem: dict[Path, dict[str, list[Path]]]) -> Counter:
+    """Split -> images of its folder that no XML names (left out, counted): only for XML folders
+    read whole, since an ImageSets list leaves out the images of other splits on purpose."""
+    left_out: Counter = Counter()
+    for split, image_dir in read_whole:
+        named = {located[rec.xml][0].resolve() for rec, d in records[split] if d == image_dir}
+        left_out[split] += sum(image.resolve() not in named
+                               for images in by_stem[image_dir].values() for image in images)
+    return left_out
 
 
 def _images_by_stem(folder: Path) -> dict[str, list[Path]]:
@@ -215,7 +268,8 @@ def _find_image(rec: _VocRecord, image_dir: Path,
         return matches[0], matches[0].name, True
 
 
-def _parse_voc_xml(path: Path) -> _VocRecord:
+def _parse_voc_xml(path: Path, roots: list[Path] | None) -> _VocRecord:
+    check_inside(path, roots, path, 'whole file')
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as e:
@@ -236,6 +290,7 @@ def _parse_voc_xml(path: Path) -> _VocRecord:
         record = f'object #{i} ({name!r})'
         if not name:
             raise DatasetFormatError('no <name>', 'give every object a class name', path, record)
+        check_class_name(name, path, record)
         box = [_number(obj, f'bndbox/{k}', path, record) for k in ('xmin', 'ymin', 'xmax', 'ymax')]
         objects.append((name, box))
     return _VocRecord(path, filename, size, objects)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mmgen_det.utils.io import TMP_PREFIX, PathLike, atomic_write_json, make_temp_dir
-from .common import PROBLEM_KINDS, ConvertedSplit
+from .common import PROBLEM_KINDS, ConvertedSplit, in_id_order
 
 IMAGE_MODES = ('copy', 'symlink')
 REPORT = 'conversion_report.json'
@@ -30,7 +30,8 @@ def write_dataset(splits: list[ConvertedSplit], out: PathLike, image_mode: str =
     all or nothing; ``source`` (what was converted, and how) goes into the report.
 
     Everything is built in a temporary folder beside ``out`` and renamed into place at the end, so
-    on any error ``out`` is untouched and no temporary folder remains.
+    on any error ``out`` is untouched and no temporary folder remains. Categories are written in id
+    order (:func:`~.common.in_id_order`), the order mmdet numbers labels in.
     """
     if image_mode not in IMAGE_MODES:
         raise ValueError(f'image_mode must be one of {IMAGE_MODES}, got {image_mode!r}')
@@ -47,7 +48,8 @@ def write_dataset(splits: list[ConvertedSplit], out: PathLike, image_mode: str =
                     shutil.copyfile(src, dst)
                 else:
                     os.symlink(src.resolve(), dst)
-            atomic_write_json(tmp / 'annotations' / f'{split.name}.json', split.coco)
+            coco = {**split.coco, 'categories': in_id_order(split.coco['categories'])}
+            atomic_write_json(tmp / 'annotations' / f'{split.name}.json', coco)
         atomic_write_json(tmp / REPORT, conversion_report(splits, source or {}), indent=2)
         if out.exists():  # an empty folder, or --overwrite: set it aside, then delete it
             trash = Path(tempfile.mkdtemp(prefix=f'{TMP_PREFIX}{out.name}.old.', dir=out.parent))

@@ -10,15 +10,20 @@ Out: one :class:`~.common.ConvertedSplit` per split (``valid`` -> ``val``; a fol
      ``k``-th name, category id ``k + 1``. Segmentation lines become their polygon's box (counted).
 
 A yaml or list path that does not exist as written is looked for by its last parts (an exporter's
-absolute paths): each such fallback is recorded in the split's ``fallbacks``. Paths must stay in the
-dataset folder (the yaml's folder, or the folder given) unless ``allow_outside_root``.
+absolute paths): each such fallback is recorded in the split's ``fallbacks``. Every file read (yaml,
+lists, class names, labels, images) must stay in the dataset folder (the yaml's folder, or the
+folder given) unless ``allow_outside_root``.
+
+Every label file is accounted for: a label folder that pairs with no image folder, label files
+without an image and a split whose images mostly lack the label files lying elsewhere are refused,
+each in one error; an image without a label file is a background image, kept and counted.
 """
 from __future__ import annotations
 
 import math
 import os
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -26,9 +31,10 @@ from typing import Sequence
 import yaml
 
 from mmgen_det.utils.io import PathLike
-from .common import (ConvertedSplit, DatasetFormatError, SplitBuilder, categories_from_names,
-                     check_inside, check_unique_names, dataset_roots, has_images, image_files,
-                     is_image, read_text, split_name_of, yolo_to_coco_bbox)
+from .common import (SHOWN, ConvertedSplit, DatasetFormatError, SplitBuilder,
+                     categories_from_names, check_class_name, check_inside, check_unique_names,
+                     dataset_roots, has_images, image_files, is_image, read_text, split_name_of,
+                     yolo_to_coco_bbox)
 
 CLASS_FILES = ('classes.txt', 'obj.names', 'classes.names', '_darknet.labels')  # _darknet: Roboflow
 # A YOLO field within this much of [0, 1] is an exporter's rounding: the box is fixed per
@@ -44,7 +50,6 @@ AS_WRITTEN = 'as written'
 class _Split:
     name: str
     images: list[Path]
-    check_orphans: bool  # False for a .txt list: its labels/ folder also holds other splits' labels
     fallbacks: list[str] = field(default_factory=list)
 
 
@@ -90,16 +95,22 @@ def read_yolo(src: PathLike, on_invalid: str = 'clip', classes: Sequence[str] | 
     names the split of a folder without splits. An image without a label file has no boxes.
     """
     src = Path(src)
+    folder = src.parent if src.is_file() else src
     yaml_path = src if src.is_file() else find_yolo_yaml(src)
-    roots = dataset_roots(src.parent if src.is_file() else src,
-                          allow_outside_root=allow_outside_root)
+    roots = dataset_roots(folder, allow_outside_root=allow_outside_root)
+    if yaml_path:
+        check_inside(yaml_path, roots, yaml_path, 'whole file')
     cfg = load_yaml(yaml_path) if yaml_path else {}
     splits = _yaml_splits(cfg, yaml_path, roots) if yaml_path else _folder_splits(src, split_name)
-    names, names_source = _class_names(classes, cfg, yaml_path, src, splits)
+    names, names_source = _class_names(classes, cfg, yaml_path, src, splits, roots)
     categories = categories_from_names(names.values())
     category_of = {index: i for i, index in enumerate(names, start=1)}
-    return [_read_split(split, category_of, categories, names_source, on_invalid, on_bad_image,
-                        roots) for split in splits]
+    _check_label_folders(splits, roots)
+    labels = [_labels_of(split) for split in splits]
+    for split, split_labels in zip(splits, labels):
+        _check_unpaired(split, split_labels, folder)
+    return [_read_split(split, split_labels, category_of, categories, names_source, on_invalid,
+                        on_bad_image, roots) for split, split_labels in zip(splits, labels)]
 
 
 # ----------------------------------------------------------------------------- finding the data
@@ -189,7 +200,7 @@ def _yaml_splits(cfg: dict, yaml_path: Path, roots: list[Path] | None) -> list[_
     for key, dirs in YOLO_SPLIT_DIRS.items():
         value = cfg.get(key)
         if value in (None, '', []):
-            unlisted = _unlisted_split_folder(root, dirs)
+            unlisted = _unlisted_split_folder(root, dirs, yaml_path, key)
             if unlisted is None:
                 continue
             value = unlisted.relative_to(root).as_posix()
@@ -202,7 +213,7 @@ def _yaml_splits(cfg: dict, yaml_path: Path, roots: list[Path] | None) -> list[_
             raise DatasetFormatError(f'{key} must be a path or a list of paths, got {value!r}',
                                      'point it at the split image folder or .txt image list',
                                      yaml_path, key)
-        images, listed, fallbacks = [], False, []
+        images, fallbacks = [], []
         for entry in entries:
             record = f'{key}: {entry}'
             tried = _candidates(entry, bases, [root / d / 'images' for d in dirs]
@@ -217,24 +228,29 @@ def _yaml_splits(cfg: dict, yaml_path: Path, roots: list[Path] | None) -> list[_
             if tried[path] != AS_WRITTEN:
                 fallbacks.append(f'{yaml_path.name}: {key}: {entry} does not exist here; used '
                                  f'{path} ({tried[path]})')
-            listed |= path.is_file()
             if path.is_file():
                 images += _listed_images(path, bases, roots, fallbacks)
             else:
                 images += image_files(path, True)
-        splits.append(_Split(key, images, not listed, fallbacks + [listed_note] * bool(listed_note)))
+        splits.append(_Split(key, images, fallbacks + [listed_note] * bool(listed_note)))
     if not splits:
         raise DatasetFormatError('no train/val/test key', 'list the split image folders in it',
                                  yaml_path, 'top level')
     return splits
 
 
-def _unlisted_split_folder(root: Path, dirs: Sequence[str]) -> Path | None:
+def _unlisted_split_folder(root: Path, dirs: Sequence[str], yaml_path: Path,
+                           key: str) -> Path | None:
     """A split's image folder an export wrote beside the yaml without listing it (Roboflow's
     ``test/images`` under a yaml with only ``train`` and ``val``): left out, its images would be
-    neither trained on nor held out, and the runner would carve a test split from the training one."""
+    neither trained on nor held out, and the runner would carve a test split from the training one.
+    Two such folders (``val/`` and ``valid/``) are refused: either could be the split."""
     found = [d for d in [*(root / d / 'images' for d in dirs), *(root / 'images' / d for d in dirs)]
              if d.is_dir() and image_files(d, True)]
+    if len(found) > 1:
+        raise DatasetFormatError(f'{" and ".join(map(str, found))} are both the {key} split',
+                                 f'list the {key} folder in the yaml ({key}: ...), or merge the '
+                                 'folders into one', yaml_path, f'{key} (not listed)')
     return found[0] if found else None
 
 
@@ -267,18 +283,28 @@ def _folder_splits(src: Path, split_name: str) -> list[_Split]:
     subfolders = [d for d in sorted(src.iterdir()) if d.is_dir() and not d.name.startswith('.')]
     images_dir = src / 'images'
     if images_dir.is_dir() and has_images(images_dir):
-        splits = [_Split(split_name, image_files(images_dir), True)]
+        found = [(split_name, images_dir, image_files(images_dir))]
     elif images_dir.is_dir():
-        splits = [_Split(split_name_of(d.name), image_files(d, True), True)
-                  for d in sorted(images_dir.iterdir()) if d.is_dir()]
+        found = [(split_name_of(d.name), d, image_files(d, True))
+                 for d in sorted(images_dir.iterdir()) if d.is_dir()]
     elif any((d / 'images').is_dir() for d in subfolders):
-        splits = [_Split(split_name_of(d.name), image_files(d / 'images', True), True)
-                  for d in subfolders if (d / 'images').is_dir()]
+        found = [(split_name_of(d.name), d / 'images', image_files(d / 'images', True))
+                 for d in subfolders if (d / 'images').is_dir()]
     elif has_images(src):
-        splits = [_Split(split_name, image_files(src), True)]
+        found = [(split_name, src, image_files(src))]
     else:  # CVAT's obj_train_data/: images with their .txt beside them
-        splits = [_Split(split_name_of(d.name), image_files(d), True) for d in subfolders]
-    splits = [s for s in splits if s.images]
+        found = [(split_name_of(d.name), d, image_files(d)) for d in subfolders]
+    folders = defaultdict(list)
+    for name, folder, images in found:
+        if images:
+            folders[name].append(folder)
+    for name, dirs in folders.items():
+        if len(dirs) > 1:
+            raise DatasetFormatError(
+                f'{" and ".join(map(str, dirs))} are both split {name!r} (valid and validation are '
+                'read as val, default as train)', 'merge them into one folder, or rename one',
+                src, 'split folders')
+    splits = [_Split(name, images) for name, _, images in found if images]
     if not splits:
         raise DatasetFormatError(
             'no images found', 'give the YOLO yaml, or lay the folder out as images/ + labels/, '
@@ -298,12 +324,13 @@ def _label_candidates(image: Path) -> list[Path]:
 # ----------------------------------------------------------------------------- names and labels
 
 def _class_names(classes: Sequence[str] | None, cfg: dict, yaml_path: Path | None, src: Path,
-                 splits: list[_Split]) -> tuple[dict[int, str], str]:
+                 splits: list[_Split], roots: list[Path] | None) -> tuple[dict[int, str], str]:
     """``({class index: name}, where the names came from)``."""
     if classes is not None:
-        names = [str(c).strip() for c in classes]
-        if not names or not all(names):
-            raise ValueError(f'classes must be non-empty names, got {list(classes)}')
+        if not classes:
+            raise ValueError('classes must be a non-empty list of names')
+        names = [check_class_name(str(c).strip(), None, f'--classes item {k}')
+                 for k, c in enumerate(classes, start=1)]
         check_unique_names(dict(enumerate(names)), 'indices', None, '--classes')
         return dict(enumerate(names)), 'the --classes list'
     if yaml_path and cfg.get('names') is not None:
@@ -316,19 +343,30 @@ def _class_names(classes: Sequence[str] | None, cfg: dict, yaml_path: Path | Non
     for folder in dict.fromkeys(folders):
         for name in CLASS_FILES:
             if (folder / name).is_file():
-                names = dict(enumerate(n.strip() for n in read_text(folder / name).splitlines()
-                                       if n.strip()))
-                if not names:
-                    raise DatasetFormatError('no class names in it', 'write one name per line',
-                                             folder / name, 'whole file')
-                check_unique_names(names, 'indices', folder / name, 'whole file')
-                return names, name
+                check_inside(folder / name, roots, folder / name, 'whole file')
+                return _names_file(folder / name), name
     has = f'{yaml_path.name} has no names' if yaml_path else 'no YOLO yaml with names:'
     raise DatasetFormatError(
         f'no class names: {has}, and no {", ".join(CLASS_FILES)} in {root} or its labels folder',
         "pass the names in class index order with --classes 'name0,name1,...' (classes=[...]), "
         'or write classes.txt beside the images/labels folders, one name per line', root,
         'class names')
+
+
+def _names_file(path: Path) -> dict[int, str]:
+    """A class names file as {class index: name}: line k names class k - 1. Only a line feed (or
+    CR LF) ends a line: ``str.splitlines`` also splits at other control characters, which would shift
+    the indices after them. A blank line is refused, but for those at the end."""
+    lines = read_text(path).split('\n')
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines:
+        raise DatasetFormatError('no class names in it', 'write one name per line', path,
+                                 'whole file')
+    names = {k: check_class_name(line.strip(), path, f'line {k + 1}')
+             for k, line in enumerate(lines)}
+    check_unique_names(names, 'indices', path, 'whole file')
+    return names
 
 
 def _yaml_names(cfg: dict, yaml_path: Path) -> dict[int, str]:
@@ -340,10 +378,11 @@ def _yaml_names(cfg: dict, yaml_path: Path) -> dict[int, str]:
         raise DatasetFormatError(f'names must be a non-empty list or {{index: name}} dict, got '
                                  f'{names!r}', 'list the class names', yaml_path, 'names')
     try:
-        names = {int(k): str(v) for k, v in sorted(names.items(), key=lambda kv: int(kv[0]))}
+        names = dict(sorted(((int(k), v) for k, v in names.items()), key=lambda kv: kv[0]))
     except (TypeError, ValueError):
         raise DatasetFormatError(f'names keys must be integers, got {list(names)}',
                                  'map each class index to its name', yaml_path, 'names') from None
+    names = {k: check_class_name(v, yaml_path, f'names[{k}]') for k, v in names.items()}
     if 'nc' in cfg and cfg['nc'] != len(names):
         raise DatasetFormatError(f'nc is {cfg["nc"]} but names has {len(names)} entries',
                                  'make nc equal the number of names', yaml_path, 'nc')
@@ -351,28 +390,92 @@ def _yaml_names(cfg: dict, yaml_path: Path) -> dict[int, str]:
     return names
 
 
-def _read_split(split: _Split, category_of: dict[int, int], categories: list[dict],
-                names_source: str, on_invalid: str, on_bad_image: str,
-                roots: list[Path] | None) -> ConvertedSplit:
-    labels = [_label_candidates(image) for image in split.images]
-    owners = Counter(candidates[0] for candidates in labels)
-    for image, candidates in zip(split.images, labels):
-        if owners[candidates[0]] > 1:
+def _labels_of(split: _Split) -> list[Path | None]:
+    """Each image's label file, None where it has none; two images sharing one are refused."""
+    candidates = [_label_candidates(image) for image in split.images]
+    owners = Counter(paths[0] for paths in candidates)
+    for image, paths in zip(split.images, candidates):
+        if owners[paths[0]] > 1:
             raise DatasetFormatError(f'several images share the stem {image.stem!r}',
                                      'rename them: each label file matches one image by stem',
                                      image, 'image')
-    if split.check_orphans:
-        _check_orphan_labels(split, set(owners))
+    return [next((p for p in paths if p.is_file()), None) for paths in candidates]
+
+
+def _label_folders(splits: list[_Split]) -> dict[Path, Path]:
+    """``labels/`` folder -> the ``images/`` folder it mirrors, for the splits' images under an
+    ``images/`` folder (Ultralytics' rule)."""
+    found = {}
+    for image in (image for split in splits for image in split.images):
+        head, sep, _ = image.as_posix().rpartition('/images/')
+        if sep:
+            found.setdefault(Path(head) / 'labels', Path(head) / 'images')
+    return {labels: images for labels, images in found.items() if labels.is_dir()}
+
+
+def _check_label_folders(splits: list[_Split], roots: list[Path] | None) -> None:
+    """Refuse label files in a ``labels/`` folder that pair with no image: ``labels/X/a.txt`` labels
+    ``images/X/a.*``. A label folder whose image folder is missing or empty (``labels/train/`` beside
+    ``images/train_original/``) or label files without their image lose boxes without a word."""
+    used = sorted({image.parent for split in splits for image in split.images})
+    orphans: list[Path] = []
+    for labels_root, images_root in _label_folders(splits).items():
+        check_inside(labels_root, roots, labels_root, 'label folder')
+        for folder, _, files in os.walk(labels_root):
+            texts = sorted(f for f in files if f.endswith('.txt') and f not in CLASS_FILES)
+            if not texts:
+                continue
+            paired = images_root / Path(folder).relative_to(labels_root)
+            stems = {p.stem for p in paired.iterdir() if is_image(p)} if paired.is_dir() else set()
+            if not stems:
+                images = [str(d) for d in used if d.is_relative_to(images_root)][:SHOWN]
+                raise DatasetFormatError(
+                    f'it pairs with no image folder: {paired} holds no images (the images are in '
+                    f'{", ".join(images)})', 'labels/X/a.txt labels images/X/a.*: rename the label '
+                    'folder or the image folder so that they match, or delete the label folder if '
+                    'it labels no image', folder, 'label folder')
+            orphans += [Path(folder) / t for t in texts if Path(t).stem not in stems]
+    if orphans:
+        shown = ', '.join(map(str, orphans[:SHOWN]))
+        more = f' and {len(orphans) - SHOWN} more' if len(orphans) > SHOWN else ''
+        raise DatasetFormatError(
+            f'{len(orphans)} label files have no image of their name in the image folder: '
+            f'{shown}{more}', 'add the images, or delete the label files (a renamed or deleted '
+            'image leaves its label behind)', orphans[0].parent, 'label files')
+
+
+def _check_unpaired(split: _Split, labels: list[Path | None], folder: Path) -> None:
+    """Refuse a split whose images mostly have no label file while label files named like them lie
+    elsewhere in the dataset folder: they are these images' labels, where YOLO does not look, and
+    the split would train on images without boxes. Searched only then: it walks the folder."""
+    missing = {image.stem: image for image, label in zip(split.images, labels) if label is None}
+    if len(missing) * 2 <= len(split.images):
+        return
+    stray = sorted(p for p in folder.rglob('*.txt') if p.stem in missing)
+    if stray:
+        raise DatasetFormatError(
+            f'{len(missing)} of {len(split.images)} images of split {split.name!r} have no label '
+            f'file, but {len(stray)} label files named like them lie elsewhere, e.g. {stray[0]} for '
+            f'{missing[stray[0].stem]}', 'put each label file where YOLO looks for it: the image '
+            'path with its last images/ replaced by labels/ and .txt for its extension, or beside '
+            'the image', folder, f'split {split.name}')
+
+
+def _read_split(split: _Split, labels: list[Path | None], category_of: dict[int, int],
+                categories: list[dict], names_source: str, on_invalid: str, on_bad_image: str,
+                roots: list[Path] | None) -> ConvertedSplit:
     # names under images/<split>/: relative to the split's common folder, as unique as the sources
     common = Path(os.path.commonpath([str(p.parent.absolute()) for p in split.images] or ['/']))
     builder = SplitBuilder(split.name, categories, on_invalid, total=len(split.images),
                            roots=roots, on_bad_image=on_bad_image)
-    for image, candidates in zip(split.images, labels):
+    for image, label in zip(split.images, labels):
         image_id = builder.add_image(image, image.absolute().relative_to(common).as_posix(),
                                      image, 'image')
-        label = next((c for c in candidates if c.is_file()), None)
         if label is None:
+            if image_id is not None:
+                builder.problems['images_without_label_file'] += 1
             continue
+        check_inside(label, roots, label, 'label file')
         lines = read_text(label).splitlines()
         if image_id is None:  # skipped as undecodable: its boxes go with it
             builder.problems['boxes_of_skipped_images'] += sum(bool(ln.strip()) for ln in lines)
@@ -396,14 +499,3 @@ def _read_split(split: _Split, category_of: dict[int, int], categories: list[dic
             bbox = yolo_to_coco_bbox(*values, info['width'], info['height'])
             builder.add_box(image_id, category_of[index], bbox, label, record)
     return builder.finish(fallbacks=split.fallbacks)
-
-
-def _check_orphan_labels(split: _Split, used: set[Path]) -> None:
-    """A label file in a labels folder with no image is a renamed or deleted image: refuse it."""
-    image_dirs = {image.parent for image in split.images}
-    for folder in sorted({label.parent for label in used} - image_dirs):
-        for label in sorted(folder.glob('*.txt')) if folder.is_dir() else ():
-            if label not in used and label.name not in CLASS_FILES:
-                raise DatasetFormatError(f'no image named {label.stem}.* in split {split.name!r}',
-                                         'add the image or delete the label file', label,
-                                         'whole file')

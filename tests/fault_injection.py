@@ -4,7 +4,7 @@
 
 POINT (K counts from 1, per process):
     after-write     the K-th generated image and its manifest line are on disk
-    before-append   the K-th image file is renamed into place; its manifest line is not written yet
+    before-append   the K-th image is in its temporary file; its manifest line is not written yet
     torn-append     half of the K-th manifest line is written and synced; the rest never is
     hang-write      before the K-th image write, sleeps until killed (holding the set's lock)
     train-step      at the start of the K-th training step (mmengine ``BaseModel.train_step``)

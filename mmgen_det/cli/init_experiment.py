@@ -9,6 +9,10 @@ a COCO json / folder. DIR gets experiment.py, configs/detector.py, configs/gener
 data_profile.json (classes, frame and object sizes, and the input scale, crop, canvas and phrases
 derived from them). `mmgen-det-run --data PATH` does this and runs the result in one step. In a
 checkout, ``python tools/init_experiment.py`` is the same command.
+
+DIR must be empty, new, or a folder this command made: a folder holding someone's files is refused.
+On its own folder a rerun with the same options derives it again, keeping the files you edited; one
+with other options is refused unless ``--reinit``, which rewrites it.
 """
 from __future__ import annotations
 
@@ -19,16 +23,19 @@ import mmgen_det  # noqa: F401  (first: silences mmengine's pkg_resources warnin
 
 
 def main(argv=None) -> None:
-    from mmgen_det.experiments.init import add_arguments, init_experiment, settings_from_args
+    from mmgen_det.experiments.init import add_arguments, reuse_or_init, settings_from_args
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_arguments(parser, ['data'])
-    parser.add_argument('--out', required=True, help='the experiment folder to write')
+    parser.add_argument('--out', required=True,
+                        help='the experiment folder to write: empty, new, or one this command made')
+    parser.add_argument('--reinit', action='store_true',
+                        help='rewrite a folder this command made, even with other options or edited files')
     args = parser.parse_args(argv)
     try:
-        path = init_experiment(settings_from_args(args), args.out)
+        path, done = reuse_or_init(settings_from_args(args), args.out, args.reinit)
     except (ValueError, FileNotFoundError) as e:
         sys.exit(f'init_experiment: {e}')
-    print(f'init_experiment: wrote {path} (and configs/, data_profile.json); run it with\n'
+    print(f'init_experiment: {done}; run it with\n'
           f'  mmgen-det-run {path}     (in a checkout: python tools/run_experiment.py {path})')
 
 

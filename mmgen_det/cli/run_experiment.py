@@ -17,10 +17,16 @@ extended with new N, seeds, arms, generators or filters, runs only the stages it
 Writes DIR/results.csv, DIR/report.md, DIR/map_vs_n.png, DIR/samples_<generator>.png and
 DIR/stage_log.jsonl. ``--dry-run`` runs nothing: it resolves every stage, prints what is cached, the
 image counts and an estimate of the compute still to run.
+
+One run writes a work dir at a time: a second one on the same DIR stops at once, naming the first
+(pid, start time, command). With ``--data``, DIR must be empty, new, or made by ``mmgen-det-init`` /
+``--data`` (``--reinit`` too rewrites only such a folder).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -52,12 +58,44 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+#: the variable each launcher sets to a process's rank before the process group starts (init_dist reads it)
+RANK_VARIABLES = {'pytorch': 'RANK', 'slurm': 'SLURM_PROCID', 'mpi': 'OMPI_COMM_WORLD_RANK'}
+
+
+def work_dir_of(args) -> Path:
+    """--work-dir, else work_dirs/experiments/<dataset or experiment config name>."""
+    name = Path(args.data).resolve().stem if args.data else Path(args.config).stem
+    return Path(args.work_dir or Path('work_dirs', 'experiments', name))
+
+
+def holds_work_dir(args) -> bool:
+    """Whether this process takes the work dir's lock: rank 0 of a launch, whose other ranks must not wait
+    on it; not a dry run of an experiment config, which writes nothing (with --data it writes the folder)."""
+    rank = int(os.environ.get(RANK_VARIABLES.get(args.launcher, ''), 0))
+    return rank == 0 and not (args.dry_run and args.config)
+
+
+def lock_work_dir(args) -> contextlib.AbstractContextManager:
+    """The work dir's lock, taken (:func:`holds_work_dir`), or exit naming the run that holds it. With
+    --data, a folder init_experiment did not make is refused first: no lock file goes into it."""
+    from mmgen_det.experiments.init import check_experiment_folder
+    from mmgen_det.experiments.runner import WorkDirBusyError, work_dir_lock
+    if not holds_work_dir(args):
+        return contextlib.nullcontext()
+    work_dir = work_dir_of(args)
+    try:
+        if args.data:
+            check_experiment_folder(work_dir)
+        return work_dir_lock(work_dir).acquire()
+    except (WorkDirBusyError, ValueError) as err:
+        sys.exit(f'run_experiment: {err}')
+
+
 def experiment_from_data(args) -> str:
     """Write (or reuse) the experiment folder for ``--data`` in the work dir; its experiment.py."""
     from mmgen_det.experiments.init import reuse_or_init, settings_from_args
-    work_dir = Path(args.work_dir or Path('work_dirs', 'experiments', Path(args.data).resolve().stem))
     try:
-        path, done = reuse_or_init(settings_from_args(args), work_dir, args.reinit)
+        path, done = reuse_or_init(settings_from_args(args), work_dir_of(args), args.reinit)
     except ValueError as err:
         sys.exit(f'run_experiment: {err}')
     print(f'run_experiment: {done}')
@@ -66,6 +104,12 @@ def experiment_from_data(args) -> str:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    with lock_work_dir(args):
+        run(args)
+
+
+def run(args) -> None:
+    """The sweep (or its dry run) of the parsed command line."""
     from mmgen_det.experiments import ExperimentConfigError, load_experiment
     from mmgen_det.experiments.report import aggregate, summary_table
     from mmgen_det.experiments.runner import ExperimentRunner, training_stages_run
@@ -77,8 +121,7 @@ def main(argv=None) -> None:
         exp = load_experiment(config, args.cfg_options)
     except (ExperimentConfigError, FileNotFoundError, ValueError) as e:
         sys.exit(f'run_experiment: {e}')
-    work_dir = Path(args.work_dir or (Path(config).parent if args.data else
-                                      Path('work_dirs', 'experiments', Path(config).stem)))
+    work_dir = work_dir_of(args)
     if args.launcher != 'none':
         from mmengine.dist import init_dist
         init_dist(args.launcher)

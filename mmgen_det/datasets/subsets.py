@@ -21,7 +21,7 @@ the real set only adds images, which keeps runs at different N comparable.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Hashable, Iterable, Mapping
 
 import numpy as np
 
@@ -67,16 +67,30 @@ def make_subset(coco: dict[str, Any], num_images: int, seed: int, *,
             'categories': coco['categories']}
 
 
+def _units(image_ids: Iterable[int], groups: Mapping[int, Hashable]) -> dict[int, list[int]]:
+    """Images by group, each group under its smallest id; an image ``groups`` leaves out is alone."""
+    first: dict[Hashable, int] = {}
+    units: dict[int, list[int]] = {}
+    for image_id in sorted(image_ids):
+        key = ('group', groups[image_id]) if image_id in groups else ('image', image_id)
+        units.setdefault(first.setdefault(key, image_id), []).append(image_id)
+    return units
+
+
 def split_off(coco: dict[str, Any], fractions: dict[str, float], seed: int, *,
-              source: str | None = None) -> dict[str, dict[str, Any]]:
+              source: str | None = None,
+              groups: Mapping[int, Hashable] | None = None) -> dict[str, dict[str, Any]]:
     """Split held-out sets (e.g. ``{'val': 0.15, 'test': 0.15}``) off a dataset that has none,
     stratified by class; the rest is ``'train'``.
 
-    Each image is filed under its rarest class (images without boxes under a class of their own);
-    within a class the images are permuted by ``seed`` and every held-out split takes its share,
-    at least one image of every class with three or more images, and at least one image in all.
-    Deterministic for a given
-    ``coco`` and ``seed``. Each part's ``info`` records the split.
+    ``groups`` maps image ids to a group (their content hash): the images of a group go to one part
+    together, since a held-out image with the same bytes as a training image measures nothing. Each
+    group is filed under the rarest class of its images (images without boxes under a class of their
+    own); within a class the groups are permuted by ``seed`` and every held-out split takes whole
+    groups until it holds its share of the images, at least one image of every class with three or
+    more images, and at least one image in all. An image alone is a group of one, so without
+    ``groups`` the split is image by image. Deterministic for a given ``coco``, ``seed`` and
+    ``groups``. Each part's ``info`` records the split.
     """
     if any(not 0 < f < 1 for f in fractions.values()) or sum(fractions.values()) >= 1:
         raise ValueError(f'split fractions must be in (0, 1) and sum to < 1, got {fractions}')
@@ -85,30 +99,37 @@ def split_off(coco: dict[str, Any], fractions: dict[str, float], seed: int, *,
     for ann in coco['annotations']:
         frequency[ann['category_id']] = frequency.get(ann['category_id'], 0) + 1
         classes[ann['image_id']].add(ann['category_id'])
+    units = _units(classes, groups or {})
     strata: dict[int, list[int]] = {}
-    for image_id in sorted(classes):
-        rarest = min(classes[image_id], key=lambda c: (frequency[c], c)) if classes[image_id] else -1
-        strata.setdefault(rarest, []).append(image_id)
+    for unit, ids in units.items():
+        unit_classes = set().union(*(classes[i] for i in ids))
+        rarest = min(unit_classes, key=lambda c: (frequency[c], c)) if unit_classes else -1
+        strata.setdefault(rarest, []).append(unit)
     rng = np.random.default_rng(seed)
     assigned: dict[str, set[int]] = {name: set() for name in ('train', *fractions)}
     permuted = {stratum: [int(i) for i in rng.permutation(strata[stratum])] for stratum in sorted(strata)}
-    for stratum, ids in permuted.items():
+    for stratum, stratum_units in permuted.items():
+        images = sum(len(units[u]) for u in stratum_units)
         start = 0
         for name, fraction in fractions.items():
-            take = int(round(fraction * len(ids)))
-            if take == 0 and len(ids) >= 3:
+            take = int(round(fraction * images))
+            if take == 0 and images >= 3:
                 take = 1
-            assigned[name].update(ids[start:start + take])
-            start += take
-        assigned['train'].update(ids[start:])
+            taken = 0
+            while taken < take and start < len(stratum_units):
+                assigned[name].add(stratum_units[start])
+                taken += len(units[stratum_units[start]])
+                start += 1
+        assigned['train'].update(stratum_units[start:])
     for name in fractions:  # many rare classes can leave a small held-out split empty: never evaluate on nothing
         if not assigned[name] and len(assigned['train']) > 1:
             by_size = sorted(permuted, key=lambda k: -len(permuted[k]))  # stable: ties keep stratum order
-            moved = next(i for k in by_size for i in permuted[k] if i in assigned['train'])
+            moved = next(u for k in by_size for u in permuted[k] if u in assigned['train'])
             assigned['train'].discard(moved)
             assigned[name].add(moved)
     out = {}
-    for name, ids in assigned.items():
+    for name, chosen in assigned.items():
+        ids = {i for unit in chosen for i in units[unit]}
         out[name] = {**coco,
                      'info': {'split_of': source, 'split': name, 'fractions': fractions, 'seed': seed},
                      'images': [img for img in coco['images'] if img['id'] in ids],

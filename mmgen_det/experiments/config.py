@@ -30,6 +30,8 @@ Keys::
     schedules = dict(default=dict(max_iters=600, val_interval=100, patience=3, min_delta=0.001,
                                   warmup_iters=50, lr_steps=(0.75,), lr_decay='step'),  # or 'cosine'
                      pretrain=dict(...), finetune=dict(...), mixed=dict(...))  # merged over default
+    schedule_scale = 1        # every schedule (and the filter detector's) this many times as long: train
+                              # longer without changing how the arms' lengths relate
     pretrain_val = 'real'     # the pretrain checkpoint is chosen on the real val split, or 'synthetic':
                               # on 15% of the generated set held out from pretraining (the reference's way)
     mixed_real_fraction = None  # mixed arm: None concatenates (each image once an epoch), or the share of
@@ -41,7 +43,12 @@ Keys::
 
 Every other key is an error naming the closest known one: a misspelt key would otherwise leave its
 default in force unnoticed. Top-level names starting with ``_`` are the file's own helper variables.
-``cfg_options`` (mmdet config keys) and ``derived`` (a record) are not checked here.
+``cfg_options`` (mmdet config keys) are checked against the detector configs when the runner loads them
+(:mod:`.cfg_options`); ``derived`` (a record) is not checked.
+
+With the ``compute-matched`` arm and fixed-length schedules (no early stop), every generated-data arm
+must train as many iterations in all as the control, which trains as long as the longest of them: a
+schedule edit that breaks this is refused (see :func:`check_compute_matched`).
 """
 from __future__ import annotations
 
@@ -64,11 +71,14 @@ LR_DECAYS = ('step', 'cosine')
 #: the share of a generated set held out to choose the pretrain checkpoint with pretrain_val='synthetic'
 SYNTHETIC_VAL_FRACTION = 0.15
 EXPERIMENT_KEYS = ('name', 'data', 'detector', 'num_real', 'seeds', 'arms', 'generators', 'filters',
-                   'filter_detector', 'schedules', 'pretrain_val', 'mixed_real_fraction', 'cfg_options', 'derived',
-                   'estimate')
+                   'filter_detector', 'schedules', 'schedule_scale', 'pretrain_val', 'mixed_real_fraction',
+                   'cfg_options', 'derived', 'estimate')
 DATA_KEYS = ('source', 'format', 'classes', 'split', 'image_mode', 'on_bad_image', 'allow_outside_root', 'val_images',
              'test_images', 'num_images')
 SPLIT_NAMES = ('train', 'val', 'test')
+#: the training stages of each generated-data arm: its iterations in all, which its control matches
+ARM_STAGES = {'synthetic-pretrain': ('pretrain', 'finetune'), 'mixed': ('mixed',),
+              'synthetic-only': ('pretrain',)}
 FILTER_KEYS = ('type', 'min_precision', 'min_recall')
 ESTIMATE_KEYS = ('device', 'seconds_per_iter', 'seconds_per_eval_image', 'seconds_per_scored_image',
                  'seconds_per_generated_image')
@@ -111,6 +121,15 @@ class Schedule:
         if any(not 0 < s < 1 for s in self.lr_steps):
             raise ExperimentConfigError(f'schedule lr_steps are fractions of max_iters in (0, 1), got '
                                         f'{self.lr_steps}')
+
+    def scaled(self, factor: float) -> 'Schedule':
+        """``factor`` times as long: iterations, validation interval and warmup (early stop and LR steps
+        are counted in validations and fractions, so they scale with them)."""
+        if factor == 1:
+            return self
+        return replace(self, max_iters=max(1, round(self.max_iters * factor)),
+                       val_interval=max(1, round(self.val_interval * factor)),
+                       warmup_iters=round(self.warmup_iters * factor))
 
     def fixed(self, iters: int) -> 'Schedule':
         """Exactly ``iters`` iterations, no early stop: the compute-matched control."""
@@ -183,6 +202,12 @@ class Experiment:
     def detector_config(self, stage: str) -> str:
         """The mmdet config a training stage derives from: its own if given, else the real one."""
         return self.detector.get(stage, self.detector['real'])
+
+    def read_options(self) -> dict[str, Any]:
+        """What every read of the data source takes (plan, dry run, data stage), kept in one place so
+        that an option given once reaches them all."""
+        return dict(classes=self.classes, on_bad_image=self.on_bad_image,
+                    allow_outside_root=self.allow_outside_root)
 
     @property
     def synthetic_arms(self) -> list[str]:
@@ -337,6 +362,40 @@ def _split(raw: Mapping | None) -> dict[str, Any]:
     return dict(val=float(split['val']), test=float(split['test']), seed=_ints([split['seed']], 'data.split.seed')[0])
 
 
+def _scale(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ExperimentConfigError(f'schedule_scale must be a number > 0 (2: every schedule twice as long), '
+                                    f'got {value!r}')
+    return float(value)
+
+
+def check_compute_matched(arms: Sequence[str], schedules: Mapping[str, Schedule]) -> None:
+    """Refuse fixed-length schedules under which the generated-data arms train different totals: the one
+    compute-matched control trains as long as the longest of them, so a shorter arm would meet it with
+    less training, and the difference would be read as the generated data's.
+
+    With early stopping each total is known only once it ran, and the control then matches the longest
+    run; ``synthetic-only`` beside ``synthetic-pretrain`` is that arm's pretraining, tested on its own.
+    """
+    pretrain_half = 'synthetic-pretrain' in arms  # synthetic-only is then its pretraining
+    matched = [a for a in arms if a in ARM_STAGES and not (a == 'synthetic-only' and pretrain_half)]
+    stage_schedules = {s: schedules.get(s, schedules['default']) for a in matched for s in ARM_STAGES[a]}
+    if 'compute-matched' not in arms or any(s.patience is not None for s in stage_schedules.values()):
+        return
+    totals = {a: sum(stage_schedules[s].max_iters for s in ARM_STAGES[a]) for a in matched}
+    if len(set(totals.values())) < 2:
+        return
+    parts = {a: ' + '.join(f'{s} {stage_schedules[s].max_iters}' for s in ARM_STAGES[a]) for a in matched}
+    listed = ', '.join(f'{a} {totals[a]}' + (f' ({parts[a]})' if len(ARM_STAGES[a]) > 1 else '')
+                       for a in matched)
+    raise ExperimentConfigError(
+        f'schedules: the compute-matched control trains as long as the longest generated-data arm, '
+        f'{max(totals.values())} iterations, but the arms train {listed}: a shorter arm would be compared '
+        'with more training than its own. Fix: give them one total (schedules.pretrain.max_iters + '
+        'schedules.finetune.max_iters = schedules.mixed.max_iters), or to train longer, scale every schedule '
+        'together with schedule_scale (e.g. --cfg-options schedule_scale=2) instead of one max_iters')
+
+
 def validate(cfg: Mapping[str, Any], name: str = 'experiment', filename: str = '') -> Experiment:
     """Check every key once; the rest of the package then trusts the :class:`Experiment`."""
     _check_keys([k for k in cfg if not str(k).startswith('_')], EXPERIMENT_KEYS, 'experiment config')
@@ -368,6 +427,9 @@ def validate(cfg: Mapping[str, Any], name: str = 'experiment', filename: str = '
         if stage not in TRAINING_STAGES:
             raise ExperimentConfigError(f'schedules.{stage}: not a training stage; allowed: {list(TRAINING_STAGES)}')
         schedules[stage] = _schedule({**raw_schedules['default'], **raw}, f'schedules.{stage}')
+    scale = _scale(cfg.get('schedule_scale', 1))
+    schedules = {stage: schedule.scaled(scale) for stage, schedule in schedules.items()}
+    check_compute_matched(arms, schedules)
 
     filter_detector = None
     if cfg.get('filter_detector'):
@@ -380,7 +442,8 @@ def validate(cfg: Mapping[str, Any], name: str = 'experiment', filename: str = '
                                         'generated images, trained on the same N real images')
         filter_detector = FilterDetector(
             _existing_file(_need(raw, 'config', 'filter_detector'), 'filter_detector.config'),
-            _schedule({**raw_schedules['default'], **raw.get('schedule', {})}, 'filter_detector.schedule'),
+            _schedule({**raw_schedules['default'], **raw.get('schedule', {})},
+                      'filter_detector.schedule').scaled(scale),
             _threshold(raw.get('score_thr', DEFAULT_SCORE_THR), 'filter_detector.score_thr'),
             _threshold(raw.get('iou_thr', DEFAULT_IOU_THR), 'filter_detector.iou_thr'),
             bool(raw.get('class_aware', False)))

@@ -9,7 +9,11 @@ values, seeds, arms and the device class. Out, in ``OUT``::
     data_profile.json                classes, frame and object sizes, and everything derived from them
     init_args.json                   the settings this folder was made from (a rerun with others refuses)
     written_files.json               digests of the files as written, to tell a user's edits from a stale
-                                     derivation (:func:`reuse_or_init`)
+                                     derivation (:func:`reuse_or_init`); written first, empty, so that
+                                     a folder whose writing was interrupted is still known as ours
+
+``OUT`` must be empty, new, or a folder this module made (:func:`check_experiment_folder`): the files
+of someone's folder are never replaced, whatever their names.
 
 Everything in the configs that depends on the data or the device comes from ``mmgen_det.recipes``:
 classes and ``num_classes`` of every head, input scale and training crop, schedules, generation canvas,
@@ -39,11 +43,13 @@ from ..utils.hashing import file_sha256
 from ..utils.io import atomic_write, atomic_write_json
 from .config import ARMS, DEFAULT_SPLIT, Filter
 from .plan import planned_splits
+from .runner import WORK_DIR_LOCK
 from .stages import synthetic_dataset, with_train_dataset
 
 DEFAULT_ARMS = ['real-only', 'synthetic-pretrain', 'mixed', 'compute-matched']
 PLACEHOLDER_ROOT = 'data/converted/'  # the runner points every stage at its own converted copy
 WRITTEN = 'written_files.json'
+INIT_ARGS = 'init_args.json'
 
 
 @dataclass
@@ -97,9 +103,35 @@ def synthetic_config(detector_cfg, generation: dict[str, Any], set_dir: str):
     return cfg
 
 
+class NotAnExperimentError(ValueError):
+    """The output folder holds files but was not made by :func:`init_experiment`."""
+
+
+def is_experiment_folder(out: Path) -> bool:
+    """Whether :func:`init_experiment` made ``out``: it holds its record of what it wrote."""
+    return (out / INIT_ARGS).is_file() or (out / WRITTEN).is_file()
+
+
+def check_experiment_folder(out: str | Path) -> None:
+    """Refuse a folder that holds files but was not made by :func:`init_experiment`: its files (an
+    ``experiment.py``, a ``configs/detector.py``...) would be replaced. The work dir's lock file, which
+    run_experiment takes before writing, does not count."""
+    out = Path(out)
+    if not out.is_dir() or is_experiment_folder(out):
+        return
+    held = sorted(p.name + ('/' if p.is_dir() else '') for p in out.iterdir() if p.name != WORK_DIR_LOCK)
+    if held:
+        shown = ', '.join(held[:5]) + (f' and {len(held) - 5} more' if len(held) > 5 else '')
+        raise NotAnExperimentError(
+            f'{out} is not empty and was not made by init_experiment (no {INIT_ARGS} or {WRITTEN}; it holds '
+            f'{shown}), so no experiment folder is written into it: its files would be replaced. Fix: '
+            'choose an empty or new folder (--out, --work-dir); --reinit rewrites only folders init made')
+
+
 def init_experiment(settings: InitSettings, out: str | Path) -> Path:
     """Write the experiment folder (see the module docstring); returns ``OUT/experiment.py``."""
     out = Path(out).resolve()
+    check_experiment_folder(out)
     device = settings.device or default_device()
     detector, substituted = (settings.detector, None) if settings.detector else default_detector(device)
     if substituted:
@@ -115,6 +147,8 @@ def init_experiment(settings: InitSettings, out: str | Path) -> Path:
     for note in scale.warnings:
         warnings.warn(note, stacklevel=2)
 
+    if not is_experiment_folder(out):  # ours before any file is: a rerun after a kill here finds it so
+        atomic_write_json(out / WRITTEN, {})
     configs = out / 'configs'
     configs.mkdir(parents=True, exist_ok=True)
     det_cfg = detector_config(detector, classes, profile, device, data_root=PLACEHOLDER_ROOT)
@@ -168,7 +202,7 @@ def init_experiment(settings: InitSettings, out: str | Path) -> Path:
     with atomic_write(path, 'w') as f:
         f.write(render_experiment(experiment))
     atomic_write_json(out / 'data_profile.json', derived, indent=1)
-    atomic_write_json(out / 'init_args.json', settings.as_dict(), indent=1)
+    atomic_write_json(out / INIT_ARGS, settings.as_dict(), indent=1)
     written = [path, det_path, *(Path(g['config']) for g in generators.values())]
     atomic_write_json(out / WRITTEN, {str(f.relative_to(out)): file_sha256(f) for f in written}, indent=1)
     return path
@@ -197,7 +231,7 @@ def reuse_or_init(settings: InitSettings, out: str | Path, reinit: bool = False)
     cached. An edited folder is kept as it is (the edits are the user's experiment) and the line names
     the edited files."""
     out = Path(out)
-    made_with = out / 'init_args.json'
+    made_with = out / INIT_ARGS
     if made_with.is_file() and not reinit:
         # options added since the folder was made count as their defaults
         defaults = {f.name: f.default for f in fields(InitSettings) if f.default is not MISSING}

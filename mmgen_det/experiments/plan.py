@@ -20,7 +20,8 @@ def planned_splits(counts: dict[str, int], split: dict[str, Any]) -> dict[str, i
 
     A lone split of another name is the training split; a missing val or test split is split off
     train, each taking its fraction of the training images as ``datasets.subsets.split_off`` does
-    (which rounds per class, so the real counts can differ by an image or so per class).
+    (which rounds per class and keeps byte-identical images together, so the real counts can differ by
+    an image or so per class).
     """
     if 'train' not in counts and len(counts) == 1:
         counts = dict(train=next(iter(counts.values())))
@@ -35,12 +36,11 @@ def planned_splits(counts: dict[str, int], split: dict[str, Any]) -> dict[str, i
     return out
 
 
-def planned_counts(exp: Experiment, source: Path) -> dict[str, Any]:
-    """The data stage's image counts for a dry run: the source read when present, else the config's
-    declared counts; the record says which."""
-    if source.exists():
-        from ..datasets import read_dataset
-        found = {s.name: len(s.coco['images']) for s in read_dataset(str(source), exp.format, classes=exp.classes)}
+def planned_counts(exp: Experiment, source: Path, found: dict[str, int] | None) -> dict[str, Any]:
+    """The data stage's image counts for a dry run: ``found`` (images per split, as the source reads with
+    the experiment's data options) when the source is there, else the config's declared counts; the
+    record says which."""
+    if found is not None:
         origin = f'read from {source}'
     elif exp.declared_images:
         found, origin = dict(exp.declared_images), f'declared in the config ({source} not found)'

@@ -15,7 +15,8 @@ Stages, per N x seed (generator x filter where they apply)::
 A dry run walks the same stages without running any: it reports what is cached, what would run,
 image counts and an upper bound of the compute (``plan.py``).
 Under torchrun/slurm every rank walks the same stages: training, testing and generation run on all
-ranks; file-only stages run on rank 0 while the others wait.
+ranks; file-only stages run on rank 0 while the others wait. One run writes a work dir at a time: the
+launching process (rank 0) holds :func:`work_dir_lock` for the whole run, and a second run refuses.
 """
 from __future__ import annotations
 
@@ -24,20 +25,39 @@ import hashlib
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..generation.set_format import ANNOTATIONS
 from ..generation.settings import GenerationSettings
-from ..utils.hashing import tree_digest
+from ..utils.hashing import files_digest, tree_digest
+from ..utils.locks import FolderBusyError, FolderLock
 from . import plan, report, results, stages
 from .cache import DIGEST_CACHE, StageCache, stage_key
 from .config import SYNTHETIC_VAL_FRACTION, Experiment, Filter, Generator, Schedule
 from .plan import resolve_num_real
 from .results import StageResult, training_stages_run
 
+if TYPE_CHECKING:
+    from ..datasets.formats import ConvertedSplit
+
 # imported from here by tools/run_experiment.py and the tests
 __all__ = ['ExperimentRunner', 'StageResult', 'compute_matched_iterations', 'resolve_num_real',
            'training_stages_run']
+
+
+#: a work dir's lock file (:func:`work_dir_lock`); one left behind refuses nothing (its flock died with it)
+WORK_DIR_LOCK = '.run_experiment.lock'
+
+
+class WorkDirBusyError(FolderBusyError):
+    """Another run_experiment is writing the work dir."""
+
+
+def work_dir_lock(work_dir: str | Path) -> FolderLock:
+    """The work dir's lock, held by a run from start to end: two runs would write the same stage folders,
+    and one would find the other's files gone from under it."""
+    return FolderLock(work_dir, WORK_DIR_LOCK, 'another run_experiment',
+                      'wait for it to finish (or stop it), or give another --work-dir', WorkDirBusyError)
 
 
 def compute_matched_iterations(run_iterations: list[int]) -> int:
@@ -145,30 +165,51 @@ class ExperimentRunner:
 
     # -- stages -----------------------------------------------------------------------------------
     def data(self) -> tuple[StageResult, stages.RealData | None]:
+        from ..datasets import read_dataset
         exp = self.exp
         source = Path(exp.source)
         # a yaml or json file stands for its dataset folder (the files it names live beside it)
         root = source.parent if source.is_file() else source
         cache_file = self.work_dir / DIGEST_CACHE if self.cache.write else None
+        splits = read_dataset(exp.source, exp.format, **exp.read_options()) if source.exists() else None
         digest = tree_digest(root, cache_file) if source.exists() else 'missing'
         inputs = dict(format=exp.format, source_digest=digest, val_images=exp.val_images, test_images=exp.test_images,
                       split=exp.split, classes=exp.classes)
         # only when not the default: the key of data converted before these options existed stays
         inputs.update({k: v for k, v in (('on_bad_image', exp.on_bad_image),
                                          ('allow_outside_root', exp.allow_outside_root)) if v not in ('fail', False)})
+        if splits is not None:
+            inputs.update(self.read_inputs(splits, root, cache_file))
 
         def work(d: Path) -> dict:
             if digest == 'missing':
                 raise FileNotFoundError(f'data.source {exp.source} does not exist; see the experiment config')
             return stages.convert(exp.source, exp.format, d / 'coco', exp.val_images, exp.test_images, exp.split,
-                                  exp.image_mode, exp.classes, exp.on_bad_image, exp.allow_outside_root)
-        result = self.stage('data', source.name, inputs, work, planned=plan.planned_counts(exp, source),
-                            main_only=True)
+                                  exp.image_mode, **exp.read_options())
+        found = None if splits is None else {s.name: len(s.coco['images']) for s in splits}
+        planned = plan.planned_counts(exp, source, found)
+        result = self.stage('data', source.name, inputs, work, planned=planned, main_only=True)
         if result.status == 'to run':
             return result, None
         self.check_detectors(result.record['classes'])
         anns = result.record['ann_files']
         return result, stages.RealData(f"{result.dir / 'coco'}/", anns['val'], anns['test'])
+
+    def read_inputs(self, splits: list[ConvertedSplit], root: Path,
+                    cache_file: Path | None) -> dict[str, Any]:
+        """The data stage's inputs beyond ``root``'s digest: the files the read used outside ``root``, and
+        how many training images repeat another's bytes where held-out splits are carved (kept on one
+        side). Data with neither keeps the key it had before they were looked at."""
+        from ..datasets.formats import resolve_format
+        inputs: dict[str, Any] = {}
+        outside = stages.files_read_outside(splits, root, resolve_format(self.exp.source, self.exp.format))
+        if outside:
+            inputs['outside_digest'] = files_digest(outside, root, cache_file)
+        train = stages.training_split(splits)
+        same = stages.identical_images(train) if train is not None and stages.missing_held_out(splits) else {}
+        if same:
+            inputs['identical_images'] = len(same)
+        return inputs
 
     def check_detectors(self, classes: list[str]) -> None:
         """Every detector config of the experiment must name the data's classes, in the data's order,

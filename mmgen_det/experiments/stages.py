@@ -21,18 +21,23 @@ import re
 import sys
 import time
 import warnings
+from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from ..generation.set_format import ANNOTATIONS, kept_ids
 from ..generation.settings import GenerationSettings, load_generation_settings
 from ..recipes import schedule_cfg
 from ..utils.config_files import dump_config
 from ..utils.dataset_configs import inner_dataset
+from ..utils.hashing import tree_files
 from ..utils.io import atomic_write_json, read_json
 from ..utils.memory import PeakRSS
 from .config import Filter, Schedule
+
+if TYPE_CHECKING:
+    from ..datasets.formats import ConvertedSplit
 
 # hooks a stage sets from its schedule, replacing any of the base config's
 STAGE_HOOKS = ('EarlyStoppingHook', 'DelayedEarlyStoppingHook', 'TrainingProgressHook')
@@ -67,38 +72,76 @@ def console_to(path: Path, verbose: bool) -> Iterator[None]:
 
 
 # -- data -----------------------------------------------------------------------------------------
+def training_split(splits: list[ConvertedSplit]) -> ConvertedSplit | None:
+    """The split the runs draw from: ``train``, or a lone split of another name; None when there is
+    neither."""
+    by_name = {s.name: s for s in splits}
+    if 'train' in by_name:
+        return by_name['train']
+    return splits[0] if len(splits) == 1 and splits[0].name not in ('val', 'test') else None
+
+
+def missing_held_out(splits: list[ConvertedSplit]) -> list[str]:
+    """The held-out splits the data lacks: the data stage splits them off the training split."""
+    return [name for name in ('val', 'test') if name not in {s.name for s in splits}]
+
+
+def identical_images(split: ConvertedSplit) -> dict[int, str]:
+    """Image id -> sha256 of the images of a converted split whose bytes another of its images repeats:
+    the groups a split made from it keeps on one side."""
+    by_id = {im['id']: split.hashes[im['file_name']] for im in split.coco['images']}
+    repeats = Counter(by_id.values())
+    return {image_id: digest for image_id, digest in by_id.items() if repeats[digest] > 1}
+
+
+def files_read_outside(splits: list[ConvertedSplit], root: Path, fmt: str) -> list[Path]:
+    """The files a read of the data used that :func:`~mmgen_det.utils.hashing.tree_digest` of ``root``
+    does not cover: images beside a COCO json's folder or, with ``allow_outside_root``, anywhere, and
+    the YOLO label files of those."""
+    from ..datasets.formats.yolo import _label_candidates
+    covered = {os.path.realpath(path) for path in tree_files(root)}
+    images = [path for split in splits for path in split.sources.values()
+              if os.path.realpath(path) not in covered]
+    labels = [label for image in images for label in _label_candidates(image)] if fmt == 'yolo' else []
+    return images + [p for p in labels if p.is_file() and os.path.realpath(p) not in covered]
+
+
 def convert(source: str, fmt: str, out: Path, val_images: int | None, test_images: int | None,
             split: dict[str, Any], image_mode: str = 'copy', classes: list[str] | None = None,
             on_bad_image: str = 'fail', allow_outside_root: bool = False) -> dict:
     """Real data -> COCO under ``out``. Held-out splits the data lacks are split off its training
-    split (seeded, class-stratified, recorded); a single split of another name is the training split.
-    Optional fixed (seed 0) val/test subsets make evaluation cheap."""
+    split (seeded, class-stratified, byte-identical images on one side, recorded); a single split of
+    another name is the training split. Optional fixed (seed 0) val/test subsets make evaluation cheap."""
     from ..datasets import convert_dataset, make_subset
     from ..datasets.profile import coco_classes
     from ..datasets.subsets import split_off
     converted = convert_dataset(source, fmt, out, image_mode=image_mode, overwrite=True, classes=classes,
                                 on_bad_image=on_bad_image, allow_outside_root=allow_outside_root)
     ann_dir = out / 'annotations'
-    names = [s.name for s in converted]
-    if 'train' not in names:
-        if len(names) == 1 and names[0] not in ('val', 'test'):
-            os.replace(ann_dir / f'{names[0]}.json', ann_dir / 'train.json')
-        else:
-            raise ValueError(f'{source} has splits {names} but no training split; the protocol draws the real '
-                             'subsets from `train`')
-    missing = [s for s in ('val', 'test') if not (ann_dir / f'{s}.json').is_file()]
+    train = training_split(converted)
+    if train is None:
+        raise ValueError(f'{source} has splits {[s.name for s in converted]} but no training split; the '
+                         'protocol draws the real subsets from `train`')
+    if train.name != 'train':
+        os.replace(ann_dir / f'{train.name}.json', ann_dir / 'train.json')
+    missing = missing_held_out(converted)
     split_record = None
     if missing:
         fractions = {s: float(split[s]) for s in missing}
+        same = identical_images(train)
         parts = split_off(read_json(ann_dir / 'train.json'), fractions, int(split['seed']),
-                          source='annotations/train.json')
+                          source='annotations/train.json', groups=same)
         for name, coco in parts.items():
             atomic_write_json(ann_dir / f'{name}.json', coco)
         split_record = dict(split_off=missing, fractions=fractions, seed=int(split['seed']),
-                            num_images={k: len(v['images']) for k, v in parts.items()})
+                            num_images={k: len(v['images']) for k, v in parts.items()},
+                            identical_images=len(same))
         print(f'{source} has no {" and no ".join(missing)} split: held out {fractions} of its training images '
               f"(class-stratified, seed {split['seed']}); train keeps {len(parts['train']['images'])}",
               file=sys.__stderr__, flush=True)
+        if same:
+            print(f'{len(same)} training images repeat the bytes of another ({len(set(same.values()))} '
+                  'groups): each group was kept in one split', file=sys.__stderr__, flush=True)
     counts = {}
     anns = {}
     for name, n in (('train', None), ('val', val_images), ('test', test_images)):
@@ -124,10 +167,15 @@ def subset(train_json: Path, num_real: int, seed: int, out: Path) -> dict:
 
 # -- detector configs -----------------------------------------------------------------------------
 def load_detector_cfg(path: str, options: dict[str, Any]):
+    """The mmdet config ``path`` with an experiment's ``cfg_options``, each of which it must read
+    (:func:`~mmgen_det.experiments.cfg_options.check_cfg_options`)."""
     from mmengine.config import Config
+    from .cfg_options import check_cfg_options
     cfg = Config.fromfile(path)
     if options:
+        written = cfg.to_dict()
         cfg.merge_from_dict(dict(options))
+        check_cfg_options(options, written, cfg.to_dict(), path)
     return cfg
 
 

@@ -18,14 +18,12 @@ their layout boxes, per class), with a warning when that is under ``MIN_KEPT_FRA
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-from contextlib import contextmanager
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -33,6 +31,7 @@ from ..generation.set_format import (ANNOTATIONS, MANIFEST, PR_FILTER_KEY, SCORE
                                      read_annotations)
 from ..generation.set_format import ANNOTATIONS_LOCK as LOCK_FILE
 from ..utils.io import atomic_write_json, read_json, safe_join
+from ..utils.locks import locked_open
 from ..utils.progress import ProgressBar
 from .matching import PRScore, check_unit_interval
 from .pr_filter import FilterDetector, MatchSettings, detections_record, pr_key, pr_record, score_detections
@@ -148,20 +147,10 @@ def append_lines(path: Path, entries: Sequence[dict[str, Any]]) -> None:
         os.fsync(f.fileno())
 
 
-@contextmanager
-def locked(out_dir: Path) -> Iterator[None]:
-    """Serialise read-modify-write of annotations.json between scorers of the same set."""
-    with open(out_dir / LOCK_FILE, 'a') as f:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-
-
 def merge_scores(out_dir: Path, key: str, records: dict[int, dict[str, Any]], field: str = PR_FILTER_KEY) -> None:
-    """Put ``records`` under ``image[field][key]`` in annotations.json, keeping every other key."""
-    with locked(out_dir):
+    """Put ``records`` under ``image[field][key]`` in annotations.json, keeping every other key; under the
+    set's merge lock, so scorers of one set never drop each other's scores."""
+    with locked_open(out_dir / LOCK_FILE):
         coco = read_json(out_dir / ANNOTATIONS)
         for image in coco['images']:
             if image['id'] in records:

@@ -17,6 +17,8 @@ Any other key, here, in ``layout`` or in ``generator``, is an error naming the c
 
 Work is sharded by index (rank r takes i % world_size == r), so any number of ranks, and any
 sequence of interruptions, gives the same set; rank 0 writes ``annotations.json`` after a barrier.
+A set is complete only when its files are (:func:`set_is_complete`): an image deleted or cut short
+since is made again, and said so.
 
 ``generation_config.json`` holds what determines the pixels, in three parts: the settings known from
 the config (:func:`generation_settings`: seed, layouts and the real annotations' hash, image format, the
@@ -44,7 +46,7 @@ from ..utils.keys import check_keys
 from ..utils.progress import ProgressBar
 from .builder import build_generator, generator_class, generator_settings
 from ..utils.seeds import derive_seed
-from .set_format import ANNOTATIONS, read_annotations
+from .set_format import ANNOTATIONS, MANIFEST, read_annotations
 from .writer import SetLock, SyntheticSetWriter, check_set_folder
 
 logger = logging.getLogger(__name__)
@@ -62,13 +64,16 @@ class SetSummary:
     generated_now: int
     already_done: int
     repaired_lines: int
-    orphans_removed: int
+    orphans_removed: int  # temporary files of interrupted writes
     batch_size: int
+    missing_made_again: int = 0  # listed in the manifest, but missing or cut short on disk
 
     def line(self) -> str:
         return (f'{self.out_dir}: {self.num_images} images ({self.already_done} already done, '
-                f'{self.generated_now} generated now in batches of {self.batch_size}, {self.repaired_lines} '
-                f'torn manifest lines repaired, {self.orphans_removed} orphan files removed)')
+                f'{self.generated_now} generated now in batches of {self.batch_size}, '
+                f'{self.missing_made_again} missing or cut short on disk made again, '
+                f'{self.repaired_lines} torn manifest lines repaired, '
+                f'{self.orphans_removed} temp files of interrupted writes removed)')
 
 
 def _dist_info() -> tuple[int, int]:
@@ -120,11 +125,14 @@ def one_batch_size(cfg: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 
 
 def set_is_complete(cfg: dict[str, Any]) -> bool:
-    """True when ``annotations.json`` exists and lists exactly ``num_images`` images."""
-    path = Path(cfg['out_dir']) / ANNOTATIONS
-    if not path.is_file():
+    """True when ``annotations.json`` lists exactly ``num_images`` images and each of them is on disk as
+    written (the size its manifest line records): a set with an image deleted or cut short is not done."""
+    out_dir, num_images = Path(cfg['out_dir']), int(cfg['num_images'])
+    path = out_dir / ANNOTATIONS
+    if not path.is_file() or len(read_annotations(path)['images']) != num_images:
         return False
-    return len(read_annotations(path)['images']) == int(cfg['num_images'])
+    done = SyntheticSetWriter(out_dir, {}, []).scan(repair=False).done
+    return all(i in done for i in range(num_images))
 
 
 def layout_categories(ann_file: str) -> list[dict[str, Any]]:
@@ -213,7 +221,12 @@ def _generate(cfg: dict[str, Any], categories: list[dict[str, Any]], out_dir: Pa
 
     scan = writer.scan(repair=(rank == 0))
     done = set(scan.done)
-    orphans = writer.remove_orphans(done) if rank == 0 else 0
+    if scan.missing_images and rank == 0:
+        warnings.warn(f'{out_dir}: {scan.missing_images} images listed in {MANIFEST} are missing or not the '
+                      'size written; they are made again, each from its own seed (so the same image)',
+                      stacklevel=2)
+    writer.check_unlisted(scan, (i for i in range(num_images) if i not in done))
+    orphans = writer.remove_temp_files() if rank == 0 else 0
     _barrier()
     todo = [i for i in range(num_images) if i % world_size == rank and i not in done]
     already = len([i for i in range(num_images) if i % world_size == rank and i in done])
@@ -238,4 +251,5 @@ def _generate(cfg: dict[str, Any], categories: list[dict[str, Any]], out_dir: Pa
     if rank == 0:
         writer.finalize(range(num_images))
     _barrier()
-    return SetSummary(out_dir, num_images, len(todo), len(done), scan.torn_lines, orphans, batch_size)
+    return SetSummary(out_dir, num_images, len(todo), len(done), scan.torn_lines, orphans, batch_size,
+                      scan.missing_images)

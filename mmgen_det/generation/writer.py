@@ -1,22 +1,25 @@
 """Write a synthetic set to disk so that any interruption loses at most the images in flight.
 
-The files are those of :mod:`~mmgen_det.generation.set_format`. Each image is written atomically
-(temp file + rename), then its line is appended to ``manifest.jsonl``, the resume log;
-``generation_config.json`` holds what determines the pixels, so a rerun with other settings refuses to
-mix; ``annotations.json`` (COCO) is written once every image is done (by rank 0).
+The files are those of :mod:`~mmgen_det.generation.set_format`. Each image is written to a temporary
+file, its line (with the image's size in bytes) is appended to ``manifest.jsonl``, the resume log, and
+only then is the image renamed into place; ``generation_config.json`` holds what determines the pixels,
+so a rerun with other settings refuses to mix; ``annotations.json`` (COCO) is written once every image
+is done (by rank 0).
 
-An image counts as done only when its manifest line is complete and its image file exists, so a
-crash between the image write and the manifest append just redoes that image. Appends are
-serialised with ``flock`` so several ranks can share one manifest; a torn line (crash mid-append)
-is detected and dropped, and its image is simply made again.
+An image counts as done only when its manifest line is complete and its file is on disk at the size the
+line records; an image missing or cut short is made again (from its own seed: the same image). A crash
+before the append leaves a temporary file, one after it a line whose image is missing: either way that
+image is redone. Appends are serialised with ``flock`` so several ranks can share one manifest; a torn
+line (crash mid-append) is detected and dropped, and its image is simply made again.
 
-A set is written only into a new or empty folder or its own (:func:`check_set_folder`), and its
-cleanup deletes only file names the writer gives (:data:`OWN_IMAGE`, :data:`OWN_TEMP`): whatever
-else a folder holds is someone else's.
+What the writer did not write it never deletes or replaces: a set is written only into a new or empty
+folder or its own (:func:`check_set_folder`); an image file no manifest line lists is never the
+writer's (its line goes in before the rename), so one where an image is to go stops the run
+(:meth:`SyntheticSetWriter.check_unlisted`), and cleanup deletes only the writer's temporary files
+(:data:`OWN_TEMP`).
 """
 from __future__ import annotations
 
-import fcntl
 import io
 import json
 import os
@@ -27,6 +30,7 @@ from typing import Any, Iterable
 
 from ..layouts import Layout
 from ..utils.io import TMP_PREFIX, atomic_write, atomic_write_json, naming, read_json
+from ..utils.locks import FolderBusyError, FolderLock, locked_open
 from .base import GeneratedImage
 from .set_format import ANNOTATIONS, CONFIG, GENERATION_KEY, IMAGE_DIR, MANIFEST
 from .set_format import GENERATION_LOCK as LOCK
@@ -34,10 +38,11 @@ from .set_format import read_annotations  # noqa: F401  (importable from here, w
 
 IMAGE_FORMATS = {'jpg': 'JPEG', 'png': 'PNG'}
 
-# The names the writer gives images (image_file_name) and its temporary files (atomic_write).
-OWN_IMAGE = re.compile(rf'\d{{9,}}\.(?:{"|".join(IMAGE_FORMATS)})')
+# An image's file name (image_file_name), and the writer's temporary files (atomic_write of an image or
+# a set file): the only files its cleanup deletes.
+IMAGE_NAME = re.compile(rf'\d{{9,}}\.(?:{"|".join(IMAGE_FORMATS)})')
 OWN_TEMP = re.compile(re.escape(TMP_PREFIX) + '(?:' + '|'.join(
-    [*map(re.escape, (MANIFEST, CONFIG, ANNOTATIONS)), OWN_IMAGE.pattern]) + r')\..+')
+    [*map(re.escape, (MANIFEST, CONFIG, ANNOTATIONS)), IMAGE_NAME.pattern]) + r')\..+')
 
 
 class SettingsMismatchError(RuntimeError):
@@ -65,64 +70,84 @@ def check_set_folder(out_dir: str | os.PathLike) -> None:
             "generation.out_dir or the dataset's data_root), or move those files away")
 
 
-class SetLockedError(RuntimeError):
+class SetLockedError(FolderBusyError):
     """Another generation run is writing the same set folder."""
 
 
-class SetLock:
+class SetLock(FolderLock):
     """Exclusive, non-blocking ``flock`` on ``SET/.generation.lock`` for one run's lifetime.
 
     Taken by rank 0 of a run, so two independent runs on one folder never interleave: the second
-    refuses at once. The lock dies with the process (no stale lock files after a kill).
+    refuses at once, naming the first. The lock dies with the process (no stale lock after a kill).
     """
 
     def __init__(self, out_dir: str | os.PathLike) -> None:
-        self.path = Path(out_dir) / LOCK
+        super().__init__(out_dir, LOCK, 'another generation run',
+                         'wait for it to finish, or use another output folder', SetLockedError)
 
-    def __enter__(self) -> 'SetLock':
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.f = open(self.path, 'a+')
-        try:
-            fcntl.flock(self.f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.f.seek(0)
-            holder = self.f.read().strip() or 'unknown'
-            self.f.close()
-            raise SetLockedError(f'{self.path.parent} is being written by another generation run '
-                                 f'({holder}); wait for it to finish, or use another output folder') from None
-        self.f.truncate(0)
-        self.f.write(f'pid {os.getpid()} on {os.uname().nodename}')
-        self.f.flush()
-        return self
 
-    def __exit__(self, *exc) -> None:
-        fcntl.flock(self.f.fileno(), fcntl.LOCK_UN)
-        self.f.close()
+class UnlistedImagesError(RuntimeError):
+    """Image files no manifest line lists sit where the run would write its images."""
 
 
 @dataclass(frozen=True)
 class ManifestScan:
-    """What a manifest says is done: ``done`` maps index -> file name, plus what had to be repaired."""
+    """What a manifest says is done: ``done`` maps index -> file name (the image on disk as written);
+    ``missing_images`` were listed but are missing or not the size written; ``unlisted`` are the files
+    of ``images/`` no line lists (not the writer's: its temporary files aside)."""
     done: dict[int, str]
     torn_lines: int
     missing_images: int
+    unlisted: frozenset[str]
 
 
-# Every manifest line starts with these two keys (the writer puts them first); resume reads only them,
-# so scanning a 100,000-line manifest costs a regex per line instead of a full JSON parse.
-LINE_START = re.compile(rb'\{"index": (\d+), "file_name": "(images/\d+\.[a-z]+)"')
+# Every manifest line starts with these keys (the writer puts them first; lines written before the size
+# was recorded lack ``bytes``); resume reads only them, so scanning a 100,000-line manifest costs a regex
+# per line instead of a full JSON parse.
+LINE_START = re.compile(rb'\{"index": (\d+), "file_name": "(images/\d+\.[a-z]+)"(?:, "bytes": (\d+))?')
 
 
 def is_whole_line(line: bytes) -> re.Match | None:
     """The line's start match if it is one complete record; ``None`` for a torn line.
 
-    A crash mid-append leaves a line without its newline, and the next append (e.g. by another
-    rank) continues that line: such a line holds two record starts, and is rejected as a whole.
+    A crash mid-append leaves a line without its newline, which the next append cuts off
+    (:meth:`SyntheticSetWriter._append`); in a manifest written before appends did, another rank's
+    append continued it: such a line holds two record starts, and is rejected as a whole.
     """
     match = LINE_START.match(line)
     if match is None or not line.endswith(b'}\n') or len(LINE_START.findall(line)) != 1:
         return None
     return match
+
+
+def files_in(folder: Path) -> set[str]:
+    return set(os.listdir(folder)) if folder.is_dir() else set()
+
+
+def unlisted(names: Iterable[str], listed: set[str]) -> frozenset[str]:
+    """The file ``names`` of ``images/`` no manifest line lists, the writer's temporary files aside."""
+    return frozenset(n for n in names if n not in listed and not OWN_TEMP.fullmatch(n))
+
+
+def not_as_written(image_dir: Path, sizes: dict[str, int | None], on_disk: set[str]) -> set[str]:
+    """The images of ``sizes`` (``images/NAME`` -> bytes written; ``None``: not recorded) that are not
+    in ``on_disk`` (the names in ``image_dir``) or have another size. One ``stat`` per image, relative
+    to the open folder (half the cost of a full path on a 100,000-image set)."""
+    bad = {name for name in sizes if name.rsplit('/', 1)[-1] not in on_disk}
+    known = [name for name, size in sizes.items() if size is not None and name not in bad]
+    if not known:
+        return bad
+    folder = os.open(image_dir, os.O_RDONLY)
+    try:
+        for name in known:
+            try:
+                if os.stat(name.rsplit('/', 1)[-1], dir_fd=folder).st_size != sizes[name]:
+                    bad.add(name)
+            except FileNotFoundError:
+                bad.add(name)
+    finally:
+        os.close(folder)
+    return bad
 
 
 def image_file_name(index: int, image_format: str) -> str:
@@ -195,31 +220,47 @@ class SyntheticSetWriter:
 
     # -- resume -----------------------------------------------------------------------------------
     def scan(self, repair: bool = True) -> ManifestScan:
-        """Which images are done: a whole manifest line AND the image file on disk.
+        """Which images are done: a whole manifest line AND the image file on disk at the size the line
+        records (lines without a size: the file exists).
 
-        With ``repair``, torn lines (a crash mid-append) are removed from the manifest atomically.
+        With ``repair``, the manifest is rewritten atomically without its torn lines (a crash
+        mid-append) and without the lines of images missing or cut short, whose files are deleted
+        (the manifest names them: they are the writer's), so the manifest lists what is on disk.
         """
-        path = self.out_dir / MANIFEST
+        path, image_dir = self.out_dir / MANIFEST, self.out_dir / IMAGE_DIR
         if not path.exists():
-            return ManifestScan({}, 0, 0)
-        done: dict[int, str] = {}
-        with self._locked_manifest('r+b') as f:
+            return ManifestScan({}, 0, 0, unlisted(files_in(image_dir), set()))
+        whole, names, sizes = [], {}, {}  # flat containers: 100,000 tuples would make the GC crawl
+        with self._locked_manifest('rb') as f:  # listed under the lock: another rank may be repairing
+            on_disk = files_in(image_dir)
             lines = f.read().splitlines(keepends=True)
-            whole = []
             for line in lines:
                 match = is_whole_line(line)
                 if match is not None:
                     whole.append(line)
-                    done[int(match[1])] = match[2].decode()
-            torn = len(lines) - len(whole)
-            if repair and torn:
+                    names[int(match[1])] = name = match[2].decode()
+                    sizes[name] = None if match[3] is None else int(match[3])
+            bad = not_as_written(image_dir, sizes, on_disk)
+            if repair and (bad or len(whole) < len(lines)):
                 with atomic_write(path) as out:
-                    out.write(b''.join(whole))
-        on_disk = set(os.listdir(self.out_dir / IMAGE_DIR)) if (self.out_dir / IMAGE_DIR).is_dir() else set()
-        missing = [i for i, name in done.items() if name.rsplit('/', 1)[-1] not in on_disk]
-        for index in missing:
-            del done[index]
-        return ManifestScan(done, torn, len(missing))
+                    out.write(b''.join(line for line in whole if is_whole_line(line)[2].decode() not in bad))
+                for name in bad:
+                    (self.out_dir / name).unlink(missing_ok=True)
+        done = {index: name for index, name in names.items() if name not in bad}
+        listed = {name.rsplit('/', 1)[-1] for name in sizes}
+        return ManifestScan(done, len(lines) - len(whole), len(bad), unlisted(on_disk, listed))
+
+    def check_unlisted(self, scan: ManifestScan, indices: Iterable[int]) -> None:
+        """Refuse to write images ``indices`` where a file the manifest does not list has an image's name:
+        it is someone else's (the writer lists an image before its file gets that name)."""
+        names = {image_file_name(i, self.image_format).rsplit('/', 1)[-1] for i in indices}
+        clash = sorted(scan.unlisted & names)
+        if clash:
+            shown = ', '.join(clash[:5]) + (f' and {len(clash) - 5} more' if len(clash) > 5 else '')
+            raise UnlistedImagesError(
+                f'{self.out_dir / IMAGE_DIR} holds {shown}, not listed in {MANIFEST}: files this set did not '
+                'write, where its images are to go. Nothing was generated, so nothing of them is replaced. '
+                'Fix: move them out of the folder (or use another output folder)')
 
     def read_records(self, indices: Iterable[int]) -> dict[int, dict[str, Any]]:
         """Full manifest records of ``indices`` (the last whole line of each index wins)."""
@@ -231,21 +272,22 @@ class SyntheticSetWriter:
                 records[int(match[1])] = json.loads(line)
         return records
 
-    def remove_orphans(self, done: Iterable[int]) -> int:
-        """Delete the writer's temp files, and its images that no manifest line lists (crash before
-        the append); files of other names are left alone."""
-        keep = {image_file_name(i, self.image_format).split('/')[-1] for i in done}
+    def remove_temp_files(self) -> int:
+        """Delete the temporary files of the writer's interrupted writes; files of other names are left
+        alone. Returns how many were deleted."""
         image_dir = self.out_dir / IMAGE_DIR
-        orphans = [p for p in image_dir.iterdir() if OWN_TEMP.fullmatch(p.name)
-                   or (OWN_IMAGE.fullmatch(p.name) and p.name not in keep)] if image_dir.is_dir() else []
-        orphans += [p for p in self.out_dir.iterdir() if OWN_TEMP.fullmatch(p.name)]
-        for p in orphans:
+        temp = [p for folder in (self.out_dir, image_dir) if folder.is_dir()
+                for p in folder.iterdir() if OWN_TEMP.fullmatch(p.name)]
+        for p in temp:
             p.unlink(missing_ok=True)
-        return len(orphans)
+        return len(temp)
 
     # -- writing ----------------------------------------------------------------------------------
     def write(self, layout: Layout, generated: GeneratedImage, record: dict[str, Any]) -> dict[str, Any]:
-        """Write one image, then append its manifest line; returns the manifest record."""
+        """Write one image and its manifest line; returns the manifest record.
+
+        The line goes in before the image gets its name: a file of an image's name that no line lists
+        is then never the writer's, and is left alone (:meth:`check_unlisted`)."""
         image = generated.image
         if image.size != (layout.width, layout.height):
             raise ValueError(f'generator returned a {image.size[0]}x{image.size[1]} image for layout '
@@ -254,23 +296,24 @@ class SyntheticSetWriter:
         buf = io.BytesIO()
         save_kwargs = dict(quality=self.jpeg_quality) if self.image_format == 'jpg' else {}
         image.convert('RGB').save(buf, format=IMAGE_FORMATS[self.image_format], **save_kwargs)
+        data = buf.getvalue()
+        rec = dict(index=layout.index, file_name=file_name, bytes=len(data), width=layout.width,
+                   height=layout.height, layout=layout.to_dict(), generation=record)
         with atomic_write(self.out_dir / file_name) as f:
-            f.write(buf.getvalue())
-        rec = dict(index=layout.index, file_name=file_name, width=layout.width, height=layout.height,
-                   layout=layout.to_dict(), generation=record)
-        self._append((json.dumps(rec, ensure_ascii=False) + '\n').encode())
+            f.write(data)
+            self._append((json.dumps(rec, ensure_ascii=False) + '\n').encode())
         return rec
 
     def _append(self, line: bytes) -> None:
         """Append one manifest line, all or nothing.
 
-        A failed write (ENOSPC) is cut off again: a torn line would otherwise be continued by the next
-        append, maybe another rank's, and lose that record too. A kill mid-append still leaves a torn
-        line, which :meth:`scan` drops.
+        A failed write (ENOSPC) is cut off again at once. A kill mid-append leaves a torn line: the next
+        append, maybe another rank's, cuts it off first (holding the lock, it knows no writer is in that
+        line) rather than continue it and lose its own record too; :meth:`scan` drops one left last.
         """
         path = self.out_dir / MANIFEST
         with self._locked_manifest('ab') as f:
-            end = path.stat().st_size
+            end = cut_torn_tail(path)
             try:
                 rest = memoryview(line)
                 while rest:  # unbuffered: a write may take part of the line, the next one raises
@@ -281,11 +324,9 @@ class SyntheticSetWriter:
                 raise naming(e, path)
 
     def _locked_manifest(self, mode: str):
+        """The manifest opened unbuffered (no buffer left to flush after a failed write), locked."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        path = self.out_dir / MANIFEST
-        if 'r' in mode and not path.exists():
-            path.touch()
-        return _Locked(path, mode)
+        return locked_open(self.out_dir / MANIFEST, mode, buffering=0)
 
     # -- COCO -------------------------------------------------------------------------------------
     def build_coco(self, records: dict[int, dict[str, Any]]) -> dict[str, Any]:
@@ -317,17 +358,14 @@ class SyntheticSetWriter:
         return coco
 
 
-class _Locked:
-    """Open a file and hold an exclusive ``flock`` on it for the ``with`` block."""
+def cut_torn_tail(path: Path) -> int:
+    """Cut a last line without its newline (a writer killed mid-append) off ``path``; its new size.
 
-    def __init__(self, path: Path, mode: str) -> None:
-        self.path, self.mode = path, mode
-
-    def __enter__(self):
-        self.f = open(self.path, self.mode, buffering=0)  # no buffer left to flush after a failed write
-        fcntl.flock(self.f.fileno(), fcntl.LOCK_EX)
-        return self.f
-
-    def __exit__(self, *exc) -> None:
-        fcntl.flock(self.f.fileno(), fcntl.LOCK_UN)
-        self.f.close()
+    Call it holding the manifest's lock: no writer is then in the middle of a line."""
+    size = path.stat().st_size
+    with open(path, 'rb') as f:
+        if size == 0 or os.pread(f.fileno(), 1, size - 1) == b'\n':
+            return size
+        size = f.read().rfind(b'\n') + 1
+    os.truncate(path, size)
+    return size

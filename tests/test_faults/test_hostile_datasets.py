@@ -453,16 +453,17 @@ def test_generation_cleanup_deletes_only_its_own_file_names(tmp_path, fish_coco)
     (out / 'images' / 'holiday.jpg').write_bytes(image_bytes(7))  # someone's files in the set folder
     (out / 'images' / '.tmp-holiday.jpg.x1').write_bytes(b'')
     (out / 'notes.txt').write_text('keep\n')
-    (out / 'images' / '000000007.png').write_bytes(image_bytes(8, 'PNG'))  # the writer's orphans
-    (out / 'images' / '.tmp-000000002.png.a1b2').write_bytes(b'')
+    (out / 'images' / '000000007.png').write_bytes(image_bytes(8, 'PNG'))  # an image's name, no manifest line
+    (out / 'images' / '.tmp-000000002.png.a1b2').write_bytes(b'')  # the writer's interrupted writes
     (out / '.tmp-manifest.jsonl.c3d4').write_bytes(b'')
     theirs = snapshot(tmp_path, exclude=out)
-    kept = {p: (out / p).read_bytes()
-            for p in ('images/holiday.jpg', 'images/.tmp-holiday.jpg.x1', 'notes.txt')}
+    kept = {p: (out / p).read_bytes() for p in ('images/holiday.jpg', 'images/.tmp-holiday.jpg.x1',
+                                                  'notes.txt', 'images/000000007.png')}
     summary = generate_synthetic_set(copy_paste_generation(fish_coco, out, 3), progress=False)
-    assert (summary.already_done, summary.generated_now, summary.orphans_removed) == (2, 1, 3)
+    assert (summary.already_done, summary.generated_now, summary.orphans_removed) == (2, 1, 2)
     assert {p: (out / p).read_bytes() for p in kept} == kept
-    assert sorted(p.name for p in (out / 'images').iterdir()) == [
-        '.tmp-holiday.jpg.x1', '000000000.png', '000000001.png', '000000002.png', 'holiday.jpg']
+    assert sorted(p.name for p in (out / 'images').iterdir()) == ['.tmp-holiday.jpg.x1', '000000000.png',
+                                                                  '000000001.png', '000000002.png',
+                                                                  '000000007.png', 'holiday.jpg']
     assert not (out / '.tmp-manifest.jsonl.c3d4').exists()
     assert snapshot(tmp_path, exclude=out) == theirs

@@ -109,10 +109,10 @@ def test_interrupted_run_resumes_to_the_same_set(reference_set, fish_coco, tmp_p
     interrupted(cfg2, 5, monkeypatch)
     set_dir = tmp_path / 'set'
     assert not (set_dir / 'annotations.json').exists()
-    # a crash mid-append leaves a torn manifest line, and an image without a manifest line
+    # a crash mid-append leaves a torn manifest line, and the image it was for in its temporary file
     with open(set_dir / 'manifest.jsonl', 'a') as f:
         f.write('{"index": 11, "file_na')
-    Image.new('RGB', (360, 200)).save(set_dir / 'images' / '000000010.png')
+    Image.new('RGB', (360, 200)).save(set_dir / 'images' / '.tmp-000000011.png.x1y2', format='PNG')
 
     summary = generate_synthetic_set(cfg2, progress=False)
     assert summary.already_done == 5 and summary.generated_now == 7 and summary.repaired_lines == 1

@@ -41,6 +41,7 @@ from ..recipes import (CPU_LOADERS, DEFAULT_DETECTOR, DETECTORS, ESTIMATES, GENE
 from ..utils.config_files import dump_config, inert_literals
 from ..utils.hashing import file_sha256
 from ..utils.io import atomic_write, atomic_write_json
+from ..utils.text import first_few
 from .config import ARMS, DEFAULT_SPLIT, Filter
 from .plan import planned_splits
 from .runner import WORK_DIR_LOCK
@@ -121,7 +122,7 @@ def check_experiment_folder(out: str | Path) -> None:
         return
     held = sorted(p.name + ('/' if p.is_dir() else '') for p in out.iterdir() if p.name != WORK_DIR_LOCK)
     if held:
-        shown = ', '.join(held[:5]) + (f' and {len(held) - 5} more' if len(held) > 5 else '')
+        shown = first_few(held)
         raise NotAnExperimentError(
             f'{out} is not empty and was not made by init_experiment (no {INIT_ARGS} or {WRITTEN}; it holds '
             f'{shown}), so no experiment folder is written into it: its files would be replaced. Fix: '

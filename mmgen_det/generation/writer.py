@@ -31,6 +31,7 @@ from typing import Any, Iterable
 from ..layouts import Layout
 from ..utils.io import TMP_PREFIX, atomic_write, atomic_write_json, naming, read_json
 from ..utils.locks import FolderBusyError, FolderLock, locked_open
+from ..utils.text import first_few
 from .base import GeneratedImage
 from .set_format import ANNOTATIONS, CONFIG, GENERATION_KEY, IMAGE_DIR, MANIFEST
 from .set_format import GENERATION_LOCK as LOCK
@@ -63,7 +64,7 @@ def check_set_folder(out_dir: str | os.PathLike) -> None:
     foreign = sorted(p.name for p in out_dir.iterdir()
                      if p.name != LOCK and not OWN_TEMP.fullmatch(p.name))
     if foreign:
-        shown = ', '.join(foreign[:5]) + (f' and {len(foreign) - 5} more' if len(foreign) > 5 else '')
+        shown = first_few(foreign)
         raise ForeignFolderError(
             f'{out_dir} is not empty and holds no synthetic set (no {CONFIG} or {MANIFEST}; it holds '
             f'{shown}), so no set is written into it. Fix: give a new or empty output folder (--out, '
@@ -256,7 +257,7 @@ class SyntheticSetWriter:
         names = {image_file_name(i, self.image_format).rsplit('/', 1)[-1] for i in indices}
         clash = sorted(scan.unlisted & names)
         if clash:
-            shown = ', '.join(clash[:5]) + (f' and {len(clash) - 5} more' if len(clash) > 5 else '')
+            shown = first_few(clash)
             raise UnlistedImagesError(
                 f'{self.out_dir / IMAGE_DIR} holds {shown}, not listed in {MANIFEST}: files this set did not '
                 'write, where its images are to go. Nothing was generated, so nothing of them is replaced. '

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Sequence
 
 from mmgen_det.utils.io import PathLike
+from mmgen_det.utils.text import first_few
 from .coco import check_coco, coco_evidence, load_coco, read_coco
 from .common import (IMG_EXTENSIONS, ON_BAD_IMAGE, ON_INVALID, PIXEL_EPS, PROBLEM_KINDS,
                      ConvertedSplit, DatasetFormatError, check_disjoint_splits, clip_bbox,
@@ -69,7 +70,7 @@ def detect_format(src: PathLike) -> str:
                                  f'pass --format {" or --format ".join(found)}', src,
                                  'format detection')
     listing = sorted(p.name + '/' * p.is_dir() for p in src.iterdir())
-    shown = ', '.join(listing[:10]) + (f' and {len(listing) - 10} more' if len(listing) > 10 else '')
+    shown = first_few(listing, 10)
     raise DatasetFormatError(
         f'no YOLO yaml or labels, VOC XML or COCO json found (it holds: {shown or "nothing"})',
         'pass --format yolo|voc|coco, with --classes for YOLO labels without names, or '

@@ -37,6 +37,7 @@ import mmcv
 from PIL import Image
 
 from mmgen_det.utils.io import PathLike, safe_join
+from mmgen_det.utils.text import first_few
 from mmgen_det.utils.progress import ProgressBar
 
 ON_INVALID = ('clip', 'drop', 'fail')
@@ -460,11 +461,10 @@ def check_disjoint_splits(splits: Sequence[ConvertedSplit], src: PathLike) -> No
             for k in keys:
                 first.setdefault(k, (split.name, image))
     if shared:
-        more = f' and {len(shared) - 5} more' if len(shared) > 5 else ''
         fallbacks = [f'{s.name}: {note}' for s in splits for note in s.fallbacks]
         hint = f'; paths found by a fallback: {"; ".join(fallbacks)}' if fallbacks else ''
         raise DatasetFormatError(
             f'{len(shared)} images are in more than one split (the same file or the same '
-            f'content): {"; ".join(shared[:5])}{more}{hint}',
+            f'content): {first_few(shared, sep="; ")}{hint}',
             'make the splits disjoint: point each split at its own images (fix a split path that '
             'fell back to another folder), or remove the duplicates from one split', src, 'splits')

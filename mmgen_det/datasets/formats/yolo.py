@@ -31,6 +31,7 @@ from typing import Sequence
 import yaml
 
 from mmgen_det.utils.io import PathLike
+from mmgen_det.utils.text import first_few
 from .common import (SHOWN, ConvertedSplit, DatasetFormatError, SplitBuilder,
                      categories_from_names, check_class_name, check_inside, check_unique_names,
                      dataset_roots, has_images, image_files, is_image, read_text, split_name_of,
@@ -436,12 +437,10 @@ def _check_label_folders(splits: list[_Split], roots: list[Path] | None) -> None
                     'it labels no image', folder, 'label folder')
             orphans += [Path(folder) / t for t in texts if Path(t).stem not in stems]
     if orphans:
-        shown = ', '.join(map(str, orphans[:SHOWN]))
-        more = f' and {len(orphans) - SHOWN} more' if len(orphans) > SHOWN else ''
         raise DatasetFormatError(
             f'{len(orphans)} label files have no image of their name in the image folder: '
-            f'{shown}{more}', 'add the images, or delete the label files (a renamed or deleted '
-            'image leaves its label behind)', orphans[0].parent, 'label files')
+            f'{first_few(orphans, SHOWN)}', 'add the images, or delete the label files (a renamed or '
+            'deleted image leaves its label behind)', orphans[0].parent, 'label files')
 
 
 def _check_unpaired(split: _Split, labels: list[Path | None], folder: Path) -> None:

@@ -98,11 +98,11 @@ def files_read_outside(splits: list[ConvertedSplit], root: Path, fmt: str) -> li
     """The files a read of the data used that :func:`~mmgen_det.utils.hashing.tree_digest` of ``root``
     does not cover: images beside a COCO json's folder or, with ``allow_outside_root``, anywhere, and
     the YOLO label files of those."""
-    from ..datasets.formats.yolo import _label_candidates
+    from ..datasets.formats.yolo import label_candidates
     covered = {os.path.realpath(path) for path in tree_files(root)}
     images = [path for split in splits for path in split.sources.values()
               if os.path.realpath(path) not in covered]
-    labels = [label for image in images for label in _label_candidates(image)] if fmt == 'yolo' else []
+    labels = [label for image in images for label in label_candidates(image)] if fmt == 'yolo' else []
     return images + [p for p in labels if p.is_file() and os.path.realpath(p) not in covered]
 
 

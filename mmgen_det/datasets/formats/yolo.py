@@ -315,7 +315,7 @@ def _folder_splits(src: Path, split_name: str) -> list[_Split]:
     return sorted(splits, key=lambda s: order.index(s.name) if s.name in order else len(order))
 
 
-def _label_candidates(image: Path) -> list[Path]:
+def label_candidates(image: Path) -> list[Path]:
     """Ultralytics' rule (the last ``/images/`` becomes ``/labels/``), then the .txt beside it."""
     head, sep, tail = image.as_posix().rpartition('/images/')
     beside = image.with_suffix('.txt')
@@ -339,7 +339,7 @@ def _class_names(classes: Sequence[str] | None, cfg: dict, yaml_path: Path | Non
     root = yaml_path.parent if yaml_path else src
     folders = [root, root / 'labels']
     for split in (s for s in splits if s.images):  # e.g. labels/train/ and labels/
-        label_dir = _label_candidates(split.images[0])[0].parent
+        label_dir = label_candidates(split.images[0])[0].parent
         folders += [label_dir, label_dir.parent]
     for folder in dict.fromkeys(folders):
         for name in CLASS_FILES:
@@ -393,7 +393,7 @@ def _yaml_names(cfg: dict, yaml_path: Path) -> dict[int, str]:
 
 def _labels_of(split: _Split) -> list[Path | None]:
     """Each image's label file, None where it has none; two images sharing one are refused."""
-    candidates = [_label_candidates(image) for image in split.images]
+    candidates = [label_candidates(image) for image in split.images]
     owners = Counter(paths[0] for paths in candidates)
     for image, paths in zip(split.images, candidates):
         if owners[paths[0]] > 1:

@@ -121,17 +121,20 @@ def test_gligen_settings_come_from_the_reference_configs_and_the_data():
     assert 'num_inference_steps=' not in source and 'guidance_scale=' not in source
 
 
-def test_copy_paste_diverse_takes_its_appearance_settings_from_the_shipped_preset():
-    """``--generator copy-paste-diverse``: the data decides the canvas and the real images, the preset config
-    the blends and appearance settings (one home), and the generator accepts them."""
+@pytest.mark.parametrize('name', ['copy-paste-diverse', 'copy-paste-scene'])
+def test_copy_paste_presets_take_their_settings_from_the_shipped_config(name):
+    """``--generator copy-paste-diverse`` / ``copy-paste-scene``: the data decides the canvas and the real
+    images, the preset config the blends, appearance and background settings (one home), and the
+    generator accepts them."""
     from mmgen_det.generation.copy_paste import CopyPasteGenerator
-    from mmgen_det.recipes.generation import COPY_PASTE, config_generator, derive_generation
+    from mmgen_det.recipes.generation import COPY_PASTE, PRESET_KEYS, config_generator, derive_generation
     data = profile(640, 480, 20, classes=('harbour seal', 'kayak'))
     plain = derive_generation('copy-paste', data, 0.5, 'data/mine/')
-    diverse = derive_generation('copy-paste-diverse', data, 0.5, 'data/mine/')
-    preset = config_generator(COPY_PASTE['copy-paste-diverse'])
+    diverse = derive_generation(name, data, 0.5, 'data/mine/')
+    preset = config_generator(COPY_PASTE[name])
     assert diverse['layout'] == plain['layout'] and (diverse['layout']['width'], diverse['layout']['height']) == (320, 240)
-    assert {k: v for k, v in diverse['generator'].items() if k not in ('blend', 'appearance')} == plain['generator']
-    assert diverse['generator']['appearance'] == preset['appearance'] and diverse['generator']['blend'] == preset['blend']
-    assert 'appearance' not in plain['generator']
+    assert {k: v for k, v in diverse['generator'].items() if k not in PRESET_KEYS} == plain['generator']
+    taken = [k for k in PRESET_KEYS if k in preset]
+    assert taken and all(diverse['generator'][k] == preset[k] for k in taken)
+    assert not set(PRESET_KEYS) & set(plain['generator'])
     CopyPasteGenerator.pixel_settings(diverse['generator'])  # checked as a set's settings are: accepted

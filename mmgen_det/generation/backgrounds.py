@@ -18,6 +18,12 @@ in the synthetic image, which teaches the detector that they are background. Two
 
 ``'auto'`` uses a median for every camera with at least ``min_frames`` frames, inpaints the frames of
 the other cameras whose objects cover little of them, and crops the free part of the rest.
+
+``'scene'`` takes the other way round the unlabelled-object problem: the real frame as it is, its
+labelled objects kept as annotations (:meth:`BackgroundBank.scene_objects`), the pasted ones added on
+top (Ghiasi et al., "Simple Copy-Paste", CVPR 2021). Crowded photos, which leave nothing to inpaint
+and no free rectangle, keep their real context; the generator drops or shrinks the real boxes that
+pasted objects hide.
 """
 from __future__ import annotations
 
@@ -33,7 +39,9 @@ from PIL import Image
 from ..utils.io import PathLike, safe_join
 from .crops import CocoLike, _declared_size, as_coco, open_rgb
 
-METHODS = ('auto', 'median', 'inpaint', 'crop')
+#: backgrounds with no labelled object left in them (what a generator that adds no boxes of the frame needs)
+CLEAN_METHODS = ('auto', 'median', 'inpaint', 'crop')
+METHODS = CLEAN_METHODS + ('scene',)
 FREE_GRID = 64  # cells on the longer side of the grid the largest free rectangle is searched on
 
 # Cameras: same pixel size and 32x32 RGB thumbnails (values in [0, 1]) whose mean absolute
@@ -174,7 +182,7 @@ def random_aspect_crop(size: tuple[int, int], target: tuple[int, int],
 @dataclass(frozen=True)
 class BackgroundSource:
     """One background of the bank: how it is made and from which real images."""
-    method: str  # 'median', 'inpaint' or 'crop'
+    method: str  # 'median', 'inpaint', 'crop' or 'scene'
     camera: int
     image_ids: tuple[int, ...]
     window: tuple[int, int, int, int] | None = None  # 'crop': the free xyxy window of the image
@@ -193,7 +201,7 @@ class BackgroundBank:
 
     def __init__(self, sources: list[BackgroundSource], cameras: list[list[int]], coco_images: dict[int, dict],
                  boxes: dict[int, list], img_root: PathLike, *, mask_margin: float, inpaint_radius: int,
-                 max_frames: int, cache_size: int) -> None:
+                 max_frames: int, cache_size: int, box_labels: dict[int, list[str]] | None = None) -> None:
         if not sources:
             raise ValueError('the background bank is empty')
         self.sources = sources
@@ -201,6 +209,7 @@ class BackgroundBank:
         self.camera_of = {image_id: c for c, ids in enumerate(cameras) for image_id in ids}
         self._images = coco_images
         self._boxes = boxes
+        self._box_labels = box_labels or {}  # image id -> class name per box of ``boxes``
         self._img_root = img_root
         self.mask_margin = mask_margin
         self.inpaint_radius = inpaint_radius
@@ -217,8 +226,9 @@ class BackgroundBank:
 
         Args:
             method: ``'median'`` (cameras with >= ``min_frames`` frames only), ``'inpaint'`` (every
-                image), ``'crop'`` (every image's largest object-free rectangle) or ``'auto'`` (median
-                where possible, else inpainting, else the free rectangle).
+                image), ``'crop'`` (every image's largest object-free rectangle), ``'auto'`` (median
+                where possible, else inpainting, else the free rectangle) or ``'scene'`` (every image
+                as it is, its labelled objects kept).
             min_frames: fewest frames for a median; with fewer, a slow or resting object survives it.
             camera_threshold: see :func:`group_cameras`.
             max_inpaint_fraction: images whose object mask covers more than this fraction are not
@@ -235,9 +245,12 @@ class BackgroundBank:
             raise ValueError(f'background method must be one of {METHODS}, got {method!r}')
         coco = as_coco(ann)
         images = {im['id']: im for im in sorted(coco.get('images', []), key=lambda im: im['id'])}
+        names = {c['id']: str(c['name']) for c in coco.get('categories', [])}
         boxes: dict[int, list] = defaultdict(list)
+        box_labels: dict[int, list[str]] = defaultdict(list)
         for a in coco.get('annotations', []):
             boxes[a['image_id']].append([float(v) for v in a['bbox']])
+            box_labels[a['image_id']].append(names[a['category_id']])
         ids = list(images)
         sizes, thumbs = {}, []
         for i in ids:  # one image decoded at a time: only sizes and thumbnails are kept
@@ -248,7 +261,9 @@ class BackgroundBank:
         cameras = [[ids[k] for k in g] for g in groups]
         sources, too_covered = [], 0
         for c, cam in enumerate(cameras):
-            if method in ('auto', 'median') and len(cam) >= min_frames:
+            if method == 'scene':
+                sources.extend(BackgroundSource('scene', c, (i,)) for i in cam)
+            elif method in ('auto', 'median') and len(cam) >= min_frames:
                 sources.append(BackgroundSource('median', c, tuple(cam)))
             elif method != 'median':
                 for i in cam:
@@ -270,7 +285,8 @@ class BackgroundBank:
                 f'{too_covered} images are more than max_inpaint_fraction={max_inpaint_fraction} objects and have no '
                 f'object-free rectangle of min_crop_fraction={min_crop_fraction} of the image')
         return cls(sources, cameras, images, dict(boxes), img_root, mask_margin=mask_margin,
-                   inpaint_radius=inpaint_radius, max_frames=max_frames, cache_size=cache_size)
+                   inpaint_radius=inpaint_radius, max_frames=max_frames, cache_size=cache_size,
+                   box_labels=dict(box_labels))
 
     def image(self, index: int) -> np.ndarray:
         """The ``(H, W, 3)`` uint8 pixels of background ``index`` (built once, then cached)."""
@@ -288,6 +304,8 @@ class BackgroundBank:
         elif src.method == 'crop':
             x0, y0, x1, y1 = src.window
             pixels, hole = frames[0, y0:y1, x0:x1], masks[0, y0:y1, x0:x1]  # hole: none, by construction
+        elif src.method == 'scene':
+            pixels, hole = frames[0], np.zeros_like(masks[0])  # its objects stay: they are labelled
         else:
             pixels, hole = frames[0], masks[0]
         pixels = inpaint(pixels, hole, self.inpaint_radius)
@@ -302,7 +320,8 @@ class BackgroundBank:
 
         With ``image_id`` of a real image (e.g. the one a layout was copied from), only backgrounds of
         that image's camera are candidates when there are any: its boxes then sit in the scene they
-        were drawn in (fish in water, not inside a rock). ``window``, a normalised ``xyxy`` window of
+        were drawn in (fish in water, not inside a rock). A ``'scene'`` background is never that image
+        itself: a layout copied from it would bury its own objects under the pasted ones. ``window``, a normalised ``xyxy`` window of
         that image (e.g. the zoom window a layout was cut from), is then cut instead of a random crop,
         so the background also has the layout's scale.
 
@@ -312,7 +331,8 @@ class BackgroundBank:
         candidates = list(range(len(self.sources)))
         same: list[int] = []
         if image_id is not None and image_id in self.camera_of:
-            same = [k for k in candidates if self.sources[k].camera == self.camera_of[image_id]]
+            same = [k for k in candidates if self.sources[k].camera == self.camera_of[image_id]
+                    and not (self.sources[k].method == 'scene' and image_id in self.sources[k].image_ids)]
             candidates = same or candidates
         weights = np.array([self.sources[k].weight for k in candidates], np.float64)
         index = candidates[int(rng.choice(len(candidates), p=weights / weights.sum()))]
@@ -334,6 +354,21 @@ class BackgroundBank:
             record['window'] = list(src.window)
         record['crop'] = list(crop)
         return image, record
+
+    def scene_objects(self, record: dict[str, Any], width: int, height: int) -> tuple[np.ndarray, list[str]]:
+        """The labelled objects of the ``'scene'`` background :meth:`pick` returned with ``record``, in
+        the ``width x height`` image it made: ``(K, 4)`` pixel ``xyxy`` boxes through its crop and resize,
+        clipped to the image (a box under 1 px then is dropped, as mmdet's crops do), and their class
+        names."""
+        (image_id,) = record['image_ids']
+        x0, y0, x1, y1 = record['crop']
+        scale = np.array([width / (x1 - x0), height / (y1 - y0)] * 2)
+        xywh = np.asarray(self._boxes.get(image_id, []), np.float64).reshape(-1, 4)
+        boxes = (np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1) - [x0, y0, x0, y0]) * scale
+        boxes = np.clip(boxes, 0, [width, height, width, height])
+        keep = np.all(boxes[:, 2:] - boxes[:, :2] >= 1, axis=1)
+        labels = self._box_labels.get(image_id, [])
+        return boxes[keep], [name for name, k in zip(labels, keep) if k]
 
     def _load(self, image_id: int) -> Image.Image:
         info = self._images[image_id]

@@ -23,6 +23,9 @@ above, and the pixels of a set made without them, stay what they were. When inst
 (scale, rotation, truncation), each box becomes the tight box of its pasted object pixels that lie in
 the image (:func:`tight_box`), returned as :attr:`~.base.GeneratedImage.layout`; a later paste that
 covers part of an object does not shrink its box, as before.
+
+``background='scene'`` pastes into a real frame as it is and keeps its labelled objects: the returned
+layout is the pasted boxes followed by the frame's boxes that stay visible (:func:`visible_boxes`).
 """
 from __future__ import annotations
 
@@ -197,6 +200,34 @@ def truncate(window: Box, box: Box, visible: float, width: int, height: int) -> 
     return window[0] + dx, window[1] + dy, window[2] + dx, window[3] + dy
 
 
+def visible_boxes(boxes: np.ndarray, cover: np.ndarray, min_visible: float) -> tuple[np.ndarray, np.ndarray]:
+    """What is left of a scene's own objects once objects are pasted over them.
+
+    Args:
+        boxes: ``(K, 4)`` pixel ``xyxy`` boxes of the objects under the pastes.
+        cover: bool ``(H, W)``, True where a pasted object shows.
+        min_visible: an object whose box is visible on less than this fraction is dropped: mostly
+            hidden, it would teach the detector a box around another object.
+
+    Returns:
+        ``(kept, keep)``: the kept boxes, each shrunk to the visible pixels of its box (a paste over
+        one side moves that side; one in the middle leaves the box as it was), and the bool mask of
+        which input boxes were kept.
+    """
+    kept, keep = [], np.zeros(len(boxes), bool)
+    for k, box in enumerate(boxes):
+        x0, y0, x1, y1 = pixel_box(box, cover.shape[1], cover.shape[0])
+        shown = ~cover[y0:y1, x0:x1]
+        if shown.mean() < min_visible:
+            continue
+        vx0, vy0, vx1, vy1 = tight_box(shown.astype(np.float32))
+        h, w = shown.shape
+        kept.append((box[0] if vx0 == 0 else x0 + vx0, box[1] if vy0 == 0 else y0 + vy0,
+                     box[2] if vx1 == w else x0 + vx1, box[3] if vy1 == h else y0 + vy1))
+        keep[k] = True
+    return np.array(kept, np.float64).reshape(-1, 4), keep
+
+
 def place(patch: np.ndarray, support: np.ndarray, alpha: np.ndarray, box: Box, look: Look, ring: int,
           shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Box]:
     """Rotate a (scaled) instance, centre it on its layout ``box`` and truncate it as ``look`` says.
@@ -227,7 +258,8 @@ class CopyPasteGenerator(BaseGenerator):
     Args:
         ann_file: real COCO annotation file (or dict) the crops and backgrounds come from.
         img_root: folder such that ``img_root/file_name`` is each real image.
-        background: ``'auto'``, ``'median'``, ``'inpaint'`` or ``'crop'`` (see :mod:`.backgrounds`).
+        background: ``'auto'``, ``'median'``, ``'inpaint'``, ``'crop'`` or ``'scene'`` (see
+            :mod:`.backgrounds`).
         blend: one of :data:`BLENDS` for every paste, or a list of them, one drawn per paste (Cut, Paste
             and Learn mixes blends so that a detector cannot learn any one blend's seam); see
             :func:`paste_alpha` and :func:`poisson_composite`.
@@ -244,6 +276,8 @@ class CopyPasteGenerator(BaseGenerator):
             ``dict(min_frames=5, camera_threshold=0.03)``.
         appearance: what to vary per pasted instance and per background (colour, blur, scale,
             rotation, truncation): the keys of :class:`~.appearance.Appearance`; all off by default.
+        scene_min_visible: with ``background='scene'``, the fraction of a frame object's box that must
+            stay visible for it to stay annotated (:func:`visible_boxes`).
     """
 
     name = 'copy_paste'
@@ -254,10 +288,12 @@ class CopyPasteGenerator(BaseGenerator):
                  blend: str | Sequence[str] = 'gaussian', feather: float = 0.1, min_crop_size: float = 4,
                  max_aspect_change: float = 1.5, hflip: bool = True, match_colour: bool = True,
                  match_camera: bool = True, background_options: dict[str, Any] | None = None,
-                 appearance: dict[str, Any] | None = None) -> None:
+                 appearance: dict[str, Any] | None = None, scene_min_visible: float = 0.5) -> None:
         self.blends = blend_names(blend)
         if background not in METHODS:
             raise ValueError(f'background must be one of {METHODS}, got {background!r}')
+        if not 0 < scene_min_visible <= 1:
+            raise ValueError(f'scene_min_visible must be in (0, 1], got {scene_min_visible!r}')
         self.appearance = Appearance.from_config(appearance)
         self._coco = as_coco(ann_file)
         self.img_root = img_root
@@ -268,6 +304,8 @@ class CopyPasteGenerator(BaseGenerator):
                              match_camera=match_camera, background_options=dict(background_options or {}))
         if self.appearance.active:  # absent when off: sets made before it existed keep their identity
             self.settings['appearance'] = self.appearance.to_dict()
+        if background == 'scene':  # likewise
+            self.settings['scene_min_visible'] = scene_min_visible
         self._crops: ObjectCropBank | None = None
         self._backgrounds: BackgroundBank | None = None
         self._looks: Appearance | None = None
@@ -343,8 +381,9 @@ class CopyPasteGenerator(BaseGenerator):
         else:
             drawn = [Look(blend=self.blends[0]) for _ in boxes]
         placed = list(boxes)
+        cover = np.zeros(canvas.shape[:2], bool) if bg_record['method'] == 'scene' else None
         for k in paste_order(boxes):
-            placed[k] = self._paste(canvas, *picks[k], boxes[k], drawn[k])
+            placed[k] = self._paste(canvas, *picks[k], boxes[k], drawn[k], cover)
         crops = [dict(label=c.label, image_id=c.image_id, ann_id=c.ann_id, flip=f) for c, f in picks]
         if varied:
             crops = [dict(c, **look.record()) for c, look in zip(crops, drawn)]
@@ -352,15 +391,24 @@ class CopyPasteGenerator(BaseGenerator):
         if self.appearance.colour.has_auto:
             record['colour_ranges'] = {k: getattr(self.looks.colour, k) for k in AUTO_KEYS}
         moved = None
+        size = np.array([layout.width, layout.height] * 2, np.float64)
         if self.appearance.geometric:
-            size = np.array([layout.width, layout.height] * 2, np.float64)
             moved = replace(layout, boxes=np.array(placed, np.float64).reshape(-1, 4) / size)
+        if cover is not None:
+            scene_boxes, scene_labels = self.background_bank.scene_objects(bg_record, layout.width, layout.height)
+            kept, keep = visible_boxes(scene_boxes, cover, s['scene_min_visible'])
+            record['scene'] = dict(kept=int(keep.sum()), hidden=int((~keep).sum()))
+            pasted = moved or layout
+            moved = replace(pasted, boxes=np.concatenate([pasted.boxes, kept / size]),
+                            labels=pasted.labels + tuple(name for name, k in zip(scene_labels, keep) if k))
         return GeneratedImage(image=Image.fromarray(np.clip(canvas + 0.5, 0, 255).astype(np.uint8)),
                               seed=seed, record=record, layout=moved)
 
-    def _paste(self, canvas: np.ndarray, crop: ObjectCrop, flip: bool, box: Box, look: Look) -> Box:
-        """Paste ``crop`` for the ``xyxy`` pixel ``box`` into ``canvas`` as ``look`` says; returns the
-        tight box of its object pixels in the image (``box`` itself when instances cannot move)."""
+    def _paste(self, canvas: np.ndarray, crop: ObjectCrop, flip: bool, box: Box, look: Look,
+               cover: np.ndarray | None = None) -> Box:
+        """Paste ``crop`` for the ``xyxy`` pixel ``box`` into ``canvas`` as ``look`` says, marking its
+        object pixels in the bool ``cover`` when given; returns the tight box of its object pixels in
+        the image (``box`` itself when instances cannot move)."""
         s = self.settings
         x0, y0, x1, y1 = box
         w, h = max(1, round((x1 - x0) * look.scale)), max(1, round((y1 - y0) * look.scale))
@@ -383,6 +431,8 @@ class CopyPasteGenerator(BaseGenerator):
             poisson_composite(canvas, np.asarray(patch, np.float32), support, box)
         else:
             composite(canvas, patch, alpha, box)
+        if cover is not None:
+            cover[y0:y1, x0:x1] |= support > 0.5
         if not self.appearance.geometric:
             return box
         bx0, by0, bx1, by1 = tight_box(support)  # not None: the visible part holds the object's middle

@@ -64,7 +64,7 @@ from ..compat.diffusers_internals import DiffusersChanged
 from ..layouts import Layout
 from ..utils.io import PathLike
 from ..utils.seeds import derive_seed, rng_for
-from .backgrounds import METHODS, BackgroundBank
+from .backgrounds import CLEAN_METHODS, BackgroundBank
 from .crops import coco_fingerprint, as_coco
 from .gligen import GLIGENGenerator
 
@@ -215,8 +215,8 @@ class GLIGENInpaintGenerator(GLIGENGenerator):
     def __init__(self, model: str, ann_file: PathLike | dict, img_root: PathLike, background_method: str = 'auto',
                  match_camera: bool = True, background_options: dict[str, Any] | None = None,
                  **kwargs: Any) -> None:
-        if background_method not in METHODS:
-            raise ValueError(f'background_method must be one of {METHODS}, got {background_method!r}')
+        if background_method not in CLEAN_METHODS:  # 'scene' keeps objects this generator does not annotate
+            raise ValueError(f'background_method must be one of {CLEAN_METHODS}, got {background_method!r}')
         self._coco = as_coco(ann_file)
         self.img_root = img_root
         self.background_settings = dict(background_method=background_method, match_camera=bool(match_camera),

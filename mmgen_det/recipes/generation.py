@@ -15,11 +15,14 @@ from typing import Any
 from ..datasets.profile import DataProfile, round_to
 from .detectors import CONFIGS
 
-GENERATORS = ('copy-paste', 'copy-paste-diverse', 'gligen-text', 'gligen-image', 'gligen-inpaint')
-#: the copy-paste generators, each with the config whose blends and appearance settings it takes (None: the
-#: plain generator: each crop as it is, one soft-edge blend)
+GENERATORS = ('copy-paste', 'copy-paste-diverse', 'copy-paste-scene', 'gligen-text', 'gligen-image', 'gligen-inpaint')
+#: the copy-paste generators, each with the config whose :data:`PRESET_KEYS` settings it takes (None: the
+#: plain generator: each crop as it is, one soft-edge blend, backgrounds emptied of their objects)
 COPY_PASTE = {'copy-paste': None,
-              'copy-paste-diverse': '_base_/generation/copy-paste_diverse_fish4knowledge.py'}
+              'copy-paste-diverse': '_base_/generation/copy-paste_diverse_fish4knowledge.py',
+              'copy-paste-scene': '_base_/generation/copy-paste_scene_fish4knowledge.py'}
+#: what a copy-paste preset decides; the data decides the rest
+PRESET_KEYS = ('blend', 'appearance', 'background', 'scene_min_visible')
 #: the generation config of the reference study whose generator each GLIGEN generator starts from
 GLIGEN_BASES = {'gligen-text': '_base_/generation/gligen_text-box_fish4knowledge.py',
                 'gligen-image': '_base_/generation/gligen_text-image_fish4knowledge.py',
@@ -61,12 +64,12 @@ def config_generator(base: str) -> dict[str, Any]:
 
 
 def copy_paste_generator(name: str, ann_file: str, img_root: str) -> dict[str, Any]:
-    """A copy-paste generator over the real data, with the blends and appearance settings of
+    """A copy-paste generator over the real data, with the :data:`PRESET_KEYS` settings of
     :data:`COPY_PASTE`'s config for ``name`` (the data decides none of them)."""
     generator = dict(type='copy_paste', ann_file=ann_file, img_root=img_root)
     if COPY_PASTE[name]:
         preset = config_generator(COPY_PASTE[name])
-        generator.update({k: preset[k] for k in ('blend', 'appearance') if k in preset})
+        generator.update({k: preset[k] for k in PRESET_KEYS if k in preset})
     return generator
 
 

@@ -27,10 +27,12 @@ VAL_IMAGES = dict(cpu=25, gpu=None)
 #: seconds on 2 CPU cores / one GPU, for --dry-run only
 ESTIMATES = dict(
     cpu=dict(device='CPU', seconds_per_iter=0.3, seconds_per_eval_image=0.45, seconds_per_scored_image=0.1,
-             seconds_per_generated_image={'copy-paste': 0.02, 'copy-paste-diverse': 0.04, 'gligen-text': 30.0,
+             seconds_per_generated_image={'copy-paste': 0.02, 'copy-paste-diverse': 0.04, 'copy-paste-scene': 0.04,
+                                          'gligen-text': 30.0,
                                           'gligen-image': 30.0, 'gligen-inpaint': 50.0}),
     gpu=dict(device='GPU', seconds_per_iter=0.4, seconds_per_eval_image=0.05, seconds_per_scored_image=0.05,
-             seconds_per_generated_image={'copy-paste': 0.02, 'copy-paste-diverse': 0.04, 'gligen-text': 3.0,
+             seconds_per_generated_image={'copy-paste': 0.02, 'copy-paste-diverse': 0.04, 'copy-paste-scene': 0.04,
+                                          'gligen-text': 3.0,
                                           'gligen-image': 3.5, 'gligen-inpaint': 5.0}))
 CPU_LOADERS = {'train_dataloader.num_workers': 1, 'train_dataloader.persistent_workers': False,
                'val_dataloader.num_workers': 0, 'val_dataloader.persistent_workers': False,

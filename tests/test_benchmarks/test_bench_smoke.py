@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 
-from helpers import run_tool
+from helpers import REPO, benchmark_module, run_tool
+
+from mmgen_det.datasets import convert_dataset
 
 RESULT_KEYS = {'benchmark', 'title', 'settings', 'measurements', 'rows', 'notes', 'machine', 'versions'}
 ROW_KEYS = {'metric', 'value', 'target', 'met', 'note'}
@@ -66,3 +68,26 @@ def test_bootstrap_quick_agrees_with_pycocotools_on_the_same_resamples(tmp_path)
     assert res['measurements']['max_abs_diff'] <= 1e-6 and res['rows'][-1]['met'] is True
     assert res['measurements']['detections'] > 100 * 150  # the size of the split it claims to time
     assert res['measurements']['ratio'] > 0
+
+
+def test_copy_paste_settings_picture_has_a_row_per_setting_and_each_changes_the_pixels(tmp_path):
+    """The docs picture of the copy-paste settings: one row per setting and preset, the same layouts in
+    each, and every setting changes the images of the plain generator."""
+    import numpy as np
+    from PIL import Image
+
+    out = tmp_path / 'settings.jpg'
+    run_tool(['benchmarks/copy_paste_settings.py', '--num-images', '2', '--tile', '96', '--out', str(out)], timeout=300)
+    settings = benchmark_module('copy_paste_settings')
+    names = list(settings.rows(settings.SETTINGS))
+    assert Image.open(out).height % len(names) == 0 and 'preset copy-paste-scene' in names
+    real = tmp_path / 'real'
+    convert_dataset(REPO / 'data' / 'fish4knowledge-mini', 'yolo', real)
+    sets = settings.make_sets(real, real / 'annotations' / 'train.json', 2, 0, tmp_path)
+
+    def pixels(name: str) -> list[np.ndarray]:
+        return [np.asarray(Image.open(p), np.int16) for p in sorted((sets[name] / 'images').iterdir())]
+
+    plain = pixels('plain')
+    unchanged = [name for name in names[1:] if all(np.array_equal(a, b) for a, b in zip(pixels(name), plain))]
+    assert not unchanged

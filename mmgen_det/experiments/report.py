@@ -32,6 +32,13 @@ NONE = '-'
 MISSING = 'n/a'
 REAL_ONLY = 'real-only'
 CONTROL = 'compute-matched'
+#: what the compute-matched control is, said wherever it is shown (table, plot, method)
+CONTROL_WHAT = 'real-only trained as long as the generated-data runs'
+CONTROL_SAME = 'here the same runs as real-only'
+#: the title ``results.write_outputs`` gives the mAP-vs-N plot: the report puts its caption under it
+MAP_VS_N = 'mAP vs N'
+#: the one uncertainty of a table with intervals, named in its header
+INTERVAL = '95% interval over test images and seeds'
 #: columns ``significance.Significance.csv_columns`` fills: the run's series at its N, with intervals
 STAT_FIELDS = ['mAP_low', 'mAP_high', 'delta_mAP', 'delta_mAP_low', 'delta_mAP_high', 'delta_mAP50',
                'delta_mAP50_low', 'delta_mAP50_high', 'verdict', 'verdict_vs_compute_matched', 'real_images']
@@ -118,7 +125,8 @@ def series_label(series: tuple[str, str, str]) -> str:
 
 def aggregate(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """One entry per (series, N): mean/std/min/max of mAP over the seeds that have it (``None`` when
-    none has), ``missing`` seeds without it, means of the other numbers."""
+    none has), ``missing`` seeds without it, means of the other numbers, and the runs' checkpoints by
+    seed (which tell a compute-matched control that is real-only's own training)."""
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault((series_of(row), int(row['num_real'])), []).append(row)
@@ -135,6 +143,7 @@ def aggregate(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                         mAP_min=min(maps, default=None), mAP_max=max(maps, default=None),
                         mAP50=statistics.fmean(maps50) if maps50 else None, num_synthetic=mean('num_synthetic'),
                         iterations=mean('iterations'), wall_seconds=mean('wall_seconds'),
+                        checkpoints=sorted((str(r['seed']), str(r.get('checkpoint') or '')) for r in group),
                         **{k: next((r[k] for r in group if r.get(k) not in (None, '')), None) for k in STAT_FIELDS}))
     return out
 
@@ -179,25 +188,63 @@ def equivalent_real_images(curve: Sequence[tuple[int, float]], value: float | No
 
 
 # -- text -----------------------------------------------------------------------------------------
+def same_training(summary: Sequence[dict[str, Any]], control: dict[str, Any]) -> bool:
+    """Whether a compute-matched entry is the real-only runs of its N themselves (the runner reuses them
+    when real-only already trained a fixed schedule as long): the same checkpoints, seed by seed. Its
+    numbers then equal real-only's, and the report has to say why."""
+    real = next((s for s in summary if s['series'][0] == REAL_ONLY and s['num_real'] == control['num_real']), None)
+    return (real is not None and all(checkpoint for _, checkpoint in control['checkpoints'])
+            and real['checkpoints'] == control['checkpoints'])
+
+
+def control_label(same: bool) -> str:
+    """The compute-matched control named as what it is, wherever it is shown."""
+    return f"{CONTROL} ({CONTROL_WHAT}{f'; {CONTROL_SAME}' if same else ''})"
+
+
+def is_gain(entry: dict[str, Any]) -> bool:
+    """Whether the verdict against real-only is a gain (``significance.verdict``): only a measured gain
+    gets a worth in real images beside it."""
+    return str(entry.get('verdict') or '').startswith('gain ')
+
+
 def summary_table(summary: Sequence[dict[str, Any]]) -> str:
-    """Markdown table: mean ± std over seeds with the bootstrap interval, the verdict against
-    real-only, iterations, wall time, equivalent real images (with its interval when analysed)."""
-    curve = real_only_curve(summary)
-    lines = ['| N | arm | generator | filter | seeds | mAP | 95% interval | mAP50 | vs real-only | synthetic kept '
-             '| iterations | wall s | ≈ real images |', '|---:|---|---|---|---:|---:|---|---:|---|---:|---:|---:|---|']
-    for s in summary:
-        arm, gen, filt = s['series']
-        spread = f" ± {s['mAP_std']:.3f}" if s['mAP'] is not None else ''
-        interval = (f"[{float(s['mAP_low']):.3f}, {float(s['mAP_high']):.3f}]"
-                    if s.get('mAP_low') is not None else MISSING)
-        if arm in (REAL_ONLY, CONTROL):
-            versus = eq = NONE
-        else:
-            versus = s.get('verdict') or MISSING
-            eq = s.get('real_images') or f"{equivalent_real_images(curve, s['mAP']).text} (no interval)"
-        lines.append(f"| {s['num_real']} | {arm} | {gen} | {filt} | {s['seeds']} | {fmt(s['mAP'])}{spread}"
-                     f"{missing_note(s)} | {interval} | {fmt(s['mAP50'])} | {versus} | {s['num_synthetic']:.0f} "
-                     f"| {s['iterations']:.0f} | {s['wall_seconds']:.0f} | {eq} |")
+    """Markdown table of every arm at every N with one kind of uncertainty, named in its header: the 95%
+    interval where the sweep has intervals (then with the verdict against real-only and, beside a gain
+    only, the worth in real images), else the spread over seeds (a sweep that kept no detections)."""
+    intervals = any(s.get('mAP_low') is not None for s in summary)
+
+    def arm(s: dict[str, Any]) -> str:
+        return control_label(same_training(summary, s)) if s['series'][0] == CONTROL else s['series'][0]
+
+    def mean(s: dict[str, Any]) -> str:
+        if s['mAP'] is None:
+            spread = ''
+        elif not intervals:
+            spread = f" ± {s['mAP_std']:.3f}"
+        elif s.get('mAP_low') is not None:
+            spread = f" [{float(s['mAP_low']):.3f}, {float(s['mAP_high']):.3f}]"
+        else:  # a series not analysed (a run without kept detections)
+            spread = f' [{MISSING}]'
+        return f"{fmt(s['mAP'])}{spread}{missing_note(s)}"
+
+    def generated(s: dict[str, Any]) -> bool:
+        return s['series'][0] not in (REAL_ONLY, CONTROL)
+    columns = [('N', '---:', lambda s: str(s['num_real'])), ('arm', '---', arm),
+               ('generator', '---', lambda s: s['series'][1]), ('filter', '---', lambda s: s['series'][2]),
+               ('seeds', '---:', lambda s: str(s['seeds'])),
+               (f'mAP [{INTERVAL}]' if intervals else 'mAP (mean over seeds ± standard deviation)', '---:', mean),
+               ('mAP50', '---:', lambda s: fmt(s['mAP50']))]
+    if intervals:
+        columns += [('vs real-only: difference in mAP [95% interval]', '---',
+                     lambda s: (s.get('verdict') or MISSING) if generated(s) else NONE),
+                    ('≈ real images [95% interval], beside a gain only', '---',
+                     lambda s: (s.get('real_images') or MISSING) if is_gain(s) else NONE)]
+    columns += [('generated images kept', '---:', lambda s: f"{s['num_synthetic']:.0f}"),
+                ('iterations', '---:', lambda s: f"{s['iterations']:.0f}"),
+                ('wall s', '---:', lambda s: f"{s['wall_seconds']:.0f}")]
+    lines = ['| ' + ' | '.join(c[0] for c in columns) + ' |', '|' + '|'.join(c[1] for c in columns) + '|']
+    lines += ['| ' + ' | '.join(cell(s) for _, _, cell in columns) + ' |' for s in summary]
     return '\n'.join(lines)
 
 
@@ -209,8 +256,8 @@ def curve_warning(curve: Sequence[tuple[int, float]]) -> str | None:
         return None
     where = '; '.join(f'N={n1}: {m1:.3f} < N={n0}: {m0:.3f}' for n0, m0, n1, m1 in drops)
     return (f'- **Warning: the real-only mAP falls as N grows** ({where}). Training is too short or too noisy '
-            'for this comparison (more seeds or iterations); the equivalents below read off the best real-only '
-            'mAP at or below each N and are not to be trusted.')
+            'for this comparison (more seeds or iterations); the "≈ real images" figures below are read off '
+            'these real-only results and are not to be trusted.')
 
 
 def boxes_per_class_line(boxes: dict[str, int]) -> list[str]:
@@ -272,44 +319,85 @@ def data_section(data: dict[str, Any], derived: dict[str, Any], test_boxes: dict
 def render_report(name: str, rows: Sequence[dict[str, Any]], settings: dict[str, Any],
                   images: dict[str, str], notes: Sequence[str] = (), data: Sequence[str] = (),
                   verdict: Sequence[str] = (), classes: Sequence[str] = (), answer: Sequence[str] = ()) -> str:
-    """``report.md``: the answer per N (``significance.answer_lines``), table, verdicts
-    (``significance.verdict_lines``, per class ``significance.class_table``), data, plots, samples,
-    protocol, exact settings."""
+    """``report.md``, written for a reader who is no statistician: the answer per N first
+    (``significance.answer_lines``), then in plain words the table, the verdicts
+    (``significance.verdict_lines``, per class ``significance.class_table``), data, plots with captions;
+    the precise method last ("How this is computed": training protocol and ``significance.method_lines``),
+    then the exact settings."""
+    from .significance import method_lines
     summary = aggregate(rows)
     warning = curve_warning(real_only_curve(summary))
     parts = [f'# Experiment {md_code(name)}', '',
-             f'{len(rows)} runs; every number is COCO bbox mAP on the real **test** split, evaluated once '
-             'per run, with the checkpoint chosen on the real **val** split. Per-run rows (per-class AP, '
-             'iterations and seconds per stage): `results.csv`.', '',
-             *backbone_lines(rows), *unvalidated_lines(rows), '',
-             *(['## The answer', '', 'Does generated data help at each N, and which setting is best (95% '
-                'intervals; details below):', '', *answer, ''] if answer else []),
-             '## Results (mean ± std over seeds, 95% bootstrap interval)', '', summary_table(summary), '',
+             *(['## The answer', '', *answer, '',
+                'N: the number of real training images. [brackets]: a 95% interval, the range a figure would '
+                'likely fall in with other test images and other training seeds; a difference whose interval '
+                'includes 0 could be noise.', ''] if answer else []),
+             '## Results', '',
+             f'{len(rows)} runs. **mAP**: COCO box mean average precision on the real **test** split, from 0 to 1, '
+             'higher is better (each run evaluated once, with the checkpoint chosen on the real **val** split); '
+             '**mAP50** counts a box as found when it overlaps the true box by half or more; **arm**: how the '
+             'detector was trained. Per-run rows (per-class AP, iterations and seconds per stage): `results.csv`.',
+             '', *backbone_lines(rows), *unvalidated_lines(rows), '', summary_table(summary), '',
              '## Is the difference real?', '',
-             '"≈ real images": the N at which the real-only mAP-vs-N curve of this sweep reaches the arm\'s mAP '
-             '(interpolated in log N; outside the measured range only the side is known), with its interval '
-             'from the same resamples.', '', *([warning] if warning else []), *verdict, '',
+             *(['"≈ real images", given beside a gain only: how many real images real-only training needs to reach '
+                'the same mAP, read off this sweep\'s real-only results at its other N (with its 95% interval).', '']
+               if any(is_gain(s) and s.get('real_images') for s in summary) else []),
+             *([warning] if warning else []), *verdict, '',
              *(['### Per class', '', *classes] if classes else []), *data]
     if images:
         parts += ['## Plots and samples', '']
-        parts += [f'![{title}]({path})' for title, path in images.items()] + ['']
-    parts += ['## Protocol', '',
+        for title, path in images.items():
+            parts += [f'![{title}]({path})', *([f'*{plot_caption(rows)}*'] if title == MAP_VS_N else []), '']
+    parts += ['## How this is computed', '', '### Training', '',
               '- Every training stage runs until val mAP has not improved for `patience` validations '
               '(or `max_iters`); its best-val checkpoint is the one tested.',
-              '- `compute-matched`: real-only training for as many iterations as the longest generated-data '
-              'run of the same N and seed took (pretrain + finetune, or mixed), with no early stop: a gain '
-              'of a generated-data arm over it is not a gain from more training.',
+              f'- `{CONTROL}` ({CONTROL_WHAT}): real-only training for as many iterations as the longest '
+              'generated-data run of the same N and seed took (pretrain + finetune, or mixed), on a fixed '
+              'schedule without early stopping: a gain of a generated-data arm over it is not a gain from more '
+              'training. Where real-only itself already trained such a fixed schedule with the same detector, its '
+              'runs are the control: one training, shown in both rows, compared with once (as real-only).',
               '- A seed picks the real subset (nested in N) and seeds generation and training.',
               *[f'- {n}' for n in notes], '',
+              '### Intervals and verdicts', '', *method_lines(), '',
               '## Settings', '', '```json', json.dumps(settings, indent=1, default=str), '```', '']
     return '\n'.join(parts)
 
 
 # -- plots ----------------------------------------------------------------------------------------
+#: the compute-matched control is drawn this factor right of its N (log x): real-only's line would hide it
+CONTROL_SHIFT = 1.08
+
+
+def error_bars_text(rows: Sequence[dict[str, Any]]) -> str:
+    """What the plot's error bars and dots are, said in the figure and in its caption alike."""
+    seeds = len({str(r['seed']) for r in rows})
+    return (f"error bars: from the lowest to the highest seed ({seeds} seed{'s' * (seeds > 1)}), not the 95% "
+            'intervals of the tables; dots: single seeds')
+
+
+def plot_caption(rows: Sequence[dict[str, Any]]) -> str:
+    """The caption under the mAP-vs-N plot: what its lines or bars, error bars and dots are, and where
+    the compute-matched control is drawn."""
+    summary = aggregate(rows)
+    ns = sorted({s['num_real'] for s in summary})
+    what = ('mAP on the test split against the number of real training images N (log scale), each line the '
+            'mean over seeds' if len(ns) > 1 else f'mAP on the test split at N={ns[0]}, each bar the mean over seeds')
+    controls = [s for s in summary if s['series'][0] == CONTROL]
+    control = ''
+    if controls:
+        drawn = ('dashed, with hollow squares, drawn just right of its N so that real-only does not hide it'
+                 if len(ns) > 1 else 'the hatched bar')
+        control = f' {control_label(all(same_training(summary, c) for c in controls))}: {drawn}.'
+    return f'{what}; {error_bars_text(rows)}.{control}'
+
+
 def map_vs_n_figure(rows: Sequence[dict[str, Any]]):
     """mAP vs N (log x) per series: mean line, min-max bar over seeds, each seed a dot; the
-    compute-matched control dashed. A sweep of one N has no curve: it gets one bar per series
-    (seeds as dots) and a title that says so."""
+    compute-matched control dashed with hollow squares, shifted right of its N so that it shows where it
+    equals real-only. A sweep of one N has no curve: it gets one bar per series (seeds as dots, the
+    control hatched) and a title that says so. What the bars are is written under the axes."""
+    import textwrap
+
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -317,7 +405,8 @@ def map_vs_n_figure(rows: Sequence[dict[str, Any]]):
     summary = aggregate(rows)
     series_list = list(dict.fromkeys(s['series'] for s in summary))
     ns = sorted({s['num_real'] for s in summary})
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    same = all(same_training(summary, s) for s in summary if s['series'][0] == CONTROL)
+    fig, ax = plt.subplots(figsize=(7, 4.8))
     for i, series in enumerate(series_list):
         points = [s for s in summary if s['series'] == series and s['mAP'] is not None]
         if not points:  # no metrics at any N: nothing to draw, the tables say n/a
@@ -326,18 +415,21 @@ def map_vs_n_figure(rows: Sequence[dict[str, Any]]):
         err = [[m - p['mAP_min'] for m, p in zip(means, points)], [p['mAP_max'] - m for m, p in zip(means, points)]]
         seeds = [r for r in rows if series_of(r) == series and metric_value(r['mAP']) is not None]
         control = series[0] == CONTROL
+        label = textwrap.fill(control_label(same), 48) if control else series_label(series)
         if len(ns) == 1:
             bar = ax.bar(i, means[0], yerr=[[e] for e in (err[0][0], err[1][0])], capsize=4, alpha=0.7,
-                         hatch='//' if control else None, label=series_label(series))
+                         hatch='//' if control else None, label=label)
             color = bar.patches[0].get_facecolor()
             xs = [i] * len(seeds)
         else:
-            line = ax.errorbar([p['num_real'] for p in points], means, yerr=err, marker='o', capsize=3,
-                               linestyle='--' if control else '-', label=series_label(series))
+            shift = CONTROL_SHIFT if control else 1.0
+            line = ax.errorbar([p['num_real'] * shift for p in points], means, yerr=err, capsize=3,
+                               marker='s' if control else 'o', markerfacecolor='none' if control else None,
+                               linestyle='--' if control else '-', label=label, zorder=4 if control else 2)
             color = line[0].get_color()
-            xs = [int(r['num_real']) for r in seeds]
+            xs = [int(r['num_real']) * shift for r in seeds]
         ax.scatter(xs, [float(r['mAP']) for r in seeds], s=12, alpha=0.8, color=color, edgecolors='black',
-                   linewidths=0.3, zorder=3)
+                   linewidths=0.3, zorder=5)
     if len(ns) == 1:
         ax.set_xticks(range(len(series_list)), [s[0] for s in series_list], rotation=15, fontsize=8)
         ax.set_title(f'one N ({ns[0]} real images): no curve; run several --num-real for mAP vs N', fontsize=9)
@@ -346,8 +438,9 @@ def map_vs_n_figure(rows: Sequence[dict[str, Any]]):
         ax.set_xlabel('real training images N')
     ax.set_ylabel('COCO mAP (real test split)')
     ax.grid(True, which='both', alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    ax.legend(fontsize=7)
+    fig.text(0.5, 0.01, error_bars_text(rows), ha='center', va='bottom', fontsize=7)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig
 
 

@@ -23,8 +23,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .report import (CONTROL, MISSING, NONE, REAL_ONLY, STAT_FIELDS, equivalent_real_images, md_code, metric_value,
-                     series_label, series_of)
+from .report import (CONTROL, INTERVAL, MISSING, NONE, REAL_ONLY, STAT_FIELDS, equivalent_real_images, md_code,
+                     metric_value, series_label, series_of)
 
 RESAMPLES = 1000
 CONFIDENCE = 0.95
@@ -320,7 +320,8 @@ def power_advice(delta: Interval, d_point: np.ndarray, d_values: np.ndarray, tes
     the seeds' mean difference, seeds fixed) and the seeds' part (how much the per-seed differences
     spread beyond what image resampling explains, over the number of seeds). More test images shrink
     the first, more seeds the second; the advice names the smallest of each that would put the
-    observed difference outside a 95% interval, where either can."""
+    observed difference outside a 95% interval, where either can. It is worded for the report's body
+    (the shares as "of the uncertainty"); :func:`method_lines` gives the precise terms."""
     seeds, diff = len(d_point), float(d_point.mean())
     if abs(diff) < 1e-9 or delta.gain or delta.loss:
         return ''
@@ -332,17 +333,16 @@ def power_advice(delta: Interval, d_point: np.ndarray, d_values: np.ndarray, tes
     images = (f'about {more_images:g}x the test images (≈ {more_images * test_images:.0f})' if more_images
               else None)
     if seeds == 1:
-        return (f'one seed: the interval holds test-image variation only (how much seeds spread is unknown; '
-                f'run more seeds). To resolve a difference of {diff:+.3f}: '
-                f"{images or 'more than 100x the test images'}")
+        return (f'undecided: with one seed, how much training runs vary is unknown (run more seeds); to tell a '
+                f"difference of {diff:+.3f} from noise would take {images or 'more than 100x the test images'}")
     share = v_img / (v_img + v_seed) if v_img + v_seed else 1.0
     more_seeds = next((m for m in range(seeds + 1, 101) if Z * math.sqrt(v_img + v_seed * seeds / m) < abs(diff)),
                       None)
     options = [images] if images else []
     options += [f'{more_seeds} seeds'] if more_seeds else []
     what = ' or '.join(options) if options else 'more of both: neither more test images nor more seeds alone is enough'
-    return (f'undecided: test images carry {share:.0%} of the interval\'s variance, seeds {1 - share:.0%}; to '
-            f'resolve a difference of {diff:+.3f}: {what}')
+    return (f'undecided: the test images carry {share:.0%} of the uncertainty, the training seeds {1 - share:.0%}; '
+            f'to tell a difference of {diff:+.3f} from noise would take {what}')
 
 
 def _image_factor(v_img: float, v_seed: float, target: float) -> float | None:
@@ -395,6 +395,26 @@ def _side(value: float, ns: Sequence[int]) -> str:
 
 
 # -- text -----------------------------------------------------------------------------------------
+# The report's body says what these intervals mean in plain words; the precise terms (bootstrap, paired,
+# variance, resolved) are in :func:`method_lines` only, for its "How this is computed" section.
+def versus_real_only(c: Comparison) -> str:
+    """'vs real-only <verdict>', saying what an undecided verdict means."""
+    delta = c.delta.get('mAP')
+    undecided = delta is not None and not (delta.gain or delta.loss)
+    return f"vs real-only {c.verdict}{', which could be noise' if undecided else ''}"
+
+
+def worth(stats: Significance, c: Comparison) -> str:
+    """'; as good as real-only on ≈ 32 [20, 50] real images' beside a measured gain over real-only, else
+    nothing: beside no difference or a loss a worth in real images reads as a gain."""
+    text = stats.equivalents.get((c.series, c.num_real))
+    if not text or 'mAP' not in c.delta or not c.delta['mAP'].gain:
+        return ''
+    if text.startswith('withheld'):
+        return f'; its worth in real images is {text}'
+    return f'; as good as real-only on ≈ {text} real images'
+
+
 def answer_lines(stats: Significance | None) -> list[str]:
     """The sweep's question answered per N from the same intervals as the verdicts: does generated data
     help, and which setting is best. A setting is recommended only when its gain over real-only excludes
@@ -419,13 +439,10 @@ def answer_lines(stats: Significance | None) -> list[str]:
             headline = f'no: every setting loses; the least harmful is {series_label(best.series)}'
         else:
             headline = f'no measurable help; the highest is {series_label(best.series)}'
-        detail = f'vs real-only {best.verdict}'
+        detail = versus_real_only(best)
         if control:
             detail += f'; vs compute-matched {control.verdict}'
-        worth = stats.equivalents.get((best.series, n))
-        if worth:
-            detail += f'; worth {worth} real images'
-        lines.append(f'- **N={n}: {headline}** ({detail})')
+        lines.append(f'- **N={n}: {headline}** ({detail}{worth(stats, best)})')
         if best.advice:
             lines.append(f'  - {best.advice}')
     return lines
@@ -439,28 +456,28 @@ def _beats_control(stats: Significance, arm: Comparison) -> bool:
 
 def verdict_lines(stats: Significance | None) -> list[str]:
     """The report's verdict section: one line per arm and N (vs real-only, vs the control, worth in
-    real images, over the resolved classes), advice where undecided, and what could not be analysed."""
+    real images beside a gain, over the classes measured precisely enough), advice where undecided, and
+    what could not be analysed."""
     if stats is None:
         return ['- no intervals: no series kept the test detections of all its runs (rerun the experiment: its '
                 'tests rerun, its trainings are cached)']
-    lines = [f'Paired bootstrap over the {stats.test_images} test images and the seeds ({stats.resamples} '
-             f'resamples, {CONFIDENCE:.0%} intervals): a gain or a loss is an interval that excludes 0.', '']
+    lines = [f'Each generated-data arm against real-only (and against compute-matched where that is a training of '
+             f'its own), on the {stats.test_images} test images and the seeds. A gain or a loss is called only when '
+             'the whole 95% interval of the difference lies above or below 0; otherwise it reads "no measurable '
+             'difference": the difference could be noise.', '']
     for c in stats.comparisons:
         if c.baseline != REAL_ONLY:
             continue
         control = stats.comparison(c.series, c.num_real, CONTROL)
         text = (f"- **{series_label(c.series)}, N={c.num_real}** ({c.seeds} seed{'s' * (c.seeds > 1)}): "
-                f'vs real-only {c.verdict}; mAP50 {verdict(c.delta.get("mAP50"), "mAP50")}')
+                f'{versus_real_only(c)}; mAP50 {verdict(c.delta.get("mAP50"), "mAP50")}')
         if control:
             text += f'; vs compute-matched {control.verdict}'
-        equivalent = stats.equivalents.get((c.series, c.num_real))
-        if equivalent:
-            text += f'; worth {equivalent} real images'
-        lines.append(text)
+        lines.append(text + worth(stats, c))
         if c.delta_resolved is not None:
             which = ', '.join(md_code(x) for x in c.resolved)
             classes = f'the {len(c.resolved)} classes' if len(c.resolved) > 1 else 'the one class'
-            lines.append(f'  - over {classes} the test split resolves ({which}): {verdict(c.delta_resolved)}')
+            lines.append(f'  - over {classes} measured precisely enough to tell ({which}): {verdict(c.delta_resolved)}')
         if c.advice:
             lines.append(f'  - {c.advice}')
     if not any(c.baseline == REAL_ONLY for c in stats.comparisons):
@@ -471,8 +488,8 @@ def verdict_lines(stats: Significance | None) -> list[str]:
 
 
 def class_table(stats: Significance | None) -> list[str]:
-    """Per class and N: test boxes, real-only AP with its interval (resolved or not), and each arm's
-    ΔAP with its interval."""
+    """Per class and N: test boxes, real-only AP with its interval, whether the class is measured
+    precisely enough to tell a change (and why not), and each arm's ΔAP with its interval."""
     if stats is None:
         return []
     lines = []
@@ -482,18 +499,61 @@ def class_table(stats: Significance | None) -> list[str]:
         if not real or not arms:
             continue
         resolved = resolved_classes(real, stats.boxes)
-        lines += [f'N={n}: a class is resolved when it has at least {MIN_RESOLVED_BOXES} test boxes and its real-only '
-                  f'AP interval is at most ±{CLASS_RESOLUTION}.', '',
-                  '| class | test boxes | real-only AP | resolved | ' + ' | '.join(f'Δ {series_label(c.series)}' for c in arms)
-                  + ' |', '|---|---:|---:|---|' + '---:|' * len(arms)]
+        lines += [f'N={n}: a change in a class\'s AP can be told from noise only where the class has enough test '
+                  'boxes and a precise real-only AP ("precise enough to tell?").', '',
+                  f'| class | test boxes | real-only AP [{INTERVAL}] | precise enough to tell? | '
+                  + ' | '.join(f'Δ AP {series_label(c.series)} [95% interval]' for c in arms) + ' |',
+                  '|---|---:|---:|---|' + '---:|' * len(arms)]
         for name, boxes in stats.boxes.items():
             interval = real.get(f'AP_{name}')
             if interval is None:
                 continue
+            if name in resolved:
+                precise = 'yes'
+            elif boxes < MIN_RESOLVED_BOXES:
+                precise = 'no: too few test boxes to tell'
+            else:
+                precise = f'no: real-only AP too uncertain (interval wider than {2 * CLASS_RESOLUTION:g})'
             deltas = [c.delta[f'AP_{name}'].text() if f'AP_{name}' in c.delta else MISSING for c in arms]
-            lines.append(f'| {md_code(name)} | {boxes} | {interval.text(signed=False)} | '
-                         f"{'yes' if name in resolved else 'no'} | " + ' | '.join(deltas) + ' |')
+            lines.append(f'| {md_code(name)} | {boxes} | {interval.text(signed=False)} | {precise} | '
+                         + ' | '.join(deltas) + ' |')
         lines.append('')
     return lines
 
 
+def method_lines() -> list[str]:
+    """The report's "How this is computed" in this module's precise terms: what the body's plain words
+    ("could be noise", "precise enough to tell", "of the uncertainty") stand for."""
+    tail = (1 - CONFIDENCE) / 2 * 100
+    return [
+        f'- **Intervals**: a paired bootstrap with {RESAMPLES:,} resamples. Each resample draws the test images '
+        'with replacement and the seeds with replacement, and scores every run on that same draw; AP is recomputed '
+        'from the test detections each run kept (no model runs again). An arm\'s interval is the '
+        f'{tail:g}th to {100 - tail:g}th percentile of its resampled mean over seeds ("95% interval over test images '
+        f'and seeds"); the resamples are drawn from seed {BOOTSTRAP_SEED}, so the same results give the same '
+        'intervals.',
+        '- **Differences** are paired: both arms are scored on the same resampled test images and compared seed by '
+        'seed (a seed\'s runs share their real subset); the interval is the percentile interval of the resampled '
+        'mean difference.',
+        '- **Verdict**: a gain when the interval of the difference lies above 0, a loss when below, otherwise "no '
+        'measurable difference"; the answer, the tables and `results.csv` use this one rule. The answer calls a '
+        'setting best only when it gains over real-only and over the compute-matched control (where that is a '
+        'training of its own).',
+        '- **≈ real images**: the N at which the real-only mAP-vs-N curve reaches the arm\'s mAP, interpolated '
+        'linearly in log N on the curve\'s running maximum (outside the measured N only the side is known, e.g. '
+        '"> 300"); its interval is read off the resampled curve on every resample, and it is withheld when that '
+        'interval spans the whole curve. It needs real-only at two N or more, and is shown beside a gain over '
+        'real-only only.',
+        f'- **Precise enough to tell** (a class the test split resolves): at least {MIN_RESOLVED_BOXES} test boxes '
+        f'and a real-only AP interval at most ±{CLASS_RESOLUTION} wide (with fewer boxes an AP near 0 has a narrow '
+        'interval that measures nothing). "Over the classes measured precisely enough" is the mean ΔAP over those '
+        'classes, shown where some but not all classes are.',
+        '- **What would narrow an undecided interval** ("the test images carry X% of the uncertainty"): the '
+        'interval\'s variance splits into the test images\' part (the variance over image resamples of the seeds\' '
+        'mean difference, seeds fixed) and the seeds\' part (how much the per-seed differences spread beyond what '
+        'image resampling explains, over the number of seeds). More test images shrink the first in proportion, '
+        'more seeds the second; the advice names the smallest multiple of the test split (up to 100x) or number '
+        f'of seeds (up to 100) that would put the observed difference outside ±{Z:.2f} standard errors (a normal '
+        'approximation: the verdict itself is the bootstrap\'s). With one seed the interval holds the test '
+        'images\' variation only.',
+    ]

@@ -11,12 +11,13 @@ from mmgen_det.experiments.runner import StageResult
 
 REPORT_MD = '''# Experiment `demo`
 
-| N | arm | mAP |
+| N | arm | mAP [95% interval over test images and seeds] |
 |---:|---|---:|
-| 12 | real-only | 0.100 ± 0.000 |
-| 12 | mixed | 0.200 ± 0.010 |
+| 12 | real-only | 0.100 [0.080, 0.120] |
+| 12 | mixed | 0.200 [0.150, 0.250] |
 
 ![mAP vs N](map_vs_n.png)
+*error bars: from the lowest to the highest seed (3 seeds)*
 
 ```json
 {"note": "<b>not html</b>"}
@@ -37,8 +38,10 @@ def test_report_html_renders_the_report_and_links_each_generated_set(fish_coco, 
     page = write_report_html(work, 'demo', REPORT_MD, results).read_text()
 
     rows = re.findall(r'<tr>\s*<td style="text-align:right">12</td>', page)
-    assert len(rows) == 2 and '<td style="text-align:right">0.200 ± 0.010</td>' in page
+    assert len(rows) == 2 and '<td style="text-align:right">0.200 [0.150, 0.250]</td>' in page
+    assert '<th style="text-align:right">mAP [95% interval over test images and seeds]</th>' in page
     assert '<img src="map_vs_n.png" alt="mAP vs N"' in page
+    assert '<em>error bars: from the lowest to the highest seed (3 seeds)</em>' in page  # the plot's caption
     assert '&lt;b&gt;not html&lt;/b&gt;' in page and '<b>not html' not in page
     links = re.findall(r'<a href="([^"]+)">copy-paste: N12_s0_copy-paste-0123abcd \(12 images\)</a>', page)
     assert links == ['stages/generate/N12_s0_copy-paste-0123abcd/gallery/index.html']

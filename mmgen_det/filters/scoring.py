@@ -31,7 +31,7 @@ from ..generation.set_format import (ANNOTATIONS, MANIFEST, PR_FILTER_KEY, SCORE
                                      read_annotations)
 from ..generation.set_format import ANNOTATIONS_LOCK as LOCK_FILE
 from ..utils.io import atomic_write_json, read_json, safe_join
-from ..utils.locks import locked_open
+from ..utils.locks import merge_lock
 from ..utils.progress import ProgressBar
 from .matching import PRScore, check_unit_interval
 from .pr_filter import FilterDetector, MatchSettings, detections_record, pr_key, pr_record, score_detections
@@ -150,7 +150,7 @@ def append_lines(path: Path, entries: Sequence[dict[str, Any]]) -> None:
 def merge_scores(out_dir: Path, key: str, records: dict[int, dict[str, Any]], field: str = PR_FILTER_KEY) -> None:
     """Put ``records`` under ``image[field][key]`` in annotations.json, keeping every other key; under the
     set's merge lock, so scorers of one set never drop each other's scores."""
-    with locked_open(out_dir / LOCK_FILE):
+    with merge_lock(out_dir / LOCK_FILE):
         coco = read_json(out_dir / ANNOTATIONS)
         for image in coco['images']:
             if image['id'] in records:

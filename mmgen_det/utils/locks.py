@@ -1,15 +1,19 @@
 """File locks: the one home of ``flock`` in the package.
 
-Two kinds, both ``fcntl.flock`` on a lock file, which the system releases when its holder exits,
-killed or not, so a lock file left behind never refuses anyone:
+All are ``fcntl.flock``, which the system releases when its holder exits, killed or not, so a
+file left behind by a kill never refuses anyone:
 
-- :func:`locked_open`, a short critical section (a manifest append, a read-modify-write of
-  ``annotations.json``): it waits for the other holder.
+- :func:`locked_open`, a short critical section on a data file itself (a manifest append): it waits
+  for the other holder.
+- :func:`merge_lock`, a short critical section guarded by a lock file of its own (a read-modify-write
+  of ``annotations.json``): it waits too.
 - :class:`FolderLock`, one run's claim on a folder for its whole run (a set being generated, a work
   dir): it refuses at once, and its message names the holder, which the lock file records.
 
-Lock files are never deleted: one removed while another process waits on it would let a third
-process lock a new file of the same name, and two runs would hold "the" lock.
+A lock file is deleted by its holder on release, so a finished run leaves nothing behind. Deleting is
+safe because a taker checks, once it holds the lock, that the name still leads to the file it locked
+(:func:`_take`): one that locked a file just deleted by the previous holder opens the name again,
+instead of holding a lock no one else can see.
 """
 from __future__ import annotations
 
@@ -34,6 +38,44 @@ def locked_open(path: PathLike, mode: str = 'a', buffering: int = -1) -> Iterato
             yield f
         finally:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def _take(path: Path, blocking: bool) -> IO | None:
+    """Open ``path`` (created if missing) and ``flock`` it; None when ``blocking`` is False and another
+    process holds it. Retries while the name no longer leads to the locked file (its holder deleted it)."""
+    while True:
+        f = open(path, 'a+')
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            f.close()
+            return None
+        try:
+            if os.stat(path).st_ino == os.fstat(f.fileno()).st_ino:
+                return f
+        except FileNotFoundError:
+            pass
+        f.close()  # the lock of a file the previous holder deleted: take the name again
+
+
+def _drop(path: Path, f: IO) -> None:
+    """Delete the lock file, then unlock it: a process waiting on it retries on the name (:func:`_take`)."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    f.close()
+
+
+@contextmanager
+def merge_lock(path: PathLike) -> Iterator[None]:
+    """Hold the lock file ``path`` for the block, waiting for other holders; deleted afterwards."""
+    f = _take(Path(path), blocking=True)
+    try:
+        yield
+    finally:
+        _drop(Path(path), f)
 
 
 class FolderBusyError(RuntimeError):
@@ -65,15 +107,14 @@ class FolderLock:
         if self.file is not None:
             return self
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        f = open(self.path, 'a+')
-        try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0)
-            holder = f.read().strip() or 'holder unknown'
-            f.close()
-            raise self.error(f'{self.path.parent} is being written by {self.what} ({holder}); '
-                             f'{self.fix}') from None
+        f = _take(self.path, blocking=False)
+        if f is None:
+            try:
+                holder = self.path.read_text().strip()
+            except FileNotFoundError:  # released since
+                holder = ''
+            raise self.error(f'{self.path.parent} is being written by {self.what} ({holder or "holder unknown"}); '
+                             f'{self.fix}')
         f.truncate(0)
         f.write(holder_line())
         f.flush()
@@ -81,9 +122,9 @@ class FolderLock:
         return self
 
     def release(self) -> None:
+        """Unlock and delete the lock file: a finished run leaves nothing behind."""
         if self.file is not None:
-            fcntl.flock(self.file.fileno(), fcntl.LOCK_UN)
-            self.file.close()
+            _drop(self.path, self.file)
             self.file = None
 
     def __enter__(self) -> 'FolderLock':

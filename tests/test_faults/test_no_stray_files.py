@@ -83,6 +83,7 @@ def test_tools_write_only_their_outputs_and_declared_caches(tmp_path, fish_coco,
               '--cfg-options', *train_options(fish_coco, val_ann)], env=env)
 
     assert (out / 'set' / 'annotations.json').is_file() and (out / 'work' / f'iter_{ITERS}.pth').is_file()
+    assert not list(out.rglob('*.lock')), 'a finished run leaves its lock files behind'
     allowed = (out, *(tmp_path / cache for cache in DECLARED_CACHES))
     stray = []
     for root in watched:

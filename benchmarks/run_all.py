@@ -37,6 +37,7 @@ BENCHMARKS = {
     'detector_family': 'bench_detector_family.py',
     'cpu_recipe_speed': 'bench_cpu_recipe_speed.py',
     'bootstrap': 'bench_bootstrap.py',
+    'cli_startup': 'bench_cli_startup.py',
 }
 GPU_GENERATION = ['--random-weights', '--device', 'cuda', '--dtype', 'float16', '--batch-sizes', '1', '4', '8',
                   '--no-profile']

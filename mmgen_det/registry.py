@@ -19,8 +19,22 @@ issues, in ``mmgen_det.compat.PATCHES``.
 
 and mmengine's ``CheckpointLoader`` reads ``packaged://NAME`` (ImageNet weights installed by pip) through
 ``mmgen_det.models.packaged_weights``.
+
+``import mmgen_det`` registers right away in a process that has already loaded torch or mmdet (mmdet's
+tools reach it through a config's ``custom_imports``, tests, scripts). Elsewhere, a command parsing its
+arguments, it waits for mmdet: :func:`register_when_mmdet_is_imported` applies the patches as mmdet is
+imported and adds the modules above to its registries' ``locations``, which mmengine imports at their
+first lookup. Importing them there, not in the middle of whatever statement imports mmdet, keeps a
+registering module that imports mmdet itself from being met half-initialised.
 """
+from __future__ import annotations
+
+import sys
 from importlib import import_module
+from importlib.abc import MetaPathFinder
+from importlib.machinery import ModuleSpec
+from types import ModuleType
+from typing import Callable
 
 REGISTERING_MODULES = (
     'mmgen_det.compat.ssd_predict',
@@ -42,3 +56,48 @@ def register_all_modules() -> None:
     apply_all()
     for name in REGISTERING_MODULES:
         import_module(name)
+
+
+#: the registries of ``mmdet.registry`` the modules above register into
+MMDET_REGISTRIES = ('DATASETS', 'HOOKS', 'MODELS', 'TRANSFORMS', 'WEIGHT_INITIALIZERS')
+
+
+def register_when_mmdet_is_imported() -> None:
+    """Defer :func:`register_all_modules` until this process imports mmdet (see the module docstring)."""
+    sys.meta_path.insert(0, _AfterImport('mmdet', _register_at_first_lookup))
+
+
+def _register_at_first_lookup(_mmdet: ModuleType) -> None:
+    from mmdet import registry  # mmengine's registry only: safe while mmdet's importer is half-way
+
+    from .compat import apply_all
+    apply_all()
+    for name in MMDET_REGISTRIES:
+        # Registry.import_from_location imports these at the first lookup; no public API adds locations
+        getattr(registry, name)._locations.extend(REGISTERING_MODULES)
+
+
+class _AfterImport(MetaPathFinder):
+    """Calls ``callback(module)`` once the top-level module ``name`` has run (Python has no post-import
+    hook): the spec the other finders find gets a loader whose ``exec_module`` calls it after. Only an
+    import runs it: ``importlib.util.find_spec(name)`` (mmengine's ``mmdet::`` config paths) just finds."""
+
+    def __init__(self, name: str, callback: Callable[[ModuleType], None]) -> None:
+        self.name = name
+        self.callback = callback
+
+    def find_spec(self, fullname: str, path=None, target=None) -> ModuleSpec | None:
+        if fullname != self.name:
+            return None
+        finders = (f for f in sys.meta_path if f is not self and hasattr(f, 'find_spec'))
+        spec = next(filter(None, (f.find_spec(fullname, path, target) for f in finders)), None)
+        if spec is not None and spec.loader is not None:
+            run = spec.loader.exec_module
+
+            def run_then_call(module: ModuleType) -> None:
+                run(module)
+                if self in sys.meta_path:  # once
+                    sys.meta_path.remove(self)
+                    self.callback(module)
+            spec.loader.exec_module = run_then_call
+        return spec

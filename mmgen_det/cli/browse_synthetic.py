@@ -12,33 +12,34 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
-from mmgen_det.utils.io import atomic_write, read_json
-from mmgen_det.visualization import coco_grid
+from mmgen_det.cli.command import ArgumentParser, positive_int
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Grid PNG of images with their boxes drawn, or an HTML gallery')
+    parser = ArgumentParser(description='Grid PNG of images with their boxes drawn, or an HTML gallery')
     parser.add_argument('root', help='set folder (file names in the annotations are relative to it)')
     out = parser.add_mutually_exclusive_group(required=True)
     out.add_argument('--out', help='PNG to write (a sample of the images)')
     out.add_argument('--html', metavar='OUT_DIR', help='folder to write the HTML gallery of the whole set into')
     parser.add_argument('--ann', default='annotations.json', help='annotation file, relative to root (grid)')
-    parser.add_argument('--num', type=int, default=16, help='number of images to draw (grid)')
-    parser.add_argument('--cols', type=int, default=4)
-    parser.add_argument('--tile', type=int, default=320, help='tile width in pixels (grid)')
+    parser.add_argument('--num', type=positive_int, default=16, help='number of images to draw (grid)')
+    parser.add_argument('--cols', type=positive_int, default=4)
+    parser.add_argument('--tile', type=positive_int, default=320, help='tile width in pixels (grid)')
     parser.add_argument('--seed', type=int, default=0, help='which images are sampled (grid)')
     parser.add_argument('--real', metavar='ANN_JSON',
                         help='real COCO annotations to compare with (gallery; default: the layouts\' source '
                              'recorded in generation_config.json)')
     parser.add_argument('--real-root', help='folder the real file names are relative to (gallery; default: the '
                                             "generator's image root, else the folder holding annotations/)")
-    parser.add_argument('--workers', type=int, default=2, help='processes making thumbnails (gallery)')
+    parser.add_argument('--workers', type=positive_int, default=2, help='processes making thumbnails (gallery)')
     return parser.parse_args(argv)
 
 
 def write_grid(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from mmgen_det.utils.io import atomic_write, read_json
+    from mmgen_det.visualization import coco_grid
     coco = read_json(f'{args.root}/{args.ann}')
     ids = sorted(im['id'] for im in coco['images'])
     if not ids:

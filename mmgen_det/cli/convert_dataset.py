@@ -33,19 +33,18 @@ import argparse
 import sys
 from pathlib import Path
 
-from mmgen_det.datasets.formats import (FORMAT_CHOICES, IMAGE_MODES, ON_BAD_IMAGE, ON_INVALID,
-                                        REPORT, DatasetFormatError, convert_dataset,
-                                        resolve_format, split_summary)
+from mmgen_det.cli.command import ArgumentParser, class_names
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def parse_args(argv=None) -> argparse.Namespace:
+    # the choices' home imports OpenCV and mmcv (torch), so --help here takes the time those take
+    from mmgen_det.datasets.formats import FORMAT_CHOICES, IMAGE_MODES, ON_BAD_IMAGE, ON_INVALID, REPORT
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('src', help='dataset folder, YOLO yaml or COCO json')
     parser.add_argument('--format', default='auto', choices=FORMAT_CHOICES,
                         help='format of SRC (default: auto, detected from the files)')
     parser.add_argument('--out', required=True, help='output folder (must not exist or be empty)')
-    parser.add_argument('--classes', default=None, type=lambda s: [c.strip() for c in s.split(',')],
+    parser.add_argument('--classes', default=None, type=class_names,
                         help="YOLO without names in a yaml or classes.txt: the class names in index "
                              "order, comma-separated, e.g. 'rainbow trout,pike'")
     parser.add_argument('--ann-dir', default=None,
@@ -72,11 +71,12 @@ def parse_args() -> argparse.Namespace:
                              'folder, its parent, or an images/ folder beside either)')
     parser.add_argument('--overwrite', action='store_true',
                         help=f'replace a non-empty OUT written by this converter (with its {REPORT})')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    from mmgen_det.datasets.formats import REPORT, DatasetFormatError, convert_dataset, resolve_format, split_summary
     try:
         fmt = resolve_format(args.src, args.format, args.ann_dir, args.img_dir)
         splits = convert_dataset(args.src, fmt, args.out, on_invalid=args.on_invalid,
@@ -86,7 +86,7 @@ def main() -> None:
                                  on_bad_image=args.on_bad_image,
                                  allow_outside_root=args.allow_outside_root)
     except (DatasetFormatError, OSError, ValueError) as e:
-        sys.exit(f'\nerror: {e}')  # \n ends a progress line cut short
+        sys.exit(f'error: {e}')
     for split in splits:
         print(split_summary(split))
     images = sum(len(s.coco['images']) for s in splits)

@@ -23,7 +23,7 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
+from mmgen_det.cli.command import ArgumentParser, positive_int
 
 GRID_QUANTILES = (0.5, 0.75, 0.9, 0.95, 1.0)
 #: the backbone of this detector (the CPU recipe's) scores by default: its ImageNet weights install with pip
@@ -31,7 +31,7 @@ DEFAULT_DETECTOR = 'fcos-lite0'
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Score a synthetic set by feature distance to the real set')
+    parser = ArgumentParser(description='Score a synthetic set by feature distance to the real set')
     parser.add_argument('synth_dir', help='synthetic set folder (with annotations.json)')
     parser.add_argument('--real-ann', required=True, help='COCO file of the real images the arm may use')
     parser.add_argument('--real-img-root', help="folder the real file_names are relative to "
@@ -43,7 +43,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     backbone.add_argument('--depth', type=int, help='a plain ResNet of this depth')
     parser.add_argument('--prefix', help="weights' prefix in the checkpoint, 'backbone.' for a detector")
     parser.add_argument('--input-size', type=int, nargs=2, default=(320, 192), metavar=('W', 'H'))
-    parser.add_argument('--batch-size', type=int, default=16)
+    parser.add_argument('--batch-size', type=positive_int, default=16)
     parser.add_argument('--shrinkage', type=float, default=0.1, help='covariance shrinkage in (0, 1]')
     parser.add_argument('--device', default='cpu', help="'cpu' or 'cuda:0'")
     parser.add_argument('--no-progress', action='store_true', help='do not print a progress bar')
@@ -74,13 +74,14 @@ def backbone_and_normalisation(args: argparse.Namespace) -> tuple[dict, str, dic
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    if args.batch_size < 1:
-        sys.exit(f'--batch-size must be >= 1, got {args.batch_size}')
-    import mmgen_det  # noqa: F401  registers modules and the checkpoint allow-list
+    import numpy as np
+
     from mmgen_det.filters.feature_distance import (FEATURE_DISTANCE_KEY, FeatureExtractor, feature_key,
                                                     score_set_feature_distance)
     from mmgen_det.filters.scoring import load_layouts, stored_scores
+    from mmgen_det.registry import register_all_modules
     from mmgen_det.utils.hashing import file_sha256
+    register_all_modules()  # the checkpoint allow-list, packaged:// weights, EfficientNetLite
     synth_dir, real_ann = Path(args.synth_dir), Path(args.real_ann)
     img_root = Path(args.real_img_root) if args.real_img_root else real_ann.resolve().parent.parent
     try:

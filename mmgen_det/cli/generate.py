@@ -20,21 +20,23 @@ import argparse
 import os
 import sys
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from mmengine.config import Config, DictAction
+from mmgen_det.cli.command import ArgumentParser, positive_int
 
-from mmgen_det.generation import generate_synthetic_set
-from mmgen_det.generation.settings import GenerationSettings, train_generation_dataset
+if TYPE_CHECKING:
+    from mmgen_det.generation.settings import GenerationSettings
 
 #: ``--cfg-options`` keys with this prefix set the synthetic dataset's ``generation`` settings
 PREFIX = 'generation.'
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Generate a synthetic detection set (resumable)')
+    from mmengine.config import DictAction
+    parser = ArgumentParser(description='Generate a synthetic detection set (resumable)')
     parser.add_argument('config', help='config file with a `generation` dict')
     parser.add_argument('--out', help='output folder (overrides generation.out_dir)')
-    parser.add_argument('--num-images', type=int, help='number of images (overrides generation.num_images)')
+    parser.add_argument('--num-images', type=positive_int, help='number of images (overrides generation.num_images)')
     parser.add_argument('--no-progress', action='store_true', help='do not print a progress bar')
     parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
                         help='shard the work over torchrun processes (gloo on CPU, nccl on GPU)')
@@ -47,6 +49,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 def load_generation_cfg(args: argparse.Namespace) -> GenerationSettings:
     """The settings of the config's one synthetic training set (wherever it sits in dataset wrappers),
     with the ``generation.`` options, ``--out`` and ``--num-images`` applied."""
+    from mmengine.config import Config
+
+    from mmgen_det.compat import apply_all
+    from mmgen_det.generation.settings import GenerationSettings, train_generation_dataset
+    apply_all()  # a config may inherit ``mmgen_det::`` bases
     cfg = Config.fromfile(args.config)
     options = dict(args.cfg_options or {})
     generation_options = {k[len(PREFIX):]: options.pop(k) for k in list(options) if k.startswith(PREFIX)}
@@ -75,6 +82,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     settings = load_generation_cfg(args)
     init_launcher(args.launcher)
+    from mmgen_det.generation import generate_synthetic_set
     summary = generate_synthetic_set(settings.to_dict(), progress=not args.no_progress)
     print(f'generate: {summary.line()}')
 

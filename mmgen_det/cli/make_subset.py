@@ -5,22 +5,23 @@ All categories are kept and file_names are unchanged, so the subset uses the sam
 import argparse
 import sys
 
-from mmgen_det.datasets.formats import DatasetFormatError, boxes_per_class, load_coco
-from mmgen_det.datasets.subsets import make_subset
-from mmgen_det.utils.io import atomic_write_json
+from mmgen_det.cli.command import ArgumentParser, positive_int
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__)
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = ArgumentParser(description=__doc__)
     parser.add_argument('ann', help='COCO annotation file to draw from')
-    parser.add_argument('--num-images', type=int, required=True, help='subset size N')
+    parser.add_argument('--num-images', type=positive_int, required=True, help='subset size N')
     parser.add_argument('--seed', type=int, required=True, help='seed of the image ordering')
     parser.add_argument('--out', required=True, help='output COCO json')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    from mmgen_det.datasets.formats import DatasetFormatError, boxes_per_class, load_coco
+    from mmgen_det.datasets.subsets import make_subset
+    from mmgen_det.utils.io import atomic_write_json
     try:
         coco = load_coco(args.ann)
         subset = make_subset(coco, args.num_images, args.seed, source=args.ann)

@@ -17,12 +17,16 @@ import argparse
 import sys
 from pathlib import Path
 
+from mmgen_det.cli.command import ArgumentParser, positive_int
 from mmgen_det.filters.matching import (DEFAULT_IOU_THR, DEFAULT_MIN_PRECISION, DEFAULT_MIN_RECALL,
                                         DEFAULT_SCORE_THR)
 
 
 def unit_interval(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'must be a number in [0, 1], got {text!r}') from None
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f'must be in [0, 1], got {text}')
     return value
@@ -35,7 +39,7 @@ def existing_file(text: str) -> str:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Score a synthetic set with a filter detector (resumable)')
+    parser = ArgumentParser(description='Score a synthetic set with a filter detector (resumable)')
     parser.add_argument('synth_dir', help='synthetic set folder (with annotations.json)')
     parser.add_argument('--detector-config', required=True, type=existing_file,
                         help='mmdet config of the filter detector (e.g. configs/filter/*.py)')
@@ -49,7 +53,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='detections below are ignored (default: %(default)s)')
     parser.add_argument('--iou-thr', type=unit_interval, default=DEFAULT_IOU_THR,
                         help='IoU needed to match a layout box (default: %(default)s)')
-    parser.add_argument('--batch-size', type=int, default=8, help='images per forward pass')
+    parser.add_argument('--batch-size', type=positive_int, default=8, help='images per forward pass')
     parser.add_argument('--class-aware', action='store_true',
                         help='a detection matches only a box of its class (detector must know the classes)')
     parser.add_argument('--device', default='cpu', help="'cpu' or 'cuda:0'")
@@ -60,8 +64,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    if args.batch_size < 1:
-        sys.exit(f'--batch-size must be >= 1, got {args.batch_size}')
     from mmgen_det.filters.plots import save_pr_plot
     from mmgen_det.filters.pr_filter import FilterDetector, MatchSettings
     from mmgen_det.filters.scoring import SCORES_DIR, kept_at, load_layouts, score_set, stored_scores, survival_table

@@ -9,14 +9,18 @@ In a checkout, ``python tools/run_experiment.py`` is the same command.
 
 With ``--data``, the experiment folder is first written into the work dir by the same code as
 ``mmgen-det-init`` (configs derived from the data); a rerun with the same options reuses it,
-including your edits to ``DIR/experiment.py``.
+including your edits to ``DIR/experiment.py``. Every option is checked against the data before
+anything is written (the work dir's lock file included), so a refused command leaves nothing behind
+and its corrected rerun just works.
 
 Stages: data -> subset -> [filter detector] -> generate -> [score] -> pretrain -> finetune / mixed /
 real-only / compute-matched -> test (see mmgen_det/experiments/runner.py). A rerun, or a sweep
 extended with new N, seeds, arms, generators or filters, runs only the stages it has not run yet.
-Writes DIR/results.csv, DIR/report.md, DIR/map_vs_n.png, DIR/samples_<generator>.png and
+Writes DIR/results.csv, DIR/report.md, DIR/report.html, DIR/map_vs_n.png, DIR/samples_<generator>.png and
 DIR/stage_log.jsonl. ``--dry-run`` runs nothing: it resolves every stage, prints what is cached, the
-image counts and an estimate of the compute still to run.
+image counts, what the test split can tell (per class, and the smallest mAP difference it resolves),
+objects under the detector's useful size at the derived scale, and an estimate of the compute still
+to run with what it is estimated from.
 
 One run writes a work dir at a time: a second one on the same DIR stops at once, naming the first
 (pid, start time, command). With ``--data``, DIR must be empty, new, or made by ``mmgen-det-init`` /
@@ -30,14 +34,19 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import mmgen_det  # noqa: F401  (first: silences mmengine's pkg_resources warning)
+
+if TYPE_CHECKING:
+    from mmgen_det.experiments.init import Derivation
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     from mmengine.config import DictAction
+    from mmgen_det.cli.command import ArgumentParser
     from mmgen_det.experiments.init import add_arguments
-    parser = argparse.ArgumentParser(description='Run an experiment sweep (cached, stage by stage)')
+    parser = ArgumentParser(description='Run an experiment sweep (cached, stage by stage)')
     parser.add_argument('config', nargs='?', help='experiment config (configs/experiments/*.py); or use --data')
     parser.add_argument('--work-dir', help='default: work_dirs/experiments/<config or dataset name>')
     add_arguments(parser.add_argument_group('your dataset, configs derived from it (instead of EXP_CONFIG)'),
@@ -76,26 +85,34 @@ def holds_work_dir(args) -> bool:
 
 
 def lock_work_dir(args) -> contextlib.AbstractContextManager:
-    """The work dir's lock, taken (:func:`holds_work_dir`), or exit naming the run that holds it. With
-    --data, a folder init_experiment did not make is refused first: no lock file goes into it."""
-    from mmgen_det.experiments.init import check_experiment_folder
+    """The work dir's lock, taken (:func:`holds_work_dir`), or exit naming the run that holds it."""
     from mmgen_det.experiments.runner import WorkDirBusyError, work_dir_lock
     if not holds_work_dir(args):
         return contextlib.nullcontext()
-    work_dir = work_dir_of(args)
     try:
-        if args.data:
-            check_experiment_folder(work_dir)
-        return work_dir_lock(work_dir).acquire()
-    except (WorkDirBusyError, ValueError) as err:
+        return work_dir_lock(work_dir_of(args)).acquire()
+    except WorkDirBusyError as err:
         sys.exit(f'run_experiment: {err}')
 
 
-def experiment_from_data(args) -> str:
-    """Write (or reuse) the experiment folder for ``--data`` in the work dir; its experiment.py."""
-    from mmgen_det.experiments.init import reuse_or_init, settings_from_args
+def checked_data(args) -> Derivation:
+    """``--data`` and its options checked against the data, before the lock file or any other is
+    written: a folder init_experiment did not make or made with other options, then every refusal of
+    :func:`~mmgen_det.experiments.init.derive` (the data, N, seeds, arms, detector, GLIGEN on a CPU)."""
+    from mmgen_det.experiments.init import check_folder, derive, settings_from_args
+    settings = settings_from_args(args)
     try:
-        path, done = reuse_or_init(settings_from_args(args), work_dir_of(args), args.reinit)
+        check_folder(settings, work_dir_of(args), args.reinit)
+        return derive(settings)
+    except (ValueError, FileNotFoundError) as err:
+        sys.exit(f'run_experiment: {err}')
+
+
+def experiment_from_data(args, derivation: Derivation) -> str:
+    """Write (or reuse) the experiment folder for ``--data`` in the work dir; its experiment.py."""
+    from mmgen_det.experiments.init import reuse_or_init
+    try:
+        path, done = reuse_or_init(derivation.settings, work_dir_of(args), args.reinit, derivation)
     except ValueError as err:
         sys.exit(f'run_experiment: {err}')
     print(f'run_experiment: {done}')
@@ -104,12 +121,13 @@ def experiment_from_data(args) -> str:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    derivation = checked_data(args) if args.data else None
     with lock_work_dir(args):
-        run(args)
+        run(args, derivation)
 
 
-def run(args) -> None:
-    """The sweep (or its dry run) of the parsed command line."""
+def run(args, derivation: Derivation | None = None) -> None:
+    """The sweep (or its dry run) of the parsed command line; ``derivation``: :func:`checked_data`'s."""
     from mmgen_det.experiments import ExperimentConfigError, load_experiment
     from mmgen_det.experiments.report import aggregate, summary_table
     from mmgen_det.experiments.runner import ExperimentRunner, training_stages_run
@@ -117,7 +135,7 @@ def run(args) -> None:
     from mmgen_det.recipes import ClassMismatchError
 
     try:
-        config = args.config or experiment_from_data(args)
+        config = args.config or experiment_from_data(args, derivation)
         exp = load_experiment(config, args.cfg_options)
     except (ExperimentConfigError, FileNotFoundError, ValueError) as e:
         sys.exit(f'run_experiment: {e}')
@@ -127,7 +145,8 @@ def run(args) -> None:
         init_dist(args.launcher)
 
     start = time.monotonic()
-    plan = ExperimentRunner(exp, work_dir, dry_run=True, echo=args.dry_run and args.verbose)
+    source = derivation.source_for(exp) if derivation else None  # read once: no image is decoded twice
+    plan = ExperimentRunner(exp, work_dir, dry_run=True, echo=args.dry_run and args.verbose, source=source)
     try:
         plan.run()
     except (FileNotFoundError, ValueError) as e:  # e.g. num_real above the training split
@@ -141,7 +160,7 @@ def run(args) -> None:
 
     log_start = len(read_stage_log(work_dir))
     runner = ExperimentRunner(exp, work_dir, launcher=args.launcher, verbose=args.verbose,
-                              total_stages=len(plan.results))
+                              total_stages=len(plan.results), source=source)
     try:
         rows = runner.run()
     except (ClassMismatchError, FileNotFoundError) as e:  # found before any training: one clear line

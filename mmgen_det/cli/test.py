@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import sys
 
+from mmgen_det.cli.command import setup_console
 from mmgen_det.utils.mmdet_tools import run_mmdet_tool
 
 
 def main(argv: list[str] | None = None) -> None:
+    setup_console()  # the parser is mmdet's, not ours
     run_mmdet_tool('test.py', sys.argv[1:] if argv is None else argv)
 
 

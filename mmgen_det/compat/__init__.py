@@ -1,9 +1,9 @@
 """Where the package reaches into third-party code, in two tables: :data:`PATCHES` and :data:`DIFFUSERS_INTERNALS`.
 
 :data:`PATCHES` lists every patch ``import mmgen_det`` applies to third-party code.
-``mmgen_det.registry.register_all_modules`` (run by ``import mmgen_det``) calls :func:`apply_all`
-before importing the registering modules, so mmdet's stock tools get the patches through
-``custom_imports``. Each patch is narrow (one function, method or registration), named after the
+``mmgen_det.registry`` calls :func:`apply_all` before the registering modules are imported: at
+``import mmgen_det`` where torch or mmdet is already loaded (mmdet's stock tools, through
+``custom_imports``), else as the process first imports mmdet (a command's ``--help`` stays light). Each patch is narrow (one function, method or registration), named after the
 upstream issue or code it works around, applied at most once per process, and its module says when it
 can go.
 

@@ -58,6 +58,17 @@ def boxes_per_class(coco: dict, crowd: bool = True) -> list[int]:
     return counts
 
 
+def images_per_class(coco: dict) -> list[int]:
+    """Images holding each class in label order, ``iscrowd`` boxes left out as COCO evaluation does:
+    a test split's boxes of one class in few images say less than as many boxes spread out."""
+    order = {c['id']: i for i, c in enumerate(coco['categories'])}
+    holding: list[set[int]] = [set() for _ in order]
+    for a in coco['annotations']:
+        if not a.get('iscrowd'):
+            holding[order[a['category_id']]].add(a['image_id'])
+    return [len(images) for images in holding]
+
+
 def profile_coco(coco: dict) -> DataProfile:
     """Profile the images and boxes of ``coco``; a dataset without images or boxes is an error."""
     if not coco['images']:

@@ -39,7 +39,9 @@ Keys::
     cfg_options = {'train_dataloader.num_workers': 0}   # applied to every stage's mmdet config
     derived = dict(...)   # what tools/init_experiment.py derived from the data (recorded in the report)
     estimate = dict(seconds_per_iter=0.5, seconds_per_eval_image=0.05, seconds_per_scored_image=0.05,
-                    seconds_per_generated_image={'copy-paste': 0.01, 'gligen-text': 3.0})
+                    seconds_per_generated_image={'copy-paste': 0.01, 'gligen-text': 3.0},
+                    device='GPU', basis='timed on one A100, batch 8 at 720x404')  # the kind of machine the
+                    # rates are for, and where they come from: the dry run prints both with its estimate
 
 Every other key is an error naming the closest known one: a misspelt key would otherwise leave its
 default in force unnoticed. Top-level names starting with ``_`` are the file's own helper variables.
@@ -80,7 +82,7 @@ SPLIT_NAMES = ('train', 'val', 'test')
 ARM_STAGES = {'synthetic-pretrain': ('pretrain', 'finetune'), 'mixed': ('mixed',),
               'synthetic-only': ('pretrain',)}
 FILTER_KEYS = ('type', 'min_precision', 'min_recall')
-ESTIMATE_KEYS = ('device', 'seconds_per_iter', 'seconds_per_eval_image', 'seconds_per_scored_image',
+ESTIMATE_KEYS = ('device', 'basis', 'seconds_per_iter', 'seconds_per_eval_image', 'seconds_per_scored_image',
                  'seconds_per_generated_image')
 
 
@@ -262,7 +264,9 @@ def _threshold(value: Any, what: str) -> float | None:
     return float(value)
 
 
-def _num_real(values: Sequence) -> list[int | str]:
+def check_num_real(values: Sequence) -> list[int | str]:
+    """``num_real`` entries: positive ints or ``'all'``, each once (checked against the data by
+    ``plan.resolve_num_real``)."""
     out: list[int | str] = []
     for v in values:
         if v == 'all' or (isinstance(v, int) and not isinstance(v, bool) and v > 0):
@@ -323,6 +327,26 @@ def _ints(values: Sequence, what: str, minimum: int = 0) -> list[int]:
     if not values or any(not isinstance(v, int) or isinstance(v, bool) or v < minimum for v in values):
         raise ExperimentConfigError(f'{what} must be a non-empty list of ints >= {minimum}, got {values!r}')
     return list(values)
+
+
+def check_seeds(values: Sequence) -> list[int]:
+    """Seeds: a non-empty list of ints >= 0 (each picks a real subset and seeds its trainings)."""
+    return _ints(values, 'seeds')
+
+
+def check_arms(arms: Sequence[str], generators: Sequence[str]) -> list[str]:
+    """Known arms, with what each needs: a generated-data arm a generator, the compute-matched control a
+    generated-data arm to match."""
+    bad = [a for a in arms if a not in ARMS]
+    if bad or not arms:
+        raise ExperimentConfigError(f'unknown arms {bad}; allowed: {list(ARMS)}')
+    synthetic = [a for a in arms if a in SYNTHETIC_ARMS]
+    if synthetic and not generators:
+        raise ExperimentConfigError(f'arms {synthetic} need at least one entry in `generators`')
+    if 'compute-matched' in arms and not synthetic:
+        raise ExperimentConfigError('the compute-matched arm is matched to a generated-data arm '
+                                    f'({list(SYNTHETIC_ARMS)}); add one to `arms`')
+    return list(arms)
 
 
 def _optional_count(value: Any, what: str) -> int | None:
@@ -406,18 +430,9 @@ def validate(cfg: Mapping[str, Any], name: str = 'experiment', filename: str = '
     fmt = _need(data, 'format', 'data')
     if fmt not in FORMAT_CHOICES:
         raise ExperimentConfigError(f'data.format must be one of {FORMAT_CHOICES}, got {fmt!r}')
-    arms = list(_need(cfg, 'arms'))
-    bad = [a for a in arms if a not in ARMS]
-    if bad or not arms:
-        raise ExperimentConfigError(f'unknown arms {bad}; allowed: {list(ARMS)}')
+    arms = check_arms(list(_need(cfg, 'arms')), list(cfg.get('generators') or {}))
     generators = _generators(cfg.get('generators') or {})
     filters = _filters(cfg.get('filters') or {'none': None})
-    synthetic = [a for a in arms if a in SYNTHETIC_ARMS]
-    if synthetic and not generators:
-        raise ExperimentConfigError(f'arms {synthetic} need at least one entry in `generators`')
-    if 'compute-matched' in arms and not synthetic:
-        raise ExperimentConfigError('the compute-matched arm is matched to a generated-data arm '
-                                    f'({list(SYNTHETIC_ARMS)}); add one to `arms`')
     raw_schedules = dict(_need(cfg, 'schedules'))
     default = _schedule(_need(raw_schedules, 'default', 'schedules'), 'schedules.default')
     schedules = {'default': default}
@@ -453,8 +468,8 @@ def validate(cfg: Mapping[str, Any], name: str = 'experiment', filename: str = '
         source=str(_need(data, 'source', 'data')),
         format=fmt,
         detector=_detector(_need(cfg, 'detector')),
-        num_real=_num_real(_need(cfg, 'num_real')),
-        seeds=_ints(_need(cfg, 'seeds'), 'seeds'),
+        num_real=check_num_real(_need(cfg, 'num_real')),
+        seeds=check_seeds(_need(cfg, 'seeds')),
         arms=arms,
         generators=generators,
         filters=filters,

@@ -13,7 +13,9 @@ values, seeds, arms and the device class. Out, in ``OUT``::
                                      a folder whose writing was interrupted is still known as ours
 
 ``OUT`` must be empty, new, or a folder this module made (:func:`check_experiment_folder`): the files
-of someone's folder are never replaced, whatever their names.
+of someone's folder are never replaced, whatever their names. Every setting is checked against the data
+(:func:`derive`) before the first file is written, so a refused command leaves nothing that would refuse
+its corrected rerun.
 
 Everything in the configs that depends on the data or the device comes from ``mmgen_det.recipes``:
 classes and ``num_classes`` of every head, input scale and training crop, schedules, generation canvas,
@@ -30,22 +32,27 @@ import json
 import warnings
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from ..datasets.formats import FORMAT_CHOICES, ON_BAD_IMAGE
 from ..datasets.profile import DataProfile, profile_coco
 from ..filters.matching import DEFAULT_IOU_THR, DEFAULT_SCORE_THR
-from ..recipes import (CPU_LOADERS, DEFAULT_DETECTOR, DETECTORS, ESTIMATES, GENERATORS, IMAGES_PER_REAL, SCHEDULES,
-                       VAL_IMAGES, default_detector, default_num_real, derive_generation, detector_config,
-                       input_scale)
+from ..recipes import (CPU_LOADERS, DEFAULT_DETECTOR, DETECTORS, DEVICES, ESTIMATES, GENERATORS, GPU_FALLBACK_DETECTOR,
+                       IMAGES_PER_REAL, SCHEDULES, VAL_IMAGES, InputScale, default_detector, default_num_real,
+                       derive_generation, detector_config, input_scale)
+from ..recipes.generation import GLIGEN_BASES
 from ..utils.config_files import dump_config, inert_literals
 from ..utils.hashing import file_sha256
 from ..utils.io import atomic_write, atomic_write_json
 from ..utils.text import first_few
-from .config import ARMS, DEFAULT_SPLIT, Filter
-from .plan import planned_splits
+from .config import (ARMS, DEFAULT_SPLIT, SYNTHETIC_ARMS, Experiment, Filter, Generator, check_arms, check_num_real,
+                     check_seeds)
+from .plan import ComputeEstimate, planned_splits, resolve_num_real
 from .runner import WORK_DIR_LOCK
-from .stages import synthetic_dataset, with_train_dataset
+from .stages import real_splits, synthetic_dataset, training_split, with_train_dataset
+
+if TYPE_CHECKING:
+    from ..datasets.formats import ConvertedSplit
 
 DEFAULT_ARMS = ['real-only', 'synthetic-pretrain', 'mixed', 'compute-matched']
 PLACEHOLDER_ROOT = 'data/converted/'  # the runner points every stage at its own converted copy
@@ -68,9 +75,14 @@ class InitSettings:
     name: str | None = None
     on_bad_image: str = 'fail'
     allow_outside_root: bool = False
+    allow_cpu_gligen: bool = False  # GLIGEN on a CPU runs for hours: generate there only when asked to
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+    def read_options(self) -> dict[str, Any]:
+        """What the read of the source takes (``Experiment.read_options`` of the folder written)."""
+        return dict(classes=self.classes, on_bad_image=self.on_bad_image, allow_outside_root=self.allow_outside_root)
 
 
 def default_device() -> str:
@@ -78,20 +90,91 @@ def default_device() -> str:
     return 'gpu' if torch.cuda.is_available() else 'cpu'
 
 
-def read_profile(settings: InitSettings) -> tuple[DataProfile, dict[str, int]]:
-    """Read (and check) the dataset; profile its training split (its only split when it has one)."""
+@dataclass(frozen=True)
+class Derivation:
+    """The data as read and the settings checked against it (:func:`derive`): what
+    :func:`init_experiment` writes, so that every refusal comes before its first file."""
+    settings: InitSettings
+    device: str
+    detector: str
+    substituted: str | None  # why the device's reference detector is not the one derived, if it is not
+    splits: list[ConvertedSplit]  # the source as read: run_experiment's data stage reads no image again
+    profile: DataProfile  # of the training split as found, before held-out splits are carved
+    scale: InputScale
+    detector_cfg: Any  # the real-data mmdet config, reading PLACEHOLDER_ROOT
+    num_real: list[int | str]
+    seeds: list[int]
+    arms: list[str]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Images per split found."""
+        return {s.name: len(s.coco['images']) for s in self.splits}
+
+    def source_for(self, exp: Experiment) -> list[ConvertedSplit] | None:
+        """The read, when ``exp`` reads the same source with the same options (an edited experiment.py or
+        ``--cfg-options data.*`` may read another)."""
+        same = (Path(exp.source).resolve() == Path(self.settings.source).resolve()
+                and exp.format == self.settings.format and exp.read_options() == self.settings.read_options())
+        return self.splits if same else None
+
+
+def derive(settings: InitSettings) -> Derivation:
+    """Read the dataset and check every setting against it, writing nothing: the options (device,
+    generators, arms, seeds, N), the data (format, records, images), N against the training split as
+    the data stage will carve it, the detector's backbone checkpoint, GLIGEN on a CPU
+    (:func:`check_gligen_device`)."""
     from ..datasets import read_dataset
-    splits = read_dataset(settings.source, settings.format, classes=settings.classes,
-                          on_bad_image=settings.on_bad_image, allow_outside_root=settings.allow_outside_root)
-    by_name = {s.name: s.coco for s in splits}
-    train = by_name.get('train') or (next(iter(by_name.values())) if len(by_name) == 1 else None)
-    if train is None:
-        raise ValueError(f'{settings.source} has splits {sorted(by_name)} but no training split')
-    return profile_coco(train), {k: len(v['images']) for k, v in by_name.items()}
+    device = settings.device or default_device()
+    if device not in DEVICES:
+        raise ValueError(f'device must be one of {DEVICES}, got {device!r}')
+    unknown = [g for g in settings.generators if g not in GENERATORS]
+    if unknown:
+        raise ValueError(f'unknown generators {unknown}; known: {list(GENERATORS)}')
+    arms = check_arms(settings.arms or DEFAULT_ARMS, settings.generators)
+    seeds = check_seeds(settings.seeds or ([0] if device == 'cpu' else [0, 1, 2]))
+    detector, substituted = (settings.detector, None) if settings.detector else default_detector(device)
+    if detector not in DETECTORS:
+        raise ValueError(f'unknown detector {detector!r}; known: {sorted(DETECTORS)}')
+    splits = read_dataset(settings.source, settings.format, **settings.read_options())
+    train_images = len(real_splits(splits, DEFAULT_SPLIT, settings.source)[0]['train']['images'])
+    num_real = check_num_real(settings.num_real or default_num_real(train_images, device))
+    images_per_run = [resolve_num_real(value, train_images) for value in num_real]
+    profile = profile_coco(training_split(splits).coco)
+    scale = input_scale(profile, device)
+    detector_cfg = detector_config(detector, list(profile.classes), profile, device, data_root=PLACEHOLDER_ROOT)
+    from ..engine.pretrained_init import check_backbone_init  # mmdet: here, so that --help stays light
+    check_backbone_init(detector_cfg.model, where=f'--detector {detector}')
+    if any(a in SYNTHETIC_ARMS for a in arms):
+        check_gligen_device(settings, device, images_per_run, seeds)
+    for note in ([substituted] if substituted else []) + list(scale.warnings):
+        warnings.warn(note, stacklevel=2)
+    return Derivation(settings, device, detector, substituted, splits, profile, scale, detector_cfg, num_real, seeds,
+                      arms)
+
+
+def check_gligen_device(settings: InitSettings, device: str, num_real: list[int], seeds: list[int]) -> None:
+    """Refuse GLIGEN generators on a CPU, where an image takes about half a minute, with the estimate,
+    unless ``settings.allow_cpu_gligen``: planned without a word, a sweep would run for hours."""
+    gligen = [g for g in settings.generators if g in GLIGEN_BASES]
+    if device != 'cpu' or not gligen or settings.allow_cpu_gligen:
+        return
+    images = {g: len(seeds) * sum(Generator(g, f'configs/generation_{g}.py', IMAGES_PER_REAL[device]).num_images(n)
+                                  for n in num_real) for g in gligen}
+    hours = {kind: sum(ComputeEstimate(ESTIMATES[kind]).generation(g, k) for g, k in images.items()) / 3600
+             for kind in DEVICES}
+    raise ValueError(
+        f"{' and '.join(gligen)} on a CPU: generating {sum(images.values())} images ({IMAGES_PER_REAL[device]} per "
+        f"real image, N={', '.join(map(str, num_real))} x {len(seeds)} seed{'s' * (len(seeds) > 1)}) takes about "
+        f"{hours['cpu']:.1f} CPU hours at the CPU recipe's rates (about {hours['gpu']:.1f} h on a GPU). Fix: run it on "
+        'a machine with CUDA (--device gpu), generate with --generator copy-paste, or pass --allow-cpu-gligen to '
+        'generate on this CPU anyway')
 
 
 def training_images(counts: dict[str, int]) -> int:
-    """Real training images the runs can draw from with the default split: the dry run's planned count."""
+    """Real training images the runs can draw from with the default split, from counts alone (such as
+    ``data_profile.json``'s ``splits_found``): within an image or so per class of the data stage's count,
+    which :func:`derive` takes from the data itself."""
     return planned_splits(counts, DEFAULT_SPLIT)['train']
 
 
@@ -129,30 +212,20 @@ def check_experiment_folder(out: str | Path) -> None:
             'choose an empty or new folder (--out, --work-dir); --reinit rewrites only folders init made')
 
 
-def init_experiment(settings: InitSettings, out: str | Path) -> Path:
-    """Write the experiment folder (see the module docstring); returns ``OUT/experiment.py``."""
+def init_experiment(settings: InitSettings, out: str | Path, derivation: Derivation | None = None) -> Path:
+    """Write the experiment folder (see the module docstring); returns ``OUT/experiment.py``.
+    ``derivation``: :func:`derive` of ``settings``, where the caller checked them already (before
+    taking a lock, say)."""
     out = Path(out).resolve()
     check_experiment_folder(out)
-    device = settings.device or default_device()
-    detector, substituted = (settings.detector, None) if settings.detector else default_detector(device)
-    if substituted:
-        warnings.warn(substituted, stacklevel=2)
-    if detector not in DETECTORS:
-        raise ValueError(f'unknown detector {detector!r}; known: {sorted(DETECTORS)}')
-    unknown = [g for g in settings.generators if g not in GENERATORS]
-    if unknown:
-        raise ValueError(f'unknown generators {unknown}; known: {list(GENERATORS)}')
-    profile, counts = read_profile(settings)
+    d = derivation or derive(settings)
+    device, profile, scale, det_cfg = d.device, d.profile, d.scale, d.detector_cfg
     classes = list(profile.classes)
-    scale = input_scale(profile, device)
-    for note in scale.warnings:
-        warnings.warn(note, stacklevel=2)
 
     if not is_experiment_folder(out):  # ours before any file is: a rerun after a kill here finds it so
         atomic_write_json(out / WRITTEN, {})
     configs = out / 'configs'
     configs.mkdir(parents=True, exist_ok=True)
-    det_cfg = detector_config(detector, classes, profile, device, data_root=PLACEHOLDER_ROOT)
     det_path = configs / 'detector.py'
     dump_config(det_cfg, det_path)
     generators = {}
@@ -171,24 +244,19 @@ def init_experiment(settings: InitSettings, out: str | Path) -> Path:
     for message in generation_warnings:
         warnings.warn(message, stacklevel=2)
 
-    train_images = training_images(counts)
-    arms = settings.arms or DEFAULT_ARMS
-    bad = [a for a in arms if a not in ARMS]
-    if bad:
-        raise ValueError(f'unknown arms {bad}; known: {list(ARMS)}')
-    derived = dict(device=device, detector=detector, classes=classes, profile=profile.as_dict(),
+    derived = dict(device=device, detector=d.detector, classes=classes, profile=profile.as_dict(),
                    input_scale=scale.as_dict(), generation=derived_generation,
-                   warnings=[*([substituted] if substituted else []), *scale.warnings, *generation_warnings],
-                   splits_found=counts)
+                   warnings=[*([d.substituted] if d.substituted else []), *scale.warnings, *generation_warnings],
+                   splits_found=d.counts)
     experiment = dict(
         name=settings.name or out.name,
         data=dict(source=str(Path(settings.source).resolve()), format=settings.format, classes=settings.classes,
                   split=dict(DEFAULT_SPLIT), image_mode='copy', val_images=VAL_IMAGES[device], test_images=None,
                   on_bad_image=settings.on_bad_image, allow_outside_root=settings.allow_outside_root),
         detector=str(det_path),
-        num_real=settings.num_real or default_num_real(train_images, device),
-        seeds=settings.seeds or ([0] if device == 'cpu' else [0, 1, 2]),
-        arms=arms,
+        num_real=d.num_real,
+        seeds=d.seeds,
+        arms=d.arms,
         generators=generators,
         filters={'none': None},
         # used once a PR filter is added above, e.g. 'pr': dict(type='pr', min_precision=0.01, min_recall=0.5);
@@ -197,7 +265,8 @@ def init_experiment(settings: InitSettings, out: str | Path) -> Path:
                              class_aware=False),
         schedules=SCHEDULES[device],
         cfg_options=CPU_LOADERS if device == 'cpu' else {},
-        estimate=ESTIMATES[device],
+        # where the dry run's hours come from (a basis the recipe gives its rates replaces this one)
+        estimate={'basis': f"the {device.upper()} recipe's, mmgen_det/recipes/schedules.py", **ESTIMATES[device]},
         derived=derived)
     path = out / 'experiment.py'
     with atomic_write(path, 'w') as f:
@@ -223,33 +292,51 @@ def edited_files(out: Path) -> list[str] | None:
             if not (out / name).is_file() or file_sha256(out / name) != digest]
 
 
-def reuse_or_init(settings: InitSettings, out: str | Path, reinit: bool = False) -> tuple[Path, str]:
+#: options that change no file of the folder, only what a run is allowed to do: a rerun may add or drop them
+#: (the folder's INIT_ARGS records them as it was written)
+PERMISSIONS = ('allow_cpu_gligen',)
+
+
+def check_folder(settings: InitSettings, out: str | Path, reinit: bool = False) -> None:
+    """Refuse to write ``settings``' experiment into ``out``, before anything is read: a folder
+    :func:`init_experiment` did not make (:func:`check_experiment_folder`), or, unless ``reinit``, one
+    it made with other options (:class:`OtherOptionsError`)."""
+    out = Path(out)
+    check_experiment_folder(out)
+    made_with = out / INIT_ARGS
+    if not made_with.is_file() or reinit:
+        return
+    # options added since the folder was made count as their defaults
+    defaults = {f.name: f.default for f in fields(InitSettings) if f.default is not MISSING}
+    old = {**json.loads(json.dumps(defaults)), **json.loads(made_with.read_text())}
+    new = json.loads(json.dumps(settings.as_dict()))
+    changed = sorted(k for k in old if old[k] != new.get(k) and k not in PERMISSIONS)
+    if changed:
+        raise OtherOptionsError(f'{out} was initialised with other options ({", ".join(changed)}); pass '
+                                '--reinit to rewrite its configs, or choose another --work-dir')
+
+
+def reuse_or_init(settings: InitSettings, out: str | Path, reinit: bool = False,
+                  derivation: Derivation | None = None) -> tuple[Path, str]:
     """The experiment folder for ``settings`` in ``out`` and a line saying what was done.
 
     A folder made with other options is refused (:class:`OtherOptionsError`) unless ``reinit``. One
     made with the same options is derived again from the data unless the user edited it, so a folder
     written by an older recipe follows the installed one; stages whose inputs did not change stay
     cached. An edited folder is kept as it is (the edits are the user's experiment) and the line names
-    the edited files."""
+    the edited files. ``derivation``: as for :func:`init_experiment`."""
     out = Path(out)
-    made_with = out / INIT_ARGS
-    if made_with.is_file() and not reinit:
-        # options added since the folder was made count as their defaults
-        defaults = {f.name: f.default for f in fields(InitSettings) if f.default is not MISSING}
-        old = {**json.loads(json.dumps(defaults)), **json.loads(made_with.read_text())}
-        if old != json.loads(json.dumps(settings.as_dict())):
-            changed = sorted(k for k in old if old[k] != settings.as_dict().get(k))
-            raise OtherOptionsError(f'{out} was initialised with other options ({", ".join(changed)}); pass '
-                                    '--reinit to rewrite its configs, or choose another --work-dir')
+    check_folder(settings, out, reinit)
+    if (out / INIT_ARGS).is_file() and not reinit:
         edited = edited_files(out)
         if edited is None or edited:
             what = 'written before edits could be told apart' if edited is None else f'edited: {", ".join(edited)}'
             return out / 'experiment.py', (f'reusing {out / "experiment.py"} as it is ({what}); --reinit derives '
                                            'it again with the installed recipe')
-        path = init_experiment(settings, out)
+        path = init_experiment(settings, out, derivation)
         return path, (f'reusing {out} (made from the same options), derived again from the data with the installed '
                       'recipe; unchanged stages stay cached')
-    path = init_experiment(settings, out)
+    path = init_experiment(settings, out, derivation)
     return path, f'wrote {path} and {out / "configs"} (derived settings: {out / "data_profile.json"})'
 
 
@@ -266,9 +353,10 @@ def render_experiment(experiment: dict[str, Any]) -> str:
 
 def add_arguments(parser, data_flag: Sequence[str]) -> None:
     """The init options, shared by tools/init_experiment.py and tools/run_experiment.py --data."""
+    from ..cli.command import class_names, num_real
     parser.add_argument(*data_flag, help='the dataset: a YOLO yaml or folder, a VOC folder, a COCO json or folder')
     parser.add_argument('--format', default='auto', choices=FORMAT_CHOICES)
-    parser.add_argument('--classes', type=lambda s: [c.strip() for c in s.split(',')],
+    parser.add_argument('--classes', type=class_names,
                         help='class names in label order, for a YOLO folder without a yaml or classes.txt')
     parser.add_argument('--on-bad-image', choices=ON_BAD_IMAGE, default='fail',
                         help='an image OpenCV (what training reads with) cannot decode: stop naming it, or skip it '
@@ -276,19 +364,24 @@ def add_arguments(parser, data_flag: Sequence[str]) -> None:
     parser.add_argument('--allow-outside-root', action='store_true',
                         help='let image paths and links of the dataset point outside its folder')
     parser.add_argument('--detector', choices=sorted(DETECTORS),
-                        help=f"default: {DEFAULT_DETECTOR['cpu']} on a CPU, {DEFAULT_DETECTOR['gpu']} on a GPU")
+                        help=f"default: {DEFAULT_DETECTOR['cpu']} on a CPU; on a GPU {DEFAULT_DETECTOR['gpu']} when its "
+                             f"ImageNet ResNet-50 checkpoint is there (docs/reference_study_gpu.md), else "
+                             f"{GPU_FALLBACK_DETECTOR}")
     parser.add_argument('--generator', nargs='+', default=['copy-paste'], choices=GENERATORS, dest='generators')
-    parser.add_argument('--num-real', nargs='+', type=lambda s: s if s == 'all' else int(s),
+    parser.add_argument('--num-real', nargs='+', type=num_real,
                         help="real training images per run: ints and/or 'all' (default: 50 on a CPU; "
                              "10 50 100 300 all on a GPU)")
     parser.add_argument('--seeds', nargs='+', type=int, help='default: 0 on a CPU, 0 1 2 on a GPU')
     parser.add_argument('--arms', nargs='+', choices=ARMS, help=f'default: {" ".join(DEFAULT_ARMS)}')
-    parser.add_argument('--device', choices=('cpu', 'gpu'), help='the recipe to derive (default: gpu when CUDA is '
+    parser.add_argument('--device', choices=DEVICES, help='the recipe to derive (default: gpu when CUDA is '
                         'available)')
+    parser.add_argument('--allow-cpu-gligen', action='store_true',
+                        help='generate with GLIGEN on a CPU (refused otherwise: hours of generation; the refusal '
+                             'gives the estimate)')
 
 
 def settings_from_args(args) -> InitSettings:
     return InitSettings(source=args.data, format=args.format, classes=args.classes, detector=args.detector,
                         generators=args.generators, num_real=args.num_real, seeds=args.seeds, arms=args.arms,
                         device=args.device, on_bad_image=args.on_bad_image,
-                        allow_outside_root=args.allow_outside_root)
+                        allow_outside_root=args.allow_outside_root, allow_cpu_gligen=args.allow_cpu_gligen)

@@ -72,9 +72,13 @@ class ExperimentRunner:
     """Runs (or, with ``dry_run``, plans) every stage of an experiment; see the module docstring."""
 
     def __init__(self, exp: Experiment, work_dir: str | Path, dry_run: bool = False, launcher: str = 'none',
-                 verbose: bool = False, total_stages: int | None = None, echo: bool = True) -> None:
+                 verbose: bool = False, total_stages: int | None = None, echo: bool = True,
+                 source: list[ConvertedSplit] | None = None) -> None:
+        """``source``: the data source already read with the experiment's data options (run_experiment
+        --data reads it to derive the experiment folder), so that no image is decoded twice."""
         from mmengine.dist import is_main_process
         self.exp = exp
+        self.source = source
         self.work_dir = Path(work_dir).resolve()
         self.dry_run = dry_run
         self.launcher = launcher
@@ -171,7 +175,9 @@ class ExperimentRunner:
         # a yaml or json file stands for its dataset folder (the files it names live beside it)
         root = source.parent if source.is_file() else source
         cache_file = self.work_dir / DIGEST_CACHE if self.cache.write else None
-        splits = read_dataset(exp.source, exp.format, **exp.read_options()) if source.exists() else None
+        splits = self.source
+        if splits is None and source.exists():
+            splits = read_dataset(exp.source, exp.format, **exp.read_options())
         digest = tree_digest(root, cache_file) if source.exists() else 'missing'
         inputs = dict(format=exp.format, source_digest=digest, val_images=exp.val_images, test_images=exp.test_images,
                       split=exp.split, classes=exp.classes)
@@ -186,8 +192,7 @@ class ExperimentRunner:
                 raise FileNotFoundError(f'data.source {exp.source} does not exist; see the experiment config')
             return stages.convert(exp.source, exp.format, d / 'coco', exp.val_images, exp.test_images, exp.split,
                                   exp.image_mode, **exp.read_options())
-        found = None if splits is None else {s.name: len(s.coco['images']) for s in splits}
-        planned = plan.planned_counts(exp, source, found)
+        planned = plan.planned_counts(exp, source, splits)
         result = self.stage('data', source.name, inputs, work, planned=planned, main_only=True)
         if result.status == 'to run':
             return result, None

@@ -106,55 +106,78 @@ def files_read_outside(splits: list[ConvertedSplit], root: Path, fmt: str) -> li
     return images + [p for p in labels if p.is_file() and os.path.realpath(p) not in covered]
 
 
+def real_splits(splits: list[ConvertedSplit], split: dict[str, Any],
+                source: str) -> tuple[dict[str, dict], dict | None]:
+    """The ``train`` / ``val`` / ``test`` COCO of the read data as the data stage writes them, and the
+    record of the held-out splits it carved (``None`` when the data has both).
+
+    The data's own splits keep their images (categories in id order, as converted); a lone split of
+    another name is the training split; a held-out split the data lacks is split off the training
+    split (seeded, class-stratified, byte-identical images on one side). Writes nothing, so a dry run
+    and init plan from exactly what the data stage will convert.
+    """
+    from ..datasets.formats.common import in_id_order
+    from ..datasets.subsets import split_off
+    train = training_split(splits)
+    if train is None:
+        raise ValueError(f'{source} has splits {[s.name for s in splits]} but no training split; the '
+                         'protocol draws the real subsets from `train`')
+    cocos = {('train' if s is train else s.name): {**s.coco, 'categories': in_id_order(s.coco['categories'])}
+             for s in splits if s is train or s.name in ('val', 'test')}
+    missing = missing_held_out(splits)
+    if not missing:
+        return cocos, None
+    fractions = {s: float(split[s]) for s in missing}
+    same = identical_images(train)
+    parts = split_off(cocos['train'], fractions, int(split['seed']), source='annotations/train.json', groups=same)
+    return {**cocos, **parts}, dict(split_off=missing, fractions=fractions, seed=int(split['seed']),
+                                    num_images={k: len(v['images']) for k, v in parts.items()},
+                                    identical_images=len(same))
+
+
+def evaluated_split(coco: dict, name: str, num_images: int | None) -> tuple[dict, str]:
+    """Split ``name`` as the runs read it, and its annotation file in the converted folder: a fixed
+    (seed 0) subset of ``num_images`` where the split is larger (cheaper evaluation), else the whole."""
+    from ..datasets import make_subset
+    ann = f'annotations/{name}.json'
+    if num_images is None or num_images >= len(coco['images']):
+        return coco, ann
+    return make_subset(coco, num_images, 0, source=ann), f'annotations/{name}_{num_images}.json'
+
+
 def convert(source: str, fmt: str, out: Path, val_images: int | None, test_images: int | None,
             split: dict[str, Any], image_mode: str = 'copy', classes: list[str] | None = None,
             on_bad_image: str = 'fail', allow_outside_root: bool = False) -> dict:
-    """Real data -> COCO under ``out``. Held-out splits the data lacks are split off its training
-    split (seeded, class-stratified, byte-identical images on one side, recorded); a single split of
-    another name is the training split. Optional fixed (seed 0) val/test subsets make evaluation cheap."""
-    from ..datasets import convert_dataset, make_subset
+    """Real data -> COCO under ``out``, the splits of :func:`real_splits` (held-out splits carved and
+    recorded). Optional fixed (seed 0) val/test subsets make evaluation cheap."""
+    from ..datasets import convert_dataset
     from ..datasets.profile import coco_classes
-    from ..datasets.subsets import split_off
     converted = convert_dataset(source, fmt, out, image_mode=image_mode, overwrite=True, classes=classes,
                                 on_bad_image=on_bad_image, allow_outside_root=allow_outside_root)
     ann_dir = out / 'annotations'
+    cocos, split_record = real_splits(converted, split, source)
     train = training_split(converted)
-    if train is None:
-        raise ValueError(f'{source} has splits {[s.name for s in converted]} but no training split; the '
-                         'protocol draws the real subsets from `train`')
     if train.name != 'train':
         os.replace(ann_dir / f'{train.name}.json', ann_dir / 'train.json')
-    missing = missing_held_out(converted)
-    split_record = None
-    if missing:
-        fractions = {s: float(split[s]) for s in missing}
-        same = identical_images(train)
-        parts = split_off(read_json(ann_dir / 'train.json'), fractions, int(split['seed']),
-                          source='annotations/train.json', groups=same)
-        for name, coco in parts.items():
-            atomic_write_json(ann_dir / f'{name}.json', coco)
-        split_record = dict(split_off=missing, fractions=fractions, seed=int(split['seed']),
-                            num_images={k: len(v['images']) for k, v in parts.items()},
-                            identical_images=len(same))
-        print(f'{source} has no {" and no ".join(missing)} split: held out {fractions} of its training images '
-              f"(class-stratified, seed {split['seed']}); train keeps {len(parts['train']['images'])}",
+    if split_record:
+        missing = split_record['split_off']
+        for name in ('train', *missing):
+            atomic_write_json(ann_dir / f'{name}.json', cocos[name])
+        print(f'{source} has no {" and no ".join(missing)} split: held out {split_record["fractions"]} of its '
+              f"training images (class-stratified, seed {split['seed']}); train keeps {len(cocos['train']['images'])}",
               file=sys.__stderr__, flush=True)
-        if same:
-            print(f'{len(same)} training images repeat the bytes of another ({len(set(same.values()))} '
+        if split_record['identical_images']:
+            groups = len(set(identical_images(train).values()))
+            print(f"{split_record['identical_images']} training images repeat the bytes of another ({groups} "
                   'groups): each group was kept in one split', file=sys.__stderr__, flush=True)
     counts = {}
     anns = {}
     for name, n in (('train', None), ('val', val_images), ('test', test_images)):
-        coco = read_json(ann_dir / f'{name}.json')
-        ann = f'annotations/{name}.json'
-        if n is not None and n < len(coco['images']):
-            coco = make_subset(coco, n, 0, source=ann)
-            ann = f'annotations/{name}_{n}.json'
-            atomic_write_json(out / ann, coco)
+        coco, anns[name] = evaluated_split(cocos[name], name, n)
+        if coco is not cocos[name]:
+            atomic_write_json(out / anns[name], coco)
         counts[name] = len(coco['images'])
-        anns[name] = ann
-    return dict(num_images=counts, ann_files=anns, split=split_record,
-                classes=coco_classes(read_json(ann_dir / 'train.json')))
+    return dict(num_images=counts, ann_files=anns, split=split_record, classes=coco_classes(cocos['train']))
 
 
 def subset(train_json: Path, num_real: int, seed: int, out: Path) -> dict:

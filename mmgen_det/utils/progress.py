@@ -1,9 +1,42 @@
-"""A progress bar with rate and ETA for long loops (generation, scoring, conversion)."""
+"""A progress bar with rate and ETA for long loops (generation, scoring, conversion).
+
+On a terminal the bar rewrites one line and leaves the cursor at its end. Whatever else is printed next
+(an error, a warning, a log line) must start on a line of its own, not glued after the bar: the
+commands wrap their console streams in :class:`EndsProgressLine` (``mmgen_det.cli.command``), which
+ends such a line before anything else is written.
+"""
 from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from typing import Any, TextIO
+
+#: the stream where a bar left its line unfinished (the cursor after it), if any
+_unfinished: TextIO | None = None
+
+
+def end_progress_line() -> None:
+    """Start a new line if a progress bar left its line unfinished."""
+    global _unfinished
+    stream, _unfinished = _unfinished, None
+    if stream is not None and not stream.closed:
+        stream.write('\n')
+        stream.flush()
+
+
+class EndsProgressLine:
+    """A console stream (``sys.stderr``, ...) that ends an unfinished progress line before it writes."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        if text:
+            end_progress_line()
+        return self.stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:  # flush, fileno, isatty, encoding, buffer, ...
+        return getattr(self.stream, name)
 
 
 class ProgressBar:
@@ -49,7 +82,7 @@ class ProgressBar:
             if self.lines:
                 print(self.format(), file=self.stream, flush=True)
             else:
-                print('\r' + self.format(), end='', file=self.stream, flush=True)
+                self._rewrite_line('\r' + self.format(), end='')
 
     def close(self) -> None:
         """End the line, printing the final state unless it is already on screen."""
@@ -57,4 +90,12 @@ class ProgressBar:
             if self._shown != self.done:
                 print(self.format(), file=self.stream, flush=True)
             return
-        print(('\r' + self.format()) if self._shown != self.done else '', file=self.stream, flush=True)
+        self._rewrite_line(('\r' + self.format()) if self._shown != self.done else '', end='\n')
+
+    def _rewrite_line(self, text: str, end: str) -> None:
+        """Print over this bar's own line (which must not be ended first) and note whether it is left
+        unfinished."""
+        global _unfinished
+        _unfinished = None
+        print(text, end=end, file=self.stream, flush=True)
+        _unfinished = self.stream if end == '' else None

@@ -17,6 +17,7 @@ def test_applying_again_changes_nothing():
     from mmengine.dist import utils as dist_utils
     from mmengine.model import MMDistributedDataParallel
     from mmengine.runner.checkpoint import CheckpointLoader
+    registry.register_all_modules()  # applied once, whatever imported the package first
     before = (dist_utils._init_dist_pytorch, MMDistributedDataParallel.__init__,
               dict(CheckpointLoader._schemes))
     compat.apply_all()

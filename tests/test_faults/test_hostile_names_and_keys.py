@@ -90,7 +90,8 @@ def test_class_names_stay_data_through_init_and_dry_run(tmp_path, monkeypatch, k
     monkeypatch.chdir(tmp_path)  # where an executed name would drop its file
     src = dataset(tmp_path / 'data', kind)
     out = tmp_path / 'work'
-    args = ['--data', str(src), '--generator', 'copy-paste', TEXT_GENERATOR, '--device', 'cpu', '--work-dir', str(out)]
+    args = ['--data', str(src), '--generator', 'copy-paste', TEXT_GENERATOR, '--device', 'cpu', '--allow-cpu-gligen',
+            '--work-dir', str(out)]
     proc = run_tool([str(REPO / 'tools' / 'run_experiment.py'), *args, '--dry-run'], cwd=tmp_path, timeout=300)
     assert 'stages resolved' in proc.stdout
     for where, names in read_back(out).items():

@@ -32,8 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, NamedTuple, Sequence
 
-import cv2
-import mmcv
 from PIL import Image
 
 from mmgen_det.utils.io import PathLike, safe_join
@@ -276,6 +274,8 @@ def decode_image(path: Path) -> DecodedImage:
     Raises :class:`UndecodableImageError` for a file OpenCV cannot decode, and a
     :class:`DatasetFormatError` for one over PIL's decompression-bomb limit.
     """
+    import cv2  # here, not at the top: a command's --help reads the formats' names without mmcv and torch
+    import mmcv
     data = path.read_bytes()
     warning = None
     with warnings.catch_warnings():

@@ -25,7 +25,7 @@ docs/*.md every duration (a number with ms, s, min, minutes, h or hours) and eve
 decimals (how mAP, AP and their intervals are written) must carry a marker; a duration in a code block
 fails too, since a comment there cannot hold a marker (quote it in prose, or drop it). A figure without
 its source fails: nothing is skipped. Not scanned for untied figures, each for the reason in
-``NOT_SCANNED``: CHANGELOG.md, docs/benchmarks.md and README.md's "Measured result" section (markers
+``NOT_SCANNED``: CHANGELOG.md and docs/benchmarks.md (markers
 there are still checked).
 """
 from __future__ import annotations
@@ -49,8 +49,6 @@ NOT_SCANNED = {
     'CHANGELOG.md': (None, 'a record of what was measured when each change was made, not a current claim'),
     'docs/benchmarks.md': (None, 'written from the benchmark outputs by whoever runs `make bench` / '
                                  '`make bench-accuracy`; to be tied by markers there'),
-    'README.md': ('Measured result', 'the accuracy summary of benchmarks/accuracy/, written with '
-                                     'docs/benchmarks.md; to be tied by markers there'),
 }
 INSTALL_TIME = 'benchmarks/install_time.json'
 

@@ -191,7 +191,7 @@ class ExperimentRunner:
             if digest == 'missing':
                 raise FileNotFoundError(f'data.source {exp.source} does not exist; see the experiment config')
             return stages.convert(exp.source, exp.format, d / 'coco', exp.val_images, exp.test_images, exp.split,
-                                  exp.image_mode, **exp.read_options())
+                                  exp.image_mode, **exp.read_options(), read=splits)
         planned = plan.planned_counts(exp, source, splits)
         result = self.stage('data', source.name, inputs, work, planned=planned, main_only=True)
         if result.status == 'to run':

@@ -147,13 +147,15 @@ def evaluated_split(coco: dict, name: str, num_images: int | None) -> tuple[dict
 
 def convert(source: str, fmt: str, out: Path, val_images: int | None, test_images: int | None,
             split: dict[str, Any], image_mode: str = 'copy', classes: list[str] | None = None,
-            on_bad_image: str = 'fail', allow_outside_root: bool = False) -> dict:
+            on_bad_image: str = 'fail', allow_outside_root: bool = False,
+            read: list[ConvertedSplit] | None = None) -> dict:
     """Real data -> COCO under ``out``, the splits of :func:`real_splits` (held-out splits carved and
-    recorded). Optional fixed (seed 0) val/test subsets make evaluation cheap."""
+    recorded). Optional fixed (seed 0) val/test subsets make evaluation cheap. ``read``: the source as
+    already read with these options (not decoded again)."""
     from ..datasets import convert_dataset
     from ..datasets.profile import coco_classes
     converted = convert_dataset(source, fmt, out, image_mode=image_mode, overwrite=True, classes=classes,
-                                on_bad_image=on_bad_image, allow_outside_root=allow_outside_root)
+                                on_bad_image=on_bad_image, allow_outside_root=allow_outside_root, splits=read)
     ann_dir = out / 'annotations'
     cocos, split_record = real_splits(converted, split, source)
     train = training_split(converted)

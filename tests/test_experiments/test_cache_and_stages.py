@@ -75,6 +75,26 @@ def test_tree_digest_sees_an_edit_that_keeps_size_and_mtime(tmp_path, monkeypatc
     assert tree_digest(data, cache) == tree_digest(data)
 
 
+def test_data_stage_converts_the_read_it_is_given_without_decoding_again(tmp_path, monkeypatch):
+    """run_experiment --data reads the source once to derive the experiment; the data stage converts that
+    read: every image is decoded once per command, and the converted files are those of a fresh read."""
+    from mmgen_det.datasets import read_dataset
+    from mmgen_det.datasets.formats import common
+    exp = load_experiment(REPO / 'configs/experiments/demo_fish4knowledge-mini.py', {'data.source': str(FISH_MINI)})
+    fresh, _ = ExperimentRunner(exp, tmp_path / 'fresh', echo=False).data()
+    decoded: dict[str, int] = {}
+    decode = common.decode_image
+    monkeypatch.setattr(common, 'decode_image', lambda path: decoded.update({path: decoded.get(path, 0) + 1})
+                        or decode(path))
+    splits = read_dataset(exp.source, exp.format, **exp.read_options())
+    given, _ = ExperimentRunner(exp, tmp_path / 'work', echo=False, source=splits).data()
+    assert decoded and set(decoded.values()) == {1}
+    assert given.key == fresh.key
+    for name in ('train', 'val', 'test'):
+        assert (given.dir / 'coco' / 'annotations' / f'{name}.json').read_bytes() == \
+            (fresh.dir / 'coco' / 'annotations' / f'{name}.json').read_bytes()
+
+
 def test_data_stage_reruns_after_a_label_edit_of_the_same_length(tmp_path):
     """The conversion is keyed by the data's content: an edited label is never read from a stale stage."""
     source = tmp_path / 'fish'

@@ -129,11 +129,13 @@ def convert_dataset(src: PathLike, fmt: str, out: PathLike, on_invalid: str = 'c
                     split_name: str | None = None, image_root: PathLike | None = None,
                     classes: Sequence[str] | None = None, ann_dir: PathLike | None = None,
                     img_dir: PathLike | None = None, on_bad_image: str = 'fail',
-                    allow_outside_root: bool = False) -> list[ConvertedSplit]:
+                    allow_outside_root: bool = False, splits: list[ConvertedSplit] | None = None
+                    ) -> list[ConvertedSplit]:
     """Read ``src`` (format ``fmt``, possibly ``'auto'``) and write it as COCO under ``out``.
 
     Returns the splits; the keyword arguments are those of :func:`read_dataset` and
-    :func:`write_dataset`. Each path fallback and each image kept with a warning or skipped is
+    :func:`write_dataset`. ``splits``: :func:`read_dataset` of ``src`` with these options, where the
+    caller has it (its images are not decoded again). Each path fallback and each image kept with a warning or skipped is
     printed to stderr, and recorded with the options in ``out/`` :data:`REPORT`.
     """
     src_abs, out_abs = Path(src).resolve(), Path(out).resolve()
@@ -141,8 +143,9 @@ def convert_dataset(src: PathLike, fmt: str, out: PathLike, on_invalid: str = 'c
         raise ValueError(f'--out {out} would replace the source {src}; choose another folder')
     check_out_free(Path(out), overwrite)  # before the slow read, not after it
     fmt = resolve_format(src, fmt, ann_dir, img_dir)
-    splits = read_dataset(src, fmt, on_invalid, split_name, image_root, classes, ann_dir, img_dir,
-                          on_bad_image, allow_outside_root)
+    if splits is None:
+        splits = read_dataset(src, fmt, on_invalid, split_name, image_root, classes, ann_dir, img_dir,
+                              on_bad_image, allow_outside_root)
     for split in splits:
         for note in split.fallbacks:
             print(f'warning: {split.name}: {note}', file=sys.stderr)

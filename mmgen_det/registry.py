@@ -22,9 +22,10 @@ and mmengine's ``CheckpointLoader`` reads ``packaged://NAME`` (ImageNet weights 
 
 ``import mmgen_det`` registers right away in a process that has already loaded torch or mmdet (mmdet's
 tools reach it through a config's ``custom_imports``, tests, scripts). Elsewhere, a command parsing its
-arguments, it waits for mmdet: :func:`register_when_mmdet_is_imported` applies the patches as mmdet is
-imported and adds the modules above to its registries' ``locations``, which mmengine imports at their
-first lookup. Importing them there, not in the middle of whatever statement imports mmdet, keeps a
+arguments, it waits: :func:`register_when_mmdet_is_imported` applies the patches as the process first
+imports mmengine (a user's script that goes on to ``Config.fromfile`` a config with ``mmgen_det::`` bases,
+or to ``init_dist``, needs them before any mmdet), and as it imports mmdet adds the modules above to its
+registries' ``locations``, which mmengine imports at their first lookup. Importing them there, not in the middle of whatever statement imports mmdet, keeps a
 registering module that imports mmdet itself from being met half-initialised.
 """
 from __future__ import annotations
@@ -63,15 +64,21 @@ MMDET_REGISTRIES = ('DATASETS', 'HOOKS', 'MODELS', 'TRANSFORMS', 'WEIGHT_INITIAL
 
 
 def register_when_mmdet_is_imported() -> None:
-    """Defer :func:`register_all_modules` until this process imports mmdet (see the module docstring)."""
+    """Defer :func:`register_all_modules`: the patches until this process imports mmengine, the modules
+    until it imports mmdet (see the module docstring)."""
+    sys.meta_path.insert(0, _AfterImport('mmengine', _apply_patches))
     sys.meta_path.insert(0, _AfterImport('mmdet', _register_at_first_lookup))
+
+
+def _apply_patches(_mmengine: ModuleType) -> None:
+    from .compat import apply_all
+    apply_all()
 
 
 def _register_at_first_lookup(_mmdet: ModuleType) -> None:
     from mmdet import registry  # mmengine's registry only: safe while mmdet's importer is half-way
 
-    from .compat import apply_all
-    apply_all()
+    _apply_patches(_mmdet)
     for name in MMDET_REGISTRIES:
         # Registry.import_from_location imports these at the first lookup; no public API adds locations
         getattr(registry, name)._locations.extend(REGISTERING_MODULES)

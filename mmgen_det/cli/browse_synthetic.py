@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from mmgen_det.cli.command import ArgumentParser, positive_int
+from mmgen_det.utils.command_line import ArgumentParser, positive_int
 
 
 def parse_args(argv=None) -> argparse.Namespace:

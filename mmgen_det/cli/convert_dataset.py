@@ -33,7 +33,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mmgen_det.cli.command import ArgumentParser, class_names
+from mmgen_det.utils.command_line import ArgumentParser, class_names
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -23,7 +23,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mmgen_det.cli.command import ArgumentParser, positive_int
+from mmgen_det.utils.command_line import ArgumentParser, positive_int
 
 GRID_QUANTILES = (0.5, 0.75, 0.9, 0.95, 1.0)
 #: the backbone of this detector (the CPU recipe's) scores by default: its ImageNet weights install with pip

@@ -22,7 +22,7 @@ import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from mmgen_det.cli.command import ArgumentParser, positive_int
+from mmgen_det.utils.command_line import ArgumentParser, CfgOptions, positive_int
 
 if TYPE_CHECKING:
     from mmgen_det.generation.settings import GenerationSettings
@@ -32,7 +32,6 @@ PREFIX = 'generation.'
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from mmengine.config import DictAction
     parser = ArgumentParser(description='Generate a synthetic detection set (resumable)')
     parser.add_argument('config', help='config file with a `generation` dict')
     parser.add_argument('--out', help='output folder (overrides generation.out_dir)')
@@ -40,7 +39,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--no-progress', action='store_true', help='do not print a progress bar')
     parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
                         help='shard the work over torchrun processes (gloo on CPU, nccl on GPU)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptions,
                         help="override config settings; 'generation.' keys go to the synthetic dataset's "
                              'generation settings, e.g. generation.batch_size=8')
     return parser.parse_args(argv)

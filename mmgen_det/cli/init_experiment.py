@@ -24,7 +24,7 @@ import mmgen_det  # noqa: F401  (first: silences mmengine's pkg_resources warnin
 
 
 def main(argv=None) -> None:
-    from mmgen_det.cli.command import ArgumentParser
+    from mmgen_det.utils.command_line import ArgumentParser
     from mmgen_det.experiments.init import add_arguments, reuse_or_init, settings_from_args
     parser = ArgumentParser(description=__doc__.splitlines()[0])
     add_arguments(parser, ['data'])

@@ -5,7 +5,7 @@ All categories are kept and file_names are unchanged, so the subset uses the sam
 import argparse
 import sys
 
-from mmgen_det.cli.command import ArgumentParser, positive_int
+from mmgen_det.utils.command_line import ArgumentParser, positive_int
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mmgen_det.cli.command import ArgumentParser, positive_int
+from mmgen_det.utils.command_line import ArgumentParser, positive_int
 from mmgen_det.filters.matching import (DEFAULT_IOU_THR, DEFAULT_MIN_PRECISION, DEFAULT_MIN_RECALL,
                                         DEFAULT_SCORE_THR)
 

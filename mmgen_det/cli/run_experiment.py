@@ -43,8 +43,7 @@ if TYPE_CHECKING:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from mmengine.config import DictAction
-    from mmgen_det.cli.command import ArgumentParser
+    from mmgen_det.utils.command_line import ArgumentParser, CfgOptions
     from mmgen_det.experiments.init import add_arguments
     parser = ArgumentParser(description='Run an experiment sweep (cached, stage by stage)')
     parser.add_argument('config', nargs='?', help='experiment config (configs/experiments/*.py); or use --data')
@@ -55,7 +54,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'it was made with other options (stage results are kept and reused where unchanged)')
     parser.add_argument('--dry-run', action='store_true', help='resolve every stage, run none; print counts and '
                         'a compute estimate')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptions, default={},
                         help="override experiment config keys, e.g. num_real=[10,50] seeds=[0] "
                              "(mmdet config keys go under cfg_options)")
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from mmgen_det.cli.command import setup_console
+from mmgen_det.utils.command_line import setup_console
 from mmgen_det.utils.mmdet_tools import run_mmdet_tool
 
 

@@ -353,7 +353,7 @@ def render_experiment(experiment: dict[str, Any]) -> str:
 
 def add_arguments(parser, data_flag: Sequence[str]) -> None:
     """The init options, shared by tools/init_experiment.py and tools/run_experiment.py --data."""
-    from ..cli.command import class_names, num_real
+    from ..utils.command_line import class_names, num_real
     parser.add_argument(*data_flag, help='the dataset: a YOLO yaml or folder, a VOC folder, a COCO json or folder')
     parser.add_argument('--format', default='auto', choices=FORMAT_CHOICES)
     parser.add_argument('--classes', type=class_names,

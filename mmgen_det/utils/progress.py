@@ -2,7 +2,7 @@
 
 On a terminal the bar rewrites one line and leaves the cursor at its end. Whatever else is printed next
 (an error, a warning, a log line) must start on a line of its own, not glued after the bar: the
-commands wrap their console streams in :class:`EndsProgressLine` (``mmgen_det.cli.command``), which
+commands wrap their console streams in :class:`EndsProgressLine` (``mmgen_det.utils.command_line``), which
 ends such a line before anything else is written.
 """
 from __future__ import annotations

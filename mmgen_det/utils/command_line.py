@@ -18,7 +18,7 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import Any, Sequence, TextIO
 
-from ..utils.progress import EndsProgressLine
+from .progress import EndsProgressLine
 
 #: warnings raised from files under this folder are ours: shown without their source line
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -39,6 +39,16 @@ class ArgumentParser(argparse.ArgumentParser):
                          namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
         setup_console()
         return super().parse_known_args(args, namespace)
+
+
+class CfgOptions(argparse.Action):
+    """``--cfg-options k=v ...``: mmengine's ``DictAction``, imported only when the option is given, so that
+    ``--help`` loads no mmengine (whose first import applies the package's patches, torch included)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        from mmengine.config import DictAction
+        DictAction(self.option_strings, self.dest)(parser, namespace, values, option_string)
 
 
 def setup_console() -> None:

@@ -168,7 +168,8 @@ def write_readme(series: list[tuple[str, Path]], args) -> Path:
         if not all(Path(r['test_config']).is_file() for r in rows if r.get('test_config')):
             # the runs' detections are on the machine that ran them: their csv and section stay as measured
             summary_rows += answer_rows(stem, rows)
-            sections += measured_elsewhere.get(stem, [f'## {stem}', '', f'Every run: `{stem}.csv`.', ''])
+            kept = measured_elsewhere.get(stem, [f'## {stem}', '', f'Every run: `{stem}.csv`.', ''])
+            sections += with_table(kept, summary_table(aggregate(rows)))
             continue
         stats = significance.annotate(rows)
         write_csv(rows, csv)
@@ -194,6 +195,16 @@ def write_readme(series: list[tuple[str, Path]], args) -> Path:
     path = args.out_dir / 'README.md'
     path.write_text('\n'.join(lines) + '\n')
     return path
+
+
+def with_table(section: list[str], table: str) -> list[str]:
+    """A kept section with its results table written anew (from the csv's interval and verdict columns),
+    so that every series reads as today's report does."""
+    start = next((i for i, line in enumerate(section) if line.startswith('| N | arm |')), None)
+    if start is None:
+        return section
+    end = next((i for i in range(start, len(section)) if not section[i].startswith('|')), len(section))
+    return [*section[:start], *table.split('\n'), *section[end:]]
 
 
 def run_seconds(rows: list[dict]) -> float:

@@ -86,3 +86,15 @@ def test_series_measured_on_another_machine_keep_their_intervals(bench_accuracy,
     assert '## raccoon_real\n\nthe section as measured' in readme
     assert ('| raccoon | 50 | 0.310 | mixed (copy-paste, filter none) | 0.450 | gain +0.150 mAP [+0.060, +0.260] '
             '| 1.45x | 3 of 3 seeds |') in readme
+
+
+def test_a_section_measured_elsewhere_gets_todays_table_and_keeps_its_text():
+    """A series whose detections are on another machine keeps its verdict text, but its results table is
+    written anew from the csv, so every series reads as today's report does."""
+    bench = benchmark_module('bench_accuracy')
+    kept = ['## fish_real', '', 'The answer:', '', '| N | arm | mAP |', '|---|---|---|', '| 50 | real-only | 0.1 ± 0.02 |',
+            '', '- verdict line', '']
+    assert bench.with_table(kept, '| N | arm | new |\n|---|---|---|\n| 50 | real-only | 0.100 [0.080, 0.120] |') == [
+        '## fish_real', '', 'The answer:', '', '| N | arm | new |', '|---|---|---|', '| 50 | real-only | 0.100 [0.080, 0.120] |',
+        '', '- verdict line', '']
+    assert bench.with_table(['## x', 'no table'], '| N | arm |') == ['## x', 'no table']

@@ -15,19 +15,31 @@ and only when CUDA is unavailable: on a GPU machine nothing changes. Applied onc
 """
 from __future__ import annotations
 
+import atexit
 import logging
 
 logger = logging.getLogger(__name__)
 
 
 def _init_dist_pytorch_cpu(backend: str = 'gloo', init_backend: str = 'torch', **kwargs) -> None:
-    """mmengine's torchrun initialisation without ``cuda.set_device``; gloo whatever was asked for."""
+    """mmengine's torchrun initialisation without ``cuda.set_device``; gloo whatever was asked for.
+
+    The process group is destroyed at exit: left to the interpreter's teardown, gloo's worker threads
+    were now and then destroyed still running ("terminate called without an active exception"), and
+    a finished run exited with SIGABRT."""
     import torch.distributed as torch_dist
     if init_backend != 'torch':
         raise ValueError(f'init_backend={init_backend!r} needs GPUs; on a CPU-only machine use "torch"')
     if backend != 'gloo':
         logger.warning('no CUDA device: the distributed backend is gloo instead of %s', backend)
     torch_dist.init_process_group(backend='gloo', **kwargs)
+    atexit.register(_destroy_process_group)
+
+
+def _destroy_process_group() -> None:
+    import torch.distributed as torch_dist
+    if torch_dist.is_initialized():
+        torch_dist.destroy_process_group()
 
 
 def init_dist_without_cuda() -> None:

@@ -131,6 +131,7 @@ def run(args, derivation: Derivation | None = None) -> None:
     from mmgen_det.experiments.report import aggregate, summary_table
     from mmgen_det.experiments.runner import ExperimentRunner, training_stages_run
     from mmgen_det.experiments.cache import read_stage_log
+    from mmgen_det.experiments.stages import read_source
     from mmgen_det.recipes import ClassMismatchError
 
     try:
@@ -144,9 +145,11 @@ def run(args, derivation: Derivation | None = None) -> None:
         init_dist(args.launcher)
 
     start = time.monotonic()
-    source = derivation.source_for(exp) if derivation else None  # read once: no image is decoded twice
-    plan = ExperimentRunner(exp, work_dir, dry_run=True, echo=args.dry_run and args.verbose, source=source)
+    source = derivation.source_for(exp) if derivation else None
     try:
+        if source is None:
+            source = read_source(exp)  # read once, for the plan and the run: no image is decoded twice
+        plan = ExperimentRunner(exp, work_dir, dry_run=True, echo=args.dry_run and args.verbose, source=source)
         plan.run()
     except (FileNotFoundError, ValueError) as e:  # e.g. num_real above the training split
         sys.exit(f'run_experiment: {e}')

@@ -78,6 +78,8 @@ EXPERIMENT_KEYS = ('name', 'data', 'detector', 'num_real', 'seeds', 'arms', 'gen
 DATA_KEYS = ('source', 'format', 'classes', 'split', 'image_mode', 'on_bad_image', 'allow_outside_root', 'val_images',
              'test_images', 'num_images')
 SPLIT_NAMES = ('train', 'val', 'test')
+#: the data options every read of the source takes (``Experiment.read_options``, ``InitSettings.read_options``)
+READ_OPTIONS = ('classes', 'on_bad_image', 'allow_outside_root')
 #: the training stages of each generated-data arm: its iterations in all, which its control matches
 ARM_STAGES = {'synthetic-pretrain': ('pretrain', 'finetune'), 'mixed': ('mixed',),
               'synthetic-only': ('pretrain',)}
@@ -208,8 +210,7 @@ class Experiment:
     def read_options(self) -> dict[str, Any]:
         """What every read of the data source takes (plan, dry run, data stage), kept in one place so
         that an option given once reaches them all."""
-        return dict(classes=self.classes, on_bad_image=self.on_bad_image,
-                    allow_outside_root=self.allow_outside_root)
+        return {key: getattr(self, key) for key in READ_OPTIONS}
 
     @property
     def synthetic_arms(self) -> list[str]:

@@ -45,8 +45,8 @@ from ..utils.config_files import dump_config, inert_literals
 from ..utils.hashing import file_sha256
 from ..utils.io import atomic_write, atomic_write_json
 from ..utils.text import first_few
-from .config import (ARMS, DEFAULT_SPLIT, SYNTHETIC_ARMS, Experiment, Filter, Generator, check_arms, check_num_real,
-                     check_seeds)
+from .config import (ARMS, DEFAULT_SPLIT, READ_OPTIONS, SYNTHETIC_ARMS, Experiment, Filter, Generator, check_arms,
+                     check_num_real, check_seeds)
 from .plan import ComputeEstimate, planned_splits, resolve_num_real
 from .runner import WORK_DIR_LOCK
 from .stages import real_splits, synthetic_dataset, training_split, with_train_dataset
@@ -82,7 +82,7 @@ class InitSettings:
 
     def read_options(self) -> dict[str, Any]:
         """What the read of the source takes (``Experiment.read_options`` of the folder written)."""
-        return dict(classes=self.classes, on_bad_image=self.on_bad_image, allow_outside_root=self.allow_outside_root)
+        return {key: getattr(self, key) for key in READ_OPTIONS}
 
 
 def default_device() -> str:

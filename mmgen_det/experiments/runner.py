@@ -74,8 +74,9 @@ class ExperimentRunner:
     def __init__(self, exp: Experiment, work_dir: str | Path, dry_run: bool = False, launcher: str = 'none',
                  verbose: bool = False, total_stages: int | None = None, echo: bool = True,
                  source: list[ConvertedSplit] | None = None) -> None:
-        """``source``: the data source already read with the experiment's data options (run_experiment
-        --data reads it to derive the experiment folder), so that no image is decoded twice."""
+        """``source``: the data source already read with the experiment's data options
+        (:func:`~.stages.read_source`; run_experiment reads it once for its dry-run plan and its run, or
+        takes the read ``--data`` derived the experiment from), so that no image is decoded twice."""
         from mmengine.dist import is_main_process
         self.exp = exp
         self.source = source
@@ -169,15 +170,12 @@ class ExperimentRunner:
 
     # -- stages -----------------------------------------------------------------------------------
     def data(self) -> tuple[StageResult, stages.RealData | None]:
-        from ..datasets import read_dataset
         exp = self.exp
         source = Path(exp.source)
         # a yaml or json file stands for its dataset folder (the files it names live beside it)
         root = source.parent if source.is_file() else source
         cache_file = self.work_dir / DIGEST_CACHE if self.cache.write else None
-        splits = self.source
-        if splits is None and source.exists():
-            splits = read_dataset(exp.source, exp.format, **exp.read_options())
+        splits = self.source if self.source is not None else stages.read_source(exp)
         digest = tree_digest(root, cache_file) if source.exists() else 'missing'
         inputs = dict(format=exp.format, source_digest=digest, val_images=exp.val_images, test_images=exp.test_images,
                       split=exp.split, classes=exp.classes)

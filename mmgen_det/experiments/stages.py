@@ -34,7 +34,7 @@ from ..utils.dataset_configs import inner_dataset
 from ..utils.hashing import tree_files
 from ..utils.io import atomic_write_json, read_json
 from ..utils.memory import PeakRSS
-from .config import Filter, Schedule
+from .config import Experiment, Filter, Schedule
 
 if TYPE_CHECKING:
     from ..datasets.formats import ConvertedSplit
@@ -104,6 +104,13 @@ def files_read_outside(splits: list[ConvertedSplit], root: Path, fmt: str) -> li
               if os.path.realpath(path) not in covered]
     labels = [label for image in images for label in label_candidates(image)] if fmt == 'yolo' else []
     return images + [p for p in labels if p.is_file() and os.path.realpath(p) not in covered]
+
+
+def read_source(exp: Experiment) -> list[ConvertedSplit] | None:
+    """The experiment's data source as read (and checked) with its data options; None where the source is
+    not there (the data stage then says so, or plans from the declared counts)."""
+    from ..datasets import read_dataset
+    return read_dataset(exp.source, exp.format, **exp.read_options()) if Path(exp.source).exists() else None
 
 
 def real_splits(splits: list[ConvertedSplit], split: dict[str, Any],

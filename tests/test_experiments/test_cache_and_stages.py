@@ -95,6 +95,32 @@ def test_data_stage_converts_the_read_it_is_given_without_decoding_again(tmp_pat
             (fresh.dir / 'coco' / 'annotations' / f'{name}.json').read_bytes()
 
 
+def test_a_config_run_reads_its_data_once_for_its_plan_and_its_run(tmp_path, monkeypatch):
+    """run_experiment CONFIG plans every stage (a dry run), then runs them: both take one read of the
+    source, so every image is decoded once per command."""
+    from mmgen_det.cli import run_experiment as run_cli
+    from mmgen_det.datasets.formats import common
+    from mmgen_det.experiments import runner as runner_module
+    decoded: dict[str, int] = {}
+    decode = common.decode_image
+    monkeypatch.setattr(common, 'decode_image', lambda path: decoded.update({path: decoded.get(path, 0) + 1})
+                        or decode(path))
+    sources = []
+
+    class StopBeforeTraining(ExperimentRunner):
+        def run(self):
+            sources.append(self.source)
+            if not self.dry_run:
+                raise SystemExit('stopped before training')
+            return super().run()
+    monkeypatch.setattr(runner_module, 'ExperimentRunner', StopBeforeTraining)
+    with pytest.raises(SystemExit, match='stopped before training'):
+        run_cli.main([str(REPO / 'configs/experiments/demo_fish4knowledge-mini.py'), '--work-dir', str(tmp_path / 'work'),
+                      '--cfg-options', f'data.source={FISH_MINI}'])
+    assert len(sources) == 2 and sources[0] is not None and sources[1] is sources[0]
+    assert decoded and set(decoded.values()) == {1}
+
+
 def test_data_stage_reruns_after_a_label_edit_of_the_same_length(tmp_path):
     """The conversion is keyed by the data's content: an edited label is never read from a stale stage."""
     source = tmp_path / 'fish'
